@@ -9,6 +9,8 @@ only, and each class docstring derives how it is solved.
     model.score(X_test, y_test), model.parameter_count()
 """
 
+from ._base import ConvergenceWarning
 from .linear import LinearRegression, Ridge
+from .logistic import LogisticRegression
 
-__all__ = ["LinearRegression", "Ridge"]
+__all__ = ["ConvergenceWarning", "LinearRegression", "Ridge", "LogisticRegression"]

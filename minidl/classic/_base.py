@@ -22,6 +22,26 @@ def to_numpy(data):
     return np.asarray(data)
 
 
+def as_matrix(X, where):
+    """``X`` as a finite float64 array of shape (n_samples, n_features); ``where`` names the caller."""
+    X = to_numpy(X)
+    try:
+        X = X.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: X must be numeric, got dtype {X.dtype}") from None
+    if X.ndim != 2:
+        raise ValueError(f"{where}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{where}: X has no samples (shape {X.shape})")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{where}: X contains NaN or inf")
+    return X
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at ``max_iter`` before meeting its tolerance."""
+
+
 class BaseModel:
     """What every small model shares: input checks, the fitted guard, repr, parameter count.
 
@@ -58,28 +78,20 @@ class BaseModel:
             raise ValueError(f"{self._name}: call fit() before {method}()")
 
     def _check_X(self, X, method="fit"):
-        """``X`` as a finite float64 array of shape (n_samples, n_features)."""
+        """``X`` as a finite float64 matrix; outside ``fit`` also check it matches the model."""
         if method != "fit":
             self._check_fitted(method)
-        X = to_numpy(X)
-        try:
-            X = X.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{self._name}.{method}: X must be numeric, got dtype {X.dtype}") from None
-        if X.ndim != 2:
-            raise ValueError(
-                f"{self._name}.{method}: X must be 2-D (n_samples, n_features), got shape {X.shape}"
-            )
-        if X.shape[0] == 0:
-            raise ValueError(f"{self._name}.{method}: X has no samples (shape {X.shape})")
-        if not np.isfinite(X).all():
-            raise ValueError(f"{self._name}.{method}: X contains NaN or inf")
-        if method != "fit" and X.shape[1] != self.n_features_in_:
+        X = as_matrix(X, f"{self._name}.{method}")
+        if method != "fit":
+            self._check_n_features(X, method)
+        return X
+
+    def _check_n_features(self, X, method):
+        if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{self._name}.{method}: X has {X.shape[1]} features but the model "
                 f"was fitted with {self.n_features_in_}"
             )
-        return X
 
     def _check_X_y(self, X, y):
         """Check ``X`` (see ``_check_X``) and that ``y`` has one entry per row of ``X``."""
