@@ -12,5 +12,13 @@ only, and each class docstring derives how it is solved.
 from ._base import ConvergenceWarning
 from .linear import LinearRegression, Ridge
 from .logistic import LogisticRegression
+from .naive_bayes import GaussianNB, MultinomialNB
 
-__all__ = ["ConvergenceWarning", "LinearRegression", "Ridge", "LogisticRegression"]
+__all__ = [
+    "ConvergenceWarning",
+    "LinearRegression",
+    "Ridge",
+    "LogisticRegression",
+    "GaussianNB",
+    "MultinomialNB",
+]
