@@ -1,0 +1,32 @@
+# make test  - the whole test suite        make run   - the main demo
+# make bench - speed against NumPy/PyTorch make notebooks - tutorials as .ipynb
+# Each target first builds .venv (once) from nothing but python3.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+READY  := $(VENV)/.ready
+
+.PHONY: test run bench notebooks clean
+
+$(READY): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(READY)
+
+test: $(READY)
+	$(BIN)/python -m pytest
+
+run: $(READY)
+	$(BIN)/python examples/fit_line.py
+
+bench: $(READY)
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0' \
+		|| echo "PyTorch could not be installed: its columns will say so"
+	$(BIN)/python benchmarks/overhead.py
+
+notebooks: $(READY)
+	$(BIN)/python -m jupytext --to ipynb tutorials/[0-9]*.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

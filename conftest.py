@@ -1,0 +1,1 @@
+"""pytest: make the checkout importable even before `pip install -e .`."""

@@ -1,0 +1,136 @@
+"""Array backends: NumPy on the CPU, CuPy on an NVIDIA GPU.
+
+Every other module asks this one which array library holds an array
+(`get_array_module`) instead of importing numpy or cupy itself, so the same
+op code runs on both. CuPy is imported only when a GPU is first asked for:
+minidl imports and runs on a machine without CUDA.
+
+This module also owns the few global settings: the default float dtype,
+the random generator that `manual_seed` resets, and which CPU kernels
+("numba" or "numpy") the performance-critical ops use.
+"""
+import os
+
+import numpy as np
+
+# ----------------------------------------------------------------------------
+# CuPy, imported lazily
+# ----------------------------------------------------------------------------
+_cupy = None
+
+
+def cupy():
+    """Return the cupy module, importing it on first use with a clear error."""
+    global _cupy
+    if _cupy is None:
+        try:
+            import cupy as cp
+            cp.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # ImportError, or CUDA present but unusable
+            raise RuntimeError(
+                "device 'cuda' needs CuPy and a working NVIDIA GPU "
+                f"(pip install 'minidl[gpu]'); it failed with: {exc}") from exc
+        _cupy = cp
+    return _cupy
+
+
+def cuda_is_available():
+    """True when CuPy imports and sees at least one GPU."""
+    try:
+        cupy()
+        return True
+    except RuntimeError:
+        return False
+
+
+def get_array_module(array):
+    """numpy for NumPy arrays (and Python numbers), cupy for CuPy arrays."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def device_of(array):
+    """'cpu' or 'cuda' for an array."""
+    return "cuda" if get_array_module(array) is not np else "cpu"
+
+
+def check_device(device):
+    """Normalise a device name ('cpu', 'cuda', 'cuda:0') to 'cpu' or 'cuda'."""
+    name = str(device).split(":")[0]
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+    return name
+
+
+def array_module_for(device):
+    return cupy() if check_device(device) == "cuda" else np
+
+
+def to_device(array, device):
+    """Copy an array to 'cpu' or 'cuda' (no copy when it is already there)."""
+    device = check_device(device)
+    if device_of(array) == device:
+        return array
+    if device == "cuda":
+        return cupy().asarray(array)
+    return array.get()
+
+
+# ----------------------------------------------------------------------------
+# dtypes
+# ----------------------------------------------------------------------------
+_default_dtype = np.dtype(np.float32)
+
+
+def default_dtype():
+    return _default_dtype
+
+
+def set_default_dtype(dtype):
+    """Set the float dtype that new tensors get from Python floats (float32 by default)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: {dtype} is not a floating dtype")
+    _default_dtype = dtype
+
+
+# ----------------------------------------------------------------------------
+# random numbers
+# ----------------------------------------------------------------------------
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Make every random draw in minidl (init, dropout, shuffling) reproducible."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+    if _cupy is not None:
+        _cupy.random.seed(seed)
+
+
+def rng():
+    """The global NumPy random Generator (reset by `manual_seed`)."""
+    return _rng
+
+
+# ----------------------------------------------------------------------------
+# CPU kernels: "numba" (minidl.kernels, jitted) or "numpy" (im2col + np.matmul)
+# ----------------------------------------------------------------------------
+KERNEL_CHOICES = ("numba", "numpy")
+_kernels = os.environ.get("MINIDL_KERNELS", "numba")
+if _kernels not in KERNEL_CHOICES:
+    raise ValueError(f"MINIDL_KERNELS={_kernels!r}: use one of {KERNEL_CHOICES}")
+
+
+def set_kernels(name):
+    """Choose the CPU implementation of matmul, conv2d and pooling: "numba" or "numpy"."""
+    global _kernels
+    if name not in KERNEL_CHOICES:
+        raise ValueError(f"set_kernels: {name!r} is not one of {KERNEL_CHOICES}")
+    _kernels = name
+
+
+def get_kernels():
+    return _kernels

@@ -1,0 +1,16 @@
+"""Differentiable ops, one file per family (import as `import minidl.functional as F`)."""
+from .activation import (
+    erf, gelu, leaky_relu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh,
+)
+from .elementwise import (
+    abs, add, cast, clip, compare, div, exp, log, maximum, minimum, mul, neg, pow, sqrt, sub,
+    to_device, where,
+)
+from .linalg import matmul
+from .reduce import argmax, argmin, max, mean, min, std, sum, var
+from .shape import (
+    broadcast_to, cat, concat, expand_dims, flatten, getitem, permute, reshape, split, squeeze,
+    stack, sum_to, swapaxes, transpose, unsqueeze,
+)
+
+clamp = clip

@@ -1,0 +1,207 @@
+"""The engine: graph walk, accumulation, retain_graph, no_grad, grad(), higher order, errors."""
+import gc
+import subprocess
+import sys
+import weakref
+
+import numpy as np
+import pytest
+
+import minidl as mdl
+import minidl.functional as F
+
+
+def test_the_issue_example_prints_12_12():
+    code = ("import minidl as mdl; x=mdl.tensor(2.0, requires_grad=True); y=x**3; "
+            "g,=mdl.grad(y,[x],create_graph=True); g.backward(); print(g.item(), x.grad.item())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "12.0 12.0"
+
+
+def test_tensor_used_twice_accumulates():
+    x = mdl.tensor(3.0, requires_grad=True)
+    y = x * x + x  # x appears three times
+    y.backward()
+    assert x.grad.item() == 7.0
+
+
+def test_diamond_graph_visits_each_function_once():
+    x = mdl.tensor(2.0, requires_grad=True)
+    a = x * 3
+    y = a * a + a.exp()  # a feeds two branches
+    y.backward()
+    assert np.isclose(x.grad.item(), 2 * 6 * 3 + 3 * np.exp(6), rtol=1e-6)
+
+
+def test_backward_accumulates_into_grad_across_calls():
+    x = mdl.tensor([1.0, 2.0], requires_grad=True)
+    (x * 2).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [5.0, 5.0])
+
+
+def test_long_chain_has_no_recursion_limit():
+    x = mdl.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    assert np.isclose(x.grad.item(), 1.0001 ** 10_000, rtol=1e-3)
+
+
+def test_second_backward_through_freed_graph_is_a_clear_error():
+    x = mdl.tensor(2.0, requires_grad=True)
+    y = (x * x).exp()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time.*retain_graph"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = mdl.tensor(2.0, requires_grad=True)
+    y = x * x * x
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.item() == 24.0
+
+
+def test_graph_and_intermediate_arrays_are_released_after_backward():
+    x = mdl.tensor(np.ones(1000), requires_grad=True)
+    h = x * 2
+    big = h.exp()
+    y = big.sum()
+    probe = weakref.ref(big)
+    saved_array = weakref.ref(h.creator)
+    del big, h
+    gc.collect()
+    assert probe() is not None  # still held by the graph (Sum's input)
+    y.backward()
+    assert probe() is None  # freed by the walk, no gc needed
+    assert saved_array() is None
+
+
+def test_no_grad_records_nothing():
+    x = mdl.tensor(1.0, requires_grad=True)
+    with mdl.no_grad():
+        y = x * 2
+        with mdl.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.creator is None
+    assert z.requires_grad and z.creator is not None
+    assert mdl.is_grad_enabled()
+
+
+def test_detach_and_requires_grad_():
+    x = mdl.tensor([1.0], requires_grad=True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.creator is None
+    w = mdl.tensor([1.0]).requires_grad_()
+    assert w.requires_grad
+    with pytest.raises(RuntimeError, match="leaf"):
+        (x * 2).requires_grad_(False)
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(TypeError, match="floating"):
+        mdl.tensor([1, 2], requires_grad=True)
+
+
+def test_backward_errors_are_clear():
+    with pytest.raises(RuntimeError, match="scalar output.*shape \\(2,\\)"):
+        (mdl.tensor([1.0, 2.0], requires_grad=True) * 2).backward()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mdl.tensor([1.0]).sum().backward()
+
+
+def test_backward_with_explicit_gradient():
+    x = mdl.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).backward(mdl.tensor([1.0, 10.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 40.0])
+
+
+def test_grad_does_not_touch_dot_grad_and_reaches_non_leaves():
+    x = mdl.tensor(3.0, requires_grad=True)
+    h = x * x
+    y = h * 2
+    gx, gh = mdl.grad(y, [x, h])
+    assert x.grad is None
+    assert gx.item() == 12.0 and gh.item() == 2.0
+
+
+def test_grad_unused_input():
+    x, z = mdl.tensor(1.0, requires_grad=True), mdl.tensor(1.0, requires_grad=True)
+    with pytest.raises(RuntimeError, match="not used"):
+        mdl.grad(x * 2, [z])
+    assert mdl.grad(x * 2, [z], allow_unused=True) == (None,)
+
+
+def test_third_derivative():
+    x = mdl.tensor(0.5, requires_grad=True)
+    y = x.exp() * x
+    g1, = mdl.grad(y, [x], create_graph=True)
+    g2, = mdl.grad(g1, [x], create_graph=True)
+    g3, = mdl.grad(g2, [x])
+    # d^3/dx^3 (x e^x) = (x + 3) e^x
+    assert np.isclose(g3.item(), (0.5 + 3) * np.exp(0.5), rtol=1e-6)
+
+
+def test_hessian_vector_product():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((4, 4))
+    A = A + A.T
+    x = mdl.tensor(rng.standard_normal(4), requires_grad=True)
+    v = mdl.tensor(rng.standard_normal(4))
+    f = 0.5 * (x @ (mdl.tensor(A) @ x))
+    g, = mdl.grad(f, [x], create_graph=True)
+    hv, = mdl.grad((g * v).sum(), [x])
+    np.testing.assert_allclose(hv.numpy(), A @ v.numpy(), rtol=1e-10)
+
+
+def test_retain_grad_on_non_leaf():
+    x = mdl.tensor(2.0, requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    (h * h).backward()
+    assert h.grad.item() == 12.0
+
+
+def test_manual_seed_reproduces_draws():
+    mdl.manual_seed(7)
+    a = mdl.randn(3, 4).numpy()
+    mdl.manual_seed(7)
+    b = mdl.randn(3, 4).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert mdl.randn(2).dtype == np.float32
+
+
+def test_detect_anomaly_names_the_op():
+    x = mdl.tensor([-1.0, 1.0], requires_grad=True)
+    with mdl.detect_anomaly():
+        with pytest.raises(FloatingPointError, match="Log forward"):
+            with np.errstate(invalid="ignore"):
+                x.log()
+        y = mdl.tensor([0.0, 1.0], requires_grad=True)
+        z = y.sqrt().sum()
+        with pytest.raises(FloatingPointError, match="Sqrt"):
+            with np.errstate(divide="ignore"):
+                z.backward()
+
+
+def test_cuda_request_without_gpu_is_a_clear_error():
+    if mdl.cuda_is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(RuntimeError, match="cuda.*CuPy"):
+        mdl.tensor([1.0], device="cuda")
+
+
+def test_set_kernels_rejects_unknown_names():
+    with pytest.raises(ValueError, match="numba"):
+        mdl.set_kernels("fortran")
+
+
+def test_repr_and_item():
+    x = mdl.tensor([[1.0, 2.0]], requires_grad=True)
+    assert "requires_grad=True" in repr(x)
+    assert "creator=Mul" in repr(x * 2)
+    with pytest.raises(ValueError, match="one-element"):
+        x.item()

@@ -1,0 +1,287 @@
+"""Every op in one list: forward against NumPy, backward by finite differences (float64),
+and second derivatives where the op is twice differentiable.
+
+An op added to minidl.functional without an entry here fails `test_every_op_is_listed`.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy.special import erf as scipy_erf
+
+import minidl as mdl
+import minidl.functional as F
+
+
+def rand(*shape, low=-2.0, high=2.0, seed=0):
+    return np.random.default_rng(seed + sum(shape)).uniform(low, high, size=shape)
+
+
+def positive(*shape):
+    return rand(*shape, low=0.5, high=2.0)
+
+
+def softmax_np(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def logsumexp_np(x, axis=None, keepdims=False):
+    m = x.max(axis=axis, keepdims=True)
+    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def without_ties(x):
+    """Spread values apart so max/min/abs/relu are differentiable at every sample point."""
+    flat = np.argsort(np.argsort(x, axis=None)).reshape(x.shape)
+    return (flat - flat.size / 2 + 0.5) * 0.37
+
+
+# name: (minidl function, numpy reference, input arrays, twice differentiable)
+OPS = {
+    "add": (F.add, np.add, [rand(3, 4), rand(4)], True),
+    "sub": (F.sub, np.subtract, [rand(3, 1), rand(1, 4)], True),
+    "mul": (F.mul, np.multiply, [rand(2, 3, 4), rand(3, 1)], True),
+    "div": (F.div, np.divide, [rand(3, 4), positive(3, 4)], True),
+    "neg": (F.neg, np.negative, [rand(5)], True),
+    "pow": (F.pow, np.power, [positive(3, 4), rand(3, 4)], True),
+    "exp": (F.exp, np.exp, [rand(3, 4)], True),
+    "log": (F.log, np.log, [positive(3, 4)], True),
+    "sqrt": (F.sqrt, np.sqrt, [positive(3, 4)], True),
+    "abs": (F.abs, np.abs, [without_ties(rand(3, 4))], True),
+    "maximum": (F.maximum, np.maximum, [rand(3, 4), rand(4, seed=1)], True),
+    "minimum": (F.minimum, np.minimum, [rand(3, 4), rand(3, 4, seed=1)], True),
+    "where": (lambda a, b: F.where(a.data > 0, a, b),
+              lambda a, b: np.where(a > 0, a, b), [rand(3, 4), rand(4)], True),
+    "clip": (lambda a: F.clip(a, -0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7),
+             [without_ties(rand(3, 4))], True),
+    "cast": (lambda a: F.cast(a, np.float32).double(),
+             lambda a: a.astype(np.float32).astype(np.float64), [rand(3)], True),
+    "relu": (F.relu, lambda a: np.maximum(a, 0), [without_ties(rand(3, 4))], True),
+    "leaky_relu": (lambda a: F.leaky_relu(a, 0.1), lambda a: np.where(a > 0, a, 0.1 * a),
+                   [without_ties(rand(3, 4))], True),
+    "sigmoid": (F.sigmoid, lambda a: 1 / (1 + np.exp(-a)), [rand(3, 4)], True),
+    "tanh": (F.tanh, np.tanh, [rand(3, 4)], True),
+    "erf": (F.erf, scipy_erf, [rand(3, 4)], True),
+    "gelu": (F.gelu, lambda a: 0.5 * a * (1 + scipy_erf(a / np.sqrt(2))), [rand(3, 4)], True),
+    "gelu_tanh": (lambda a: F.gelu(a, approximate="tanh"),
+                  lambda a: 0.5 * a * (1 + np.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a ** 3))),
+                  [rand(3, 4)], True),
+    "softmax": (lambda a: F.softmax(a, axis=1), lambda a: softmax_np(a, 1), [rand(3, 4)], True),
+    "log_softmax": (F.log_softmax, lambda a: np.log(softmax_np(a)), [rand(3, 4)], True),
+    "logsumexp": (lambda a: F.logsumexp(a, axis=(0, 2)), lambda a: logsumexp_np(a, (0, 2)),
+                  [rand(2, 3, 4)], True),
+    "sum": (lambda a: F.sum(a, axis=(0, 2), keepdims=True),
+            lambda a: a.sum(axis=(0, 2), keepdims=True), [rand(2, 3, 4)], True),
+    "mean": (lambda a: F.mean(a, axis=1), lambda a: a.mean(axis=1), [rand(3, 4)], True),
+    "max": (lambda a: F.max(a, axis=-1), lambda a: a.max(axis=-1),
+            [without_ties(rand(3, 4))], True),
+    "min": (lambda a: F.min(a, axis=0, keepdims=True), lambda a: a.min(axis=0, keepdims=True),
+            [without_ties(rand(3, 4))], True),
+    "var": (lambda a: F.var(a, axis=1, ddof=1), lambda a: a.var(axis=1, ddof=1),
+            [rand(3, 5)], True),
+    "std": (lambda a: F.std(a), lambda a: a.std(), [rand(3, 5)], True),
+    "reshape": (lambda a: F.reshape(a, (4, -1)), lambda a: a.reshape(4, -1), [rand(2, 6)], True),
+    "transpose": (lambda a: F.transpose(a, (2, 0, 1)), lambda a: a.transpose(2, 0, 1),
+                  [rand(2, 3, 4)], True),
+    "swapaxes": (lambda a: F.swapaxes(a, 0, -1), lambda a: a.swapaxes(0, -1), [rand(2, 3, 4)], True),
+    "broadcast_to": (lambda a: F.broadcast_to(a, (2, 3, 4)),
+                     lambda a: np.broadcast_to(a, (2, 3, 4)), [rand(3, 1)], True),
+    "sum_to": (lambda a: F.sum_to(a, (3, 1)), lambda a: a.sum(axis=(0, 2))[:, None],
+               [rand(2, 3, 4)], True),
+    "squeeze": (lambda a: F.squeeze(a, 1), lambda a: a.squeeze(1), [rand(3, 1, 4)], True),
+    "unsqueeze": (lambda a: F.unsqueeze(a, -1), lambda a: a[..., None], [rand(3, 4)], True),
+    "flatten": (lambda a: F.flatten(a, 1), lambda a: a.reshape(2, -1), [rand(2, 3, 4)], True),
+    "concat": (lambda a, b: F.concat([a, b, a], axis=1),
+               lambda a, b: np.concatenate([a, b, a], axis=1), [rand(2, 3), rand(2, 1)], True),
+    "stack": (lambda a, b: F.stack([a, b], axis=1), lambda a, b: np.stack([a, b], axis=1),
+              [rand(2, 3), rand(2, 3, seed=4)], True),
+    "split": (lambda a: F.split(a, [1, 3], axis=1)[1] * 2, lambda a: np.split(a, [1, 3], 1)[1] * 2,
+              [rand(2, 5)], True),
+    "getitem_slice": (lambda a: a[1:, ::2], lambda a: a[1:, ::2], [rand(3, 5)], True),
+    "getitem_repeated": (lambda a: a[np.array([0, 2, 0, 0])], lambda a: a[[0, 2, 0, 0]],
+                         [rand(3, 2)], True),
+    "getitem_mask": (lambda a: a[a.data > 0], lambda a: a[a > 0], [rand(4, 3)], True),
+    "getitem_mixed": (lambda a: a[None, ..., np.array([1, 1]), 0], lambda a: a[None, ..., [1, 1], 0],
+                      [rand(2, 3, 4)], True),
+    "matmul_2d": (F.matmul, np.matmul, [rand(3, 4), rand(4, 5)], True),
+    "matmul_1d": (F.matmul, np.matmul, [rand(4), rand(4)], True),
+    "matmul_vec_mat": (F.matmul, np.matmul, [rand(4), rand(2, 4, 3)], True),
+    "matmul_mat_vec": (F.matmul, np.matmul, [rand(2, 3, 4), rand(4)], True),
+    "matmul_batched": (F.matmul, np.matmul, [rand(2, 1, 3, 4), rand(3, 4, 2)], True),
+}
+
+# float32 round trips need a step that float32 can see
+TOLERANCE = {"cast": dict(eps=1e-3, atol=1e-4, rtol=1e-3)}
+
+# op names in minidl.functional that are not differentiable ops, or that are the same
+# op under a second name; everything else must appear in OPS.
+NOT_OPS = {"compare", "argmax", "argmin", "to_device", "clamp", "cat", "expand_dims", "permute",
+           "getitem_slice", "getitem_repeated", "getitem_mask", "getitem_mixed"}
+
+
+def test_every_op_is_listed():
+    listed = {name.split("_")[0] if name.startswith(("matmul", "getitem")) else name
+              for name in OPS}
+    public = {n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))}
+    missing = sorted(public - listed - NOT_OPS - {"gelu_tanh"})
+    assert not missing, f"ops without a gradient check in tests/test_ops.py: {missing}"
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_forward_matches_numpy(name):
+    fn, reference, arrays, _ = OPS[name]
+    out = fn(*[mdl.tensor(a) for a in arrays])
+    np.testing.assert_allclose(out.numpy(), reference(*arrays), rtol=1e-12, atol=1e-12)
+    assert out.dtype == np.float64
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_gradient(name):
+    fn, _, arrays, _ = OPS[name]
+    assert mdl.gradcheck(fn, [mdl.tensor(a, requires_grad=True) for a in arrays],
+                         **TOLERANCE.get(name, {}))
+
+
+@pytest.mark.parametrize("name", [n for n, op in OPS.items() if op[3]])
+def test_second_derivative(name):
+    fn, _, arrays, _ = OPS[name]
+    assert mdl.gradgradcheck(fn, [mdl.tensor(a, requires_grad=True) for a in arrays],
+                             **TOLERANCE.get(name, {}))
+
+
+@pytest.mark.parametrize("name", ["add", "mul", "exp", "softmax", "matmul_2d", "sum"])
+def test_float32_stays_float32(name):
+    fn, _, arrays, _ = OPS[name]
+    inputs = [mdl.tensor(a.astype(np.float32), requires_grad=True) for a in arrays]
+    out = fn(*inputs)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert all(x.grad.dtype == np.float32 for x in inputs)
+
+
+# ----------------------------------------------------------------------------
+# broadcasting, drawn at random
+# ----------------------------------------------------------------------------
+@st.composite
+def broadcastable_pair(draw):
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
+                                                    max_side=3))
+    a = draw(hnp.arrays(np.float64, shapes.input_shapes[0],
+                        elements=st.floats(0.5, 2.0)))
+    b = draw(hnp.arrays(np.float64, shapes.input_shapes[1],
+                        elements=st.floats(0.5, 2.0)))
+    return a, b
+
+
+@settings(max_examples=25, deadline=None)
+@given(broadcastable_pair(), st.sampled_from(["add", "sub", "mul", "div", "pow", "maximum"]))
+def test_binary_ops_broadcast_gradients(pair, name):
+    a, b = pair
+    fn = getattr(F, name)
+    ta, tb = mdl.tensor(a, requires_grad=True), mdl.tensor(b, requires_grad=True)
+    np.testing.assert_allclose(fn(ta, tb).numpy(), OPS[name][1](a, b), rtol=1e-12)
+    if name == "maximum" and np.any(np.broadcast_arrays(a, b)[0] == np.broadcast_arrays(a, b)[1]):
+        return  # not differentiable at ties
+    assert mdl.gradcheck(fn, [ta, tb])
+
+
+# ----------------------------------------------------------------------------
+# operators, reverse forms, scalars and dtypes
+# ----------------------------------------------------------------------------
+def test_operators_and_reverse_forms():
+    x = mdl.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    y = (2 - x) + (1 / x) * 3 - x ** 2 / 4 + 2 ** x + (-x) @ x
+    expected = (2 - x.numpy()) + 3 / x.numpy() - x.numpy() ** 2 / 4 + 2 ** x.numpy() \
+        - x.numpy() @ x.numpy()
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-6)
+    y.sum().backward()
+    xn = x.numpy().astype(np.float64)
+    analytic = -1 - 3 / xn ** 2 - xn / 2 + np.log(2) * 2 ** xn - 2 * 3 * xn
+    np.testing.assert_allclose(x.grad.numpy(), analytic, rtol=1e-5)
+
+
+def test_numpy_array_on_the_left_gives_a_tensor():
+    x = mdl.tensor([1.0, 2.0], requires_grad=True)
+    y = np.array([3.0, 4.0], dtype=np.float32) * x
+    assert isinstance(y, mdl.Tensor)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 4.0])
+
+
+def test_python_scalars_keep_the_dtype():
+    x = mdl.tensor([1.0, 2.0])
+    assert x.dtype == np.float32
+    for y in (x + 1.5, x * 2, 3.0 - x, x / 7, x ** 2.0, 2.0 ** x):
+        assert y.dtype == np.float32
+    i = mdl.tensor([1, 2])
+    assert i.dtype == np.int64 and (i + 1).dtype == np.int64
+    assert (i * 0.5).dtype.kind == "f"  # NumPy's promotion: int with a float becomes float
+
+
+def test_comparisons_are_boolean_and_outside_the_graph():
+    x = mdl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    for result, expected in [(x < 2, [1, 0, 0]), (x <= 2, [1, 1, 0]), (x > 2, [0, 0, 1]),
+                             (x >= 2, [0, 1, 1]), (x == 2, [0, 1, 0]), (x != 2, [1, 0, 1])]:
+        assert result.dtype == bool and not result.requires_grad
+        np.testing.assert_array_equal(result.numpy(), np.array(expected, dtype=bool))
+
+
+def test_tensor_methods_mirror_functional():
+    a = rand(2, 3, 4)
+    t = mdl.tensor(a)
+    np.testing.assert_allclose(t.permute(2, 0, 1).numpy(), a.transpose(2, 0, 1))
+    np.testing.assert_allclose(t.reshape(6, 4).numpy(), a.reshape(6, 4))
+    np.testing.assert_allclose(t.T.numpy(), a.T)
+    np.testing.assert_allclose(t.mT.numpy(), a.swapaxes(-1, -2))
+    np.testing.assert_allclose(t.var(axis=1).numpy(), a.var(axis=1))
+    np.testing.assert_array_equal(t.argmax(axis=1).numpy(), a.argmax(axis=1))
+
+
+# ----------------------------------------------------------------------------
+# numerical stability at logits of +-1e4
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax, F.sigmoid,
+                                lambda a: F.logsumexp(a, axis=-1)])
+def test_stable_at_huge_logits(fn, dtype):
+    x = mdl.tensor(np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]]), dtype=dtype,
+                   requires_grad=True)
+    y = fn(x)
+    assert np.isfinite(y.numpy()).all()
+    (y * mdl.tensor(np.arange(y.size).reshape(y.shape), dtype=dtype)).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+
+
+def test_softmax_values_at_huge_logits():
+    x = mdl.tensor([[1e4, -1e4, 0.0]])
+    np.testing.assert_allclose(F.softmax(x).numpy(), [[1, 0, 0]])
+    np.testing.assert_allclose(F.log_softmax(x).numpy(), [[0, -2e4, -1e4]])
+    np.testing.assert_allclose(F.sigmoid(mdl.tensor([1e4, -1e4])).numpy(), [1, 0])
+
+
+# ----------------------------------------------------------------------------
+# shape errors name the op and the shapes
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("call, words", [
+    (lambda: mdl.tensor(np.ones((3, 4))) @ mdl.tensor(np.ones((5, 2))),
+     ["matmul", "(3, 4)", "(5, 2)", "4 != 5"]),
+    (lambda: mdl.tensor(np.ones((3, 4))) + mdl.tensor(np.ones((5,))), ["Add", "(3, 4)", "(5,)"]),
+    (lambda: mdl.tensor(np.ones((3, 4))) * mdl.tensor(np.ones((2, 4))), ["Mul", "(3, 4)", "(2, 4)"]),
+    (lambda: F.reshape(mdl.tensor(np.ones((3, 4))), (5, 2)), ["reshape", "(3, 4)", "(5, 2)"]),
+    (lambda: F.concat([mdl.tensor(np.ones((3, 4))), mdl.tensor(np.ones((2, 5)))], axis=0),
+     ["concat", "(3, 4)", "(2, 5)"]),
+    (lambda: F.stack([mdl.tensor(np.ones(3)), mdl.tensor(np.ones(4))]), ["stack", "(3,)", "(4,)"]),
+    (lambda: F.broadcast_to(mdl.tensor(np.ones(3)), (4, 2)), ["broadcast_to", "(3,)", "(4, 2)"]),
+    (lambda: F.sum(mdl.tensor(np.ones(3)), axis=2), ["sum", "axis 2"]),
+    (lambda: F.squeeze(mdl.tensor(np.ones((3, 2))), 1), ["squeeze", "(3, 2)"]),
+    (lambda: F.split(mdl.tensor(np.ones((3, 2))), 2), ["split", "(3, 2)"]),
+    (lambda: F.transpose(mdl.tensor(np.ones((3, 2))), (0, 0)), ["transpose", "(3, 2)"]),
+])
+def test_shape_errors_are_clear(call, words):
+    with pytest.raises(ValueError) as info:
+        call()
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in {info.value}"
