@@ -1,0 +1,10 @@
+"""Data for minidl: bundled real data sets, text tools, splitting and scaling, batching.
+
+    from minidl.data import load_digits, train_test_split, standardize, TensorDataset, DataLoader
+"""
+from .dataset import DataLoader, Dataset, TensorDataset, collate
+from .datasets import (
+    DatasetInfo, load_char_corpus, load_diabetes, load_digits, load_sms_spam,
+)
+from .preprocessing import Standardizer, one_hot, standardize, train_test_split
+from .text import CharVocab, Tokenizer, pad_sequences, text_to_word_sequence

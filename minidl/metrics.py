@@ -1,0 +1,232 @@
+"""How good are the predictions: accuracy, precision, recall, F1, confusion matrix, report.
+
+All functions take the true and the predicted class labels (numpy arrays, lists, or minidl
+Tensors) and follow scikit-learn's definitions, including what happens when a ratio is 0/0.
+
+For one class c, counting over the samples:
+    tp = true c and predicted c, predicted = predicted c, actual = true c
+    precision = tp / predicted   (of the samples called c, how many are c)
+    recall    = tp / actual      (of the samples that are c, how many were found)
+    f1        = 2 tp / (predicted + actual), the harmonic mean of precision and recall
+
+`average` says how the classes combine: "binary" reports only the class pos_label;
+"macro" takes the plain mean over classes, "weighted" the mean weighted by each class's
+number of true samples; "micro" adds up tp, predicted and actual over all classes first
+(for single-label data, micro precision = recall = F1 = accuracy); None returns one score
+per class.
+"""
+
+import warnings
+
+import numpy as np
+
+AVERAGES = ("binary", "micro", "macro", "weighted", None)
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A score was 0/0 (say, precision of a class never predicted) and was set to 0."""
+
+
+def _labels_array(y, name, where):
+    """y as a 1-D numpy array of labels (from a list, an array or a minidl Tensor)."""
+    array = y.numpy() if hasattr(y, "numpy") else np.asarray(y)
+    if array.ndim == 2 and name == "y_pred" and array.shape[1] > 1:
+        raise ValueError(f"{where}: y_pred has shape {array.shape}; pass predicted class "
+                         f"labels, e.g. scores.argmax(axis=1)")
+    if array.ndim != 1:
+        raise ValueError(f"{where}: {name} must be 1-D class labels, got shape {array.shape}")
+    return array
+
+
+def _check_pair(y_true, y_pred, where):
+    y_true = _labels_array(y_true, "y_true", where)
+    y_pred = _labels_array(y_pred, "y_pred", where)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{where}: y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
+    return y_true, y_pred
+
+
+def accuracy_score(y_true, y_pred, normalize=True):
+    """The fraction of samples predicted right (the number of them if normalize=False)."""
+    y_true, y_pred = _check_pair(y_true, y_pred, "accuracy_score")
+    correct = int(np.sum(y_true == y_pred))
+    if not normalize:
+        return correct
+    if len(y_true) == 0:
+        raise ValueError("accuracy_score: no samples")
+    return correct / len(y_true)
+
+
+def confusion_matrix(y_true, y_pred, labels=None, normalize=None):
+    """C[i, j] = number of samples of true class labels[i] predicted as labels[j].
+
+    labels defaults to every label seen in y_true or y_pred, sorted; samples whose labels
+    are not in `labels` are left out. normalize: None (counts), "true" (each row sums to
+    1), "pred" (each column sums to 1) or "all" (the whole matrix sums to 1).
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred, "confusion_matrix")
+    labels = np.union1d(y_true, y_pred) if labels is None else np.asarray(labels)
+    if labels.size == 0:
+        raise ValueError("confusion_matrix: labels is empty")
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(f"confusion_matrix: normalize must be None, 'true', 'pred' or 'all', "
+                         f"got {normalize!r}")
+    position = {label: i for i, label in enumerate(labels.tolist())}
+    rows = np.array([position.get(label, -1) for label in y_true.tolist()], dtype=np.int64)
+    cols = np.array([position.get(label, -1) for label in y_pred.tolist()], dtype=np.int64)
+    both_known = (rows >= 0) & (cols >= 0)
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    np.add.at(matrix, (rows[both_known], cols[both_known]), 1)
+    if normalize is None:
+        return matrix
+    axis = {"true": 1, "pred": 0, "all": None}[normalize]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalized = matrix / matrix.sum(axis=axis, keepdims=axis is not None)
+    return np.nan_to_num(normalized)
+
+
+# ---------------------------------------------------------------- precision, recall, F1
+
+def _zero_division_value(zero_division, where):
+    if isinstance(zero_division, str):
+        if zero_division != "warn":
+            raise ValueError(f"{where}: zero_division must be 'warn', 0, 1 or nan, got {zero_division!r}")
+        return 0.0
+    if zero_division in (0, 1) or np.isnan(zero_division):
+        return float(zero_division)
+    raise ValueError(f"{where}: zero_division must be 'warn', 0, 1 or nan, got {zero_division!r}")
+
+
+def _divide(numerator, denominator, zero_division, what, where, warn):
+    """numerator / denominator per class, with the zero_division value where it is 0/0."""
+    undefined = denominator == 0
+    result = numerator / np.where(undefined, 1, denominator)
+    result[undefined] = _zero_division_value(zero_division, where)
+    if warn and zero_division == "warn" and undefined.any():
+        warnings.warn(f"{where}: {what} is 0/0 for {int(undefined.sum())} label(s) and was set "
+                      f"to 0.0; pass zero_division to choose the value", UndefinedMetricWarning,
+                      stacklevel=4)
+    return result
+
+
+def _chosen_labels(y_true, y_pred, labels, average, pos_label, where):
+    """The labels to score: [pos_label] for a binary average, else `labels` or all seen."""
+    if average not in AVERAGES:
+        raise ValueError(f"{where}: average must be one of {AVERAGES}, got {average!r}")
+    present = np.union1d(y_true, y_pred)
+    if average == "binary":
+        if len(present) > 2:
+            raise ValueError(f"{where}: the labels are multiclass ({len(present)} classes) but "
+                             f"average='binary'; choose 'macro', 'micro', 'weighted' or None")
+        if pos_label not in present.tolist() and len(present) == 2:
+            raise ValueError(f"{where}: pos_label={pos_label!r} is not a valid label; it should "
+                             f"be one of {present.tolist()}")
+        return np.asarray([pos_label])
+    return present if labels is None else np.asarray(labels)
+
+
+def _counts_per_label(y_true, y_pred, labels):
+    """(tp, predicted, actual) for each label, as float arrays."""
+    tp = np.array([np.sum((y_true == c) & (y_pred == c)) for c in labels], dtype=np.float64)
+    predicted = np.array([np.sum(y_pred == c) for c in labels], dtype=np.float64)
+    actual = np.array([np.sum(y_true == c) for c in labels], dtype=np.float64)
+    return tp, predicted, actual
+
+
+def _nan_average(scores, weights):
+    """Average ignoring nan scores; weights that add up to zero count as equal weights."""
+    keep = ~np.isnan(scores)
+    if not keep.any():
+        return float("nan")
+    scores = scores[keep]
+    weights = None if weights is None else weights[keep]
+    if weights is None or weights.sum() == 0:
+        return float(np.mean(scores))
+    return float(np.average(scores, weights=weights))
+
+
+def precision_recall_f1_support(y_true, y_pred, labels=None, pos_label=1, average=None,
+                                zero_division="warn", where="precision_recall_f1_support",
+                                warn_for=("precision", "recall", "f1")):
+    """(precision, recall, f1, support): per label (average=None) or averaged floats.
+
+    support is the number of true samples of each label (None once averaged). With
+    zero_division="warn", a 0/0 in a score named in warn_for gives a warning.
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred, where)
+    labels = _chosen_labels(y_true, y_pred, labels, average, pos_label, where)
+    tp, predicted, actual = _counts_per_label(y_true, y_pred, labels)
+    if average == "micro":
+        tp, predicted, actual = tp.sum(keepdims=True), predicted.sum(keepdims=True), actual.sum(keepdims=True)
+    precision = _divide(tp, predicted, zero_division, "precision (no predicted samples)", where,
+                        "precision" in warn_for)
+    recall = _divide(tp, actual, zero_division, "recall (no true samples)", where,
+                     "recall" in warn_for)
+    f1 = _divide(2 * tp, predicted + actual, zero_division, "F1 (no true nor predicted samples)",
+                 where, "f1" in warn_for)
+    if average is None:
+        return precision, recall, f1, actual.astype(np.int64)
+    weights = actual if average == "weighted" else None
+    return (_nan_average(precision, weights), _nan_average(recall, weights),
+            _nan_average(f1, weights), None)
+
+
+def precision_score(y_true, y_pred, labels=None, pos_label=1, average="binary",
+                    zero_division="warn"):
+    """Of the samples predicted as a class, the fraction that truly are (see module doc)."""
+    return precision_recall_f1_support(y_true, y_pred, labels, pos_label, average, zero_division,
+                                       where="precision_score", warn_for=("precision",))[0]
+
+
+def recall_score(y_true, y_pred, labels=None, pos_label=1, average="binary", zero_division="warn"):
+    """Of the samples truly in a class, the fraction predicted as it (see module doc)."""
+    return precision_recall_f1_support(y_true, y_pred, labels, pos_label, average, zero_division,
+                                       where="recall_score", warn_for=("recall",))[1]
+
+
+def f1_score(y_true, y_pred, labels=None, pos_label=1, average="binary", zero_division="warn"):
+    """The harmonic mean of precision and recall (see module doc)."""
+    return precision_recall_f1_support(y_true, y_pred, labels, pos_label, average, zero_division,
+                                       where="f1_score", warn_for=("f1",))[2]
+
+
+# ---------------------------------------------------------------- report
+
+def classification_report(y_true, y_pred, labels=None, target_names=None, digits=2,
+                          zero_division="warn"):
+    """A table of precision, recall, F1 and support per class, then accuracy and the macro
+    and weighted averages, laid out as scikit-learn's classification_report prints it.
+
+    When `labels` leaves some classes out, the "accuracy" row becomes "micro avg".
+    """
+    where = "classification_report"
+    y_true, y_pred = _check_pair(y_true, y_pred, where)
+    present = np.union1d(y_true, y_pred)
+    labels = present if labels is None else np.asarray(labels)
+    if target_names is None:
+        target_names = [str(label) for label in labels.tolist()]
+    elif len(target_names) != len(labels):
+        raise ValueError(f"{where}: {len(target_names)} target_names for {len(labels)} labels")
+
+    per_class = precision_recall_f1_support(y_true, y_pred, labels, average=None,
+                                            zero_division=zero_division, where=where)
+    support_total = int(per_class[3].sum())
+    micro_is_accuracy = set(labels.tolist()) == set(present.tolist())
+    averages = [("accuracy" if micro_is_accuracy else "micro avg", "micro"),
+                ("macro avg", "macro"), ("weighted avg", "weighted")]
+
+    width = max(len("weighted avg"), digits, *(len(name) for name in target_names))
+    lines = [" " * width + " " + "".join(f" {h:>9}" for h in ("precision", "recall", "f1-score", "support")), ""]
+    for i, name in enumerate(target_names):
+        scores = "".join(f" {per_class[k][i]:>9.{digits}f}" for k in range(3))
+        lines.append(f"{name:>{width}} {scores} {per_class[3][i]:>9}")
+    lines.append("")
+    for name, average in averages:
+        precision, recall, f1, _ = precision_recall_f1_support(
+            y_true, y_pred, labels, average=average, zero_division=zero_division, where=where)
+        if name == "accuracy":
+            lines.append(f"{name:>{width}}  {'':>9} {'':>9} {f1:>9.{digits}f} {support_total:>9}")
+        else:
+            scores = "".join(f" {s:>9.{digits}f}" for s in (precision, recall, f1))
+            lines.append(f"{name:>{width}} {scores} {support_total:>9}")
+    return "\n".join(lines) + "\n"
