@@ -13,6 +13,7 @@ from ._base import ConvergenceWarning
 from .linear import LinearRegression, Ridge
 from .logistic import LogisticRegression
 from .naive_bayes import GaussianNB, MultinomialNB
+from .svm import LinearSVM
 
 __all__ = [
     "ConvergenceWarning",
@@ -21,4 +22,5 @@ __all__ = [
     "LogisticRegression",
     "GaussianNB",
     "MultinomialNB",
+    "LinearSVM",
 ]
