@@ -19,6 +19,8 @@ arrays as soon as it is done unless `retain_graph=True`.
 import contextlib
 import weakref
 
+import numpy as np
+
 from . import backend
 
 
@@ -82,7 +84,7 @@ class Function:
     """
 
     def __call__(self, *inputs):
-        tensors = _as_tensors(inputs, type(self).__name__)
+        tensors = _as_tensors(inputs, self.name)
         try:
             outputs = self.forward(*[t.data for t in tensors])
         except ValueError as exc:  # numpy's message, with the op and the shapes added
@@ -91,14 +93,15 @@ class Function:
         single = not isinstance(outputs, tuple)
         if single:
             outputs = (outputs,)
+        outputs = tuple(np.asarray(y) if isinstance(y, np.generic) else y for y in outputs)
         if _Config.detect_anomaly:
             _check_finite(outputs, f"{self.name} forward")
 
-        record = _Config.grad_enabled and any(t.requires_grad for t in tensors)
+        record = _Config.grad_enabled and any([t._requires_grad for t in tensors])
         results = [Tensor(y, requires_grad=record) for y in outputs]
         if record:
             self.inputs = tensors
-            self.needs_input_grad = tuple(t.requires_grad for t in tensors)
+            self.needs_input_grad = tuple([t._requires_grad for t in tensors])
             self.outputs = [weakref.ref(y) for y in results]
             self.output_data = outputs
             for y in results:
@@ -137,15 +140,12 @@ def _as_tensors(values, op):
     of the tensor beside it (float32 stays float32), as in NumPy 2.
     """
     ref = next((v for v in values if isinstance(v, Tensor)), None)
-    out = []
-    for v in values:
-        if not isinstance(v, Tensor):
-            v = Tensor(_constant_array(v, ref))
-        out.append(v)
-    devices = {backend.device_of(t.data) for t in out}
-    if len(devices) > 1:
-        described = ", ".join(f"{t.shape} on {backend.device_of(t.data)}" for t in out)
-        raise RuntimeError(f"{op}: all tensors must be on one device, got {described}")
+    out = [v if isinstance(v, Tensor) else Tensor(_constant_array(v, ref)) for v in values]
+    if not all([type(t.data) is np.ndarray for t in out]):  # fast path: all on the CPU
+        devices = {backend.device_of(t.data) for t in out}
+        if len(devices) > 1:
+            described = ", ".join(f"{t.shape} on {backend.device_of(t.data)}" for t in out)
+            raise RuntimeError(f"{op}: all tensors must be on one device, got {described}")
     return out
 
 

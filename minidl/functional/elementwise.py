@@ -17,7 +17,9 @@ class Add(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        return sum_to(gy, a.shape), sum_to(gy, b.shape)
+        ga = sum_to(gy, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(gy, b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
 
 
 class Sub(Function):
@@ -26,7 +28,9 @@ class Sub(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        return sum_to(gy, a.shape), sum_to(-gy, b.shape)
+        ga = sum_to(gy, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(-gy, b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
 
 
 class Mul(Function):
