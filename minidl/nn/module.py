@@ -1,0 +1,439 @@
+"""Module and Parameter: the building blocks every layer and model is made of.
+
+A `Module` holds three kinds of named things, each registered simply by
+assigning an attribute in `__init__`:
+
+    self.weight = Parameter(...)       # a trainable tensor: parameters() yields it
+    self.fc = Linear(4, 3)             # a submodule: its parameters are ours too
+    self.register_buffer("running_mean", mdl.zeros(3))   # state that is not trained
+
+`__setattr__` sorts each value into `_parameters`, `_modules` or `_buffers`,
+and `__getattr__` finds it there again. From these three dicts everything
+else follows: dotted names (`fc.weight`, as in PyTorch), `state_dict()`,
+`load_state_dict()`, moving to the GPU, switching train/eval mode.
+The containers `Sequential` and `ModuleList` are Modules whose submodules
+are named "0", "1", ...
+"""
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that is a trainable weight of a Module: a leaf that requires grad.
+
+    Assigning a Parameter to a Module attribute registers it, so that
+    `module.parameters()` (and therefore an optimizer) sees it.
+    """
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True):
+        if isinstance(data, Tensor):
+            data = data.data
+        elif not hasattr(data, "dtype"):
+            data = np.asarray(data, dtype=backend.default_dtype())
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class RemovableHandle:
+    """Returned by `register_forward_hook`; `handle.remove()` unregisters the hook."""
+
+    def __init__(self, hooks, key):
+        self._hooks, self._key = hooks, key
+
+    def remove(self):
+        self._hooks.pop(self._key, None)
+
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of every layer and model. Subclasses define `__init__` and `forward`.
+
+    Call `super().__init__()` first in a subclass's `__init__`, then assign
+    Parameters, submodules and buffers as attributes. `module(x)` runs
+    `forward(x)` and then any forward hooks.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            if isinstance(value, (Parameter, Module)):
+                raise AttributeError(
+                    f"cannot assign {name!r} before Module.__init__() was called: call "
+                    f"super().__init__() first in {type(self).__name__}.__init__")
+            object.__setattr__(self, name, value)
+        elif isinstance(value, Parameter):
+            self._forget(name)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._forget(name)
+            self._modules[name] = value
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}: buffer {name!r} must be a Tensor or "
+                                f"None, not {type(value).__name__}")
+            self._buffers[name] = value
+        elif name in self._parameters and value is None:
+            self._parameters[name] = None  # e.g. a layer built with bias=False
+        elif name in self._parameters or name in self._modules:
+            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} to "
+                            f"{name!r}, which holds a {'Parameter' if name in self._parameters else 'Module'}")
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name):
+        for registry in (self._parameters, self._buffers, self._modules, self.__dict__):
+            registry.pop(name, None)
+
+    def __getattr__(self, name):
+        # only called when normal lookup fails: look in the three registries
+        for registry in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(registry)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        """Same as `self.name = param`; `param` may be None (an absent bias)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, "
+                            f"not {type(param).__name__}")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor):
+        """Register state that is saved and moved with the module but not trained
+        (BatchNorm's running mean, for instance). Later `self.name = t` replaces it."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, "
+                            f"not {type(tensor).__name__}")
+        self._forget(name)
+        self._buffers[name] = tensor
+
+    def add_module(self, name, module):
+        """Same as `self.name = module`, for names that are not identifiers ("0", "1")."""
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, not {type(module).__name__}")
+        self._forget(name)
+        self._modules[name] = module
+
+    # ------------------------------------------------------------------ running
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_hook(self, hook):
+        """Call `hook(module, inputs, output)` after every forward; a non-None
+        return value replaces the output. Returns a handle with `.remove()`."""
+        key = max(self._forward_hooks, default=-1) + 1
+        self._forward_hooks[key] = hook
+        return RemovableHandle(self._forward_hooks, key)
+
+    # ------------------------------------------------------------------ walking the tree
+    def named_modules(self, prefix=""):
+        """(dotted name, module) for this module and every module below it, each once."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{child_name}" if name else child_name, child)
+                        for child_name, child in module._modules.items() if child is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self):
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, registry, prefix, recurse):
+        """(dotted name, tensor) from one registry of every module, each tensor once
+        (a weight shared by two layers is listed under its first name)."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_name}.{name}" if module_name else name), value
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(dotted name, Parameter) pairs, e.g. ("0.weight", ...) in a Sequential."""
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix="", recurse=True):
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def num_parameters(self, trainable_only=False):
+        """How many numbers the parameters hold (only those that require grad, if asked)."""
+        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def apply(self, fn):
+        """Call fn(module) on every submodule, then on self (e.g. a custom init). Returns self."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------------ modes and gradients
+    def train(self, mode=True):
+        """Training mode (Dropout drops, BatchNorm uses batch statistics) for every module."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Evaluation mode: Dropout is the identity, BatchNorm uses its running statistics."""
+        return self.train(False)
+
+    def zero_grad(self):
+        """Forget the gradients of every parameter (set them to None)."""
+        for param in self.parameters():
+            param.grad = None
+
+    def requires_grad_(self, flag=True):
+        """Freeze (False) or unfreeze (True) every parameter. Returns self."""
+        for param in self.parameters():
+            param.requires_grad = flag
+        return self
+
+    # ------------------------------------------------------------------ state
+    def _state_entries(self):
+        """(dotted name, tensor) for every parameter and buffer, in registration order."""
+        for module_name, module in self.named_modules():
+            for registry in (module._parameters, module._buffers):
+                for name, value in registry.items():
+                    if value is not None:
+                        yield (f"{module_name}.{name}" if module_name else name), value
+
+    def state_dict(self):
+        """An ordered dict name -> Tensor of every parameter and buffer.
+
+        The tensors are detached but share memory with the module, as in
+        PyTorch: copy them (`{k: v.numpy().copy() ...}`) to keep a snapshot.
+        A weight shared by two layers appears under both names.
+        """
+        return OrderedDict((name, Tensor(value.data)) for name, value in self._state_entries())
+
+    def load_state_dict(self, state, strict=True):
+        """Copy values (Tensors or NumPy arrays) into the parameters and buffers by name.
+
+        Every entry is checked before anything is written: a value whose shape
+        differs, and with strict=True a missing or unexpected name, raises a
+        RuntimeError listing all of them and leaves the module unchanged.
+        Values are cast to each entry's dtype and moved to its device; the
+        Parameter objects stay the same, so an optimizer built earlier still
+        holds them. Returns (missing_keys, unexpected_keys).
+        """
+        entries = OrderedDict(self._state_entries())
+        missing = [name for name in entries if name not in state]
+        unexpected = [name for name in state if name not in entries]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys {unexpected}")
+        new_values = {}
+        for name, target in entries.items():
+            if name not in state:
+                continue
+            value = state[name]
+            value = value.data if isinstance(value, Tensor) else value
+            shape = tuple(np.shape(value))
+            if shape != target.shape:
+                problems.append(f"{name} has shape {shape} in the state but "
+                                f"{target.shape} in the model")
+                continue
+            xp = backend.get_array_module(target.data)
+            new_values[name] = xp.array(backend.to_device(value, target.device),
+                                        dtype=target.dtype)
+        if problems:
+            raise RuntimeError(f"load_state_dict into {type(self).__name__}: "
+                               + "; ".join(problems) + ". Nothing was changed.")
+        for name, array in new_values.items():
+            entries[name].data = array
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ devices and dtypes
+    def to(self, device=None, dtype=None):
+        """Move (and/or cast the floating-point) parameters and buffers in place.
+
+        The Parameter objects are kept, only their arrays change, so an
+        optimizer made before `model.to("cuda")` still updates the model.
+        """
+        if device is not None:
+            device = backend.check_device(device)
+        for _, tensor in self._state_entries():
+            tensor.data = _converted(tensor.data, device, dtype)
+            if tensor.grad is not None:
+                tensor.grad = Tensor(_converted(tensor.grad.data, device, dtype))
+        return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def double(self):
+        return self.to(dtype=np.float64)
+
+    def float(self):
+        return self.to(dtype=np.float32)
+
+    # ------------------------------------------------------------------ printing
+    def extra_repr(self):
+        """The text inside the parentheses, e.g. `in_features=4, out_features=3, bias=True`."""
+        return ""
+
+    def __repr__(self):
+        lines = [f"({name}): " + repr(module).replace("\n", "\n  ")
+                 for name, module in self._modules.items()]
+        if not lines:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        extra = [self.extra_repr()] if self.extra_repr() else []
+        body = "\n  ".join(extra + lines)
+        return f"{type(self).__name__}(\n  {body}\n)"
+
+
+def _converted(array, device, dtype):
+    if dtype is not None and array.dtype.kind == "f":
+        array = array.astype(dtype)
+    if device is not None:
+        array = backend.to_device(array, device)
+    return array
+
+
+# ----------------------------------------------------------------------------
+# containers
+# ----------------------------------------------------------------------------
+class Sequential(Module):
+    """Modules applied one after the other: `Sequential(Linear(4, 8), ReLU(), Linear(8, 2))`.
+
+    The submodules are named "0", "1", ... (or by the keys of an OrderedDict
+    passed instead), so parameter names are "0.weight", "2.bias" as in PyTorch.
+    Indexing gives a module (`seq[0]`) or, with a slice, a new Sequential.
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for i, module in enumerate(modules):
+                self.add_module(str(i), module)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
+        return modules[_checked_index(index, len(modules), "Sequential")]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (a plain Python list's are not).
+
+    For layers built in a loop, e.g. one Linear per layer of a deep MLP.
+    It has no forward: the owner decides how to call the modules.
+    """
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[_checked_index(index, len(modules), "ModuleList")]
+
+    def __setitem__(self, index, module):
+        index = _checked_index(index, len(self), "ModuleList")
+        self.add_module(str(index), module)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+
+def _checked_index(index, length, who):
+    if not -length <= index < length:
+        raise IndexError(f"{who}: index {index} is out of range for {length} modules")
+    return index % length
