@@ -124,6 +124,7 @@ class Regressor(BaseModel):
 
         1 is a perfect fit; 0 is what always predicting the mean of ``y`` scores.
         """
+        self._check_fitted("score")
         y = to_numpy(y).astype(np.float64)
         prediction = self.predict(X)
         ss_res = ((y - prediction) ** 2).sum(axis=0)
@@ -154,6 +155,7 @@ class Classifier(BaseModel):
 
     def score(self, X, y):
         """Accuracy: the fraction of rows of ``X`` whose predicted label equals ``y``."""
+        self._check_fitted("score")
         return float(np.mean(self.predict(X) == to_numpy(y)))
 
 
