@@ -133,10 +133,10 @@ class LogisticRegression(Classifier):
     weighted least-squares problem whose weights S are recomputed from the current
     probabilities at each iteration - iteratively reweighted least squares.
 
-    Parameter layout for ``loss``/``gradient``/``hessian`` (see ``flat_parameters``):
-    binary, theta = [w_1 .. w_p, b]; multinomial, theta = [w_1, b_1, w_2, b_2, ...], row k of
-    the (K, p + 1) matrix [W | b] after row k - 1. Without an intercept the b entries are
-    absent.
+    Parameter layout for ``loss``/``gradient``/``hessian`` (see ``flat_parameters``): the
+    rows of the matrix [coef_ | intercept_] one after the other. Binary: theta has p + 1
+    entries, the p weights then b. Multinomial: theta has K (p + 1) entries, class 1's p
+    weights and b_1, then class 2's, and so on. Without an intercept the b entries are absent.
 
     Stopping: when the largest entry of the gradient of the *mean* loss, max|g| / n, is at
     most ``tol``, or after ``max_iter`` Newton steps (with a ConvergenceWarning; unpenalized
