@@ -222,7 +222,8 @@ def test_gaussian_nb_matches_sklearn(iris, digits, var_smoothing):
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
 def test_multinomial_nb_matches_sklearn_on_digit_pixel_counts(digits, alpha):
     X, y = digits
-    ours, ref = MultinomialNB(alpha=alpha).fit(X, y), naive_bayes.MultinomialNB(alpha=alpha).fit(X, y)
+    ours = MultinomialNB(alpha=alpha).fit(X, y)
+    ref = naive_bayes.MultinomialNB(alpha=alpha).fit(X, y)
     for name in ("class_count_", "class_log_prior_", "feature_count_", "feature_log_prob_"):
         assert max_diff(getattr(ours, name), getattr(ref, name)) < 1e-6, name
     assert max_diff(ours.predict_proba(X), ref.predict_proba(X)) < 1e-6
@@ -233,7 +234,9 @@ def test_multinomial_nb_matches_sklearn_on_digit_pixel_counts(digits, alpha):
 
 
 def fit_both_svms(X, y, C):
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=0, stratify=y
+    )
     ours = LinearSVM(C=C).fit(X_train, y_train)
     ref = svm.LinearSVC(C=C, loss="hinge", dual=True, random_state=0).fit(X_train, y_train)
     return ours, ref, X_test, y_test
@@ -251,7 +254,8 @@ def test_one_vs_rest_svm_matches_linear_svc(iris):
     ours, ref, X_test, y_test = fit_both_svms(StandardScaler().fit_transform(X), y, C=0.1)
     assert abs(ours.score(X_test, y_test) - ref.score(X_test, y_test)) <= 0.01
     assert ours.coef_.shape == (3, 4) and ours.decision_function(X_test).shape == (len(X_test), 3)
-    assert (ours.predict(X_test) == ours.classes_[ours.decision_function(X_test).argmax(axis=1)]).all()
+    best = ours.decision_function(X_test).argmax(axis=1)
+    assert (ours.predict(X_test) == ours.classes_[best]).all()
 
 
 def test_svm_shrinking_gives_the_plain_solution(breast_cancer):
@@ -286,7 +290,8 @@ def test_inputs_may_be_lists_and_tensors(iris):
     X, y = iris
     reference = LogisticRegression().fit(X, y).predict_proba(X)
     from_lists = LogisticRegression().fit(X.tolist(), y.tolist()).predict_proba(X.tolist())
-    from_tensors = LogisticRegression().fit(minidl.tensor(X), minidl.tensor(y)).predict_proba(minidl.tensor(X))
+    X_t, y_t = minidl.tensor(X), minidl.tensor(y)
+    from_tensors = LogisticRegression().fit(X_t, y_t).predict_proba(X_t)
     assert max_diff(from_lists, reference) == 0
     assert max_diff(from_tensors, reference) < 1e-4     # the tensors hold float32 copies
 
@@ -318,7 +323,7 @@ def test_bad_inputs_raise_clear_errors(Model):
         with pytest.raises(ValueError, match=f"{name}.*NaN or inf"):
             Model().fit(X_bad, y)
     model = Model().fit(X, y)
-    with pytest.raises(ValueError, match=f"{name}.predict: X has 2 features but the model was fitted with 3"):
+    with pytest.raises(ValueError, match=f"{name}.predict: X has 2 features but .* fitted with 3"):
         model.predict(X[:, :2])
     with pytest.raises(ValueError, match=f"{name}.predict.*NaN or inf"):
         model.predict(np.full((1, 3), np.nan))
@@ -358,9 +363,9 @@ def test_bad_hyper_parameters_and_objective_arguments(iris):
 
 
 def test_predict_before_fit_for_every_method():
-    with pytest.raises(ValueError, match="LogisticRegression: call fit\\(\\) before predict_proba\\(\\)"):
+    with pytest.raises(ValueError, match=r"LogisticRegression: call fit\(\) before predict_proba"):
         LogisticRegression().predict_proba(np.ones((2, 2)))
-    with pytest.raises(ValueError, match="LinearSVM: call fit\\(\\) before decision_function\\(\\)"):
+    with pytest.raises(ValueError, match=r"LinearSVM: call fit\(\) before decision_function"):
         LinearSVM().decision_function(np.ones((2, 2)))
     with pytest.raises(ValueError, match="GaussianNB: call fit\\(\\) before parameter_count\\(\\)"):
         GaussianNB().parameter_count()

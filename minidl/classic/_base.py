@@ -23,7 +23,7 @@ def to_numpy(data):
 
 
 def as_matrix(X, where):
-    """``X`` as a finite float64 array of shape (n_samples, n_features); ``where`` names the caller."""
+    """``X`` as a finite float64 array (n_samples, n_features); ``where`` names the caller."""
     X = to_numpy(X)
     try:
         X = X.astype(np.float64)
@@ -139,7 +139,9 @@ class Classifier(BaseModel):
         """Also set ``classes_`` (sorted labels) and return ``y`` as indices into it."""
         X, y = super()._check_X_y(X, y)
         if y.ndim != 1:
-            raise ValueError(f"{self._name}.fit: y must be 1-D (one label per sample), got shape {y.shape}")
+            raise ValueError(
+                f"{self._name}.fit: y must be 1-D (one label per sample), got shape {y.shape}"
+            )
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(

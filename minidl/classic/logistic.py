@@ -167,7 +167,9 @@ class LogisticRegression(Classifier):
 
     def _check_hyper_parameters(self):
         if self.penalty not in ("l2", None):
-            raise ValueError(f"LogisticRegression: penalty must be 'l2' or None, got {self.penalty!r}")
+            raise ValueError(
+                f"LogisticRegression: penalty must be 'l2' or None, got {self.penalty!r}"
+            )
         if not self.C > 0:
             raise ValueError(f"LogisticRegression: C must be > 0, got {self.C!r}")
 
@@ -314,6 +316,7 @@ class LogisticRegression(Classifier):
         theta = to_numpy(theta).astype(np.float64).ravel()
         if theta.size != objective.n_params:
             raise ValueError(
-                f"{where}: theta has {theta.size} entries but the model has {objective.n_params} parameters"
+                f"{where}: theta has {theta.size} entries but the model has "
+                f"{objective.n_params} parameters"
             )
         return objective, theta

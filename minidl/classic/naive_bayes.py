@@ -30,7 +30,7 @@ class _NaiveBayes(Classifier):
         return jll - logsumexp(jll, axis=1)[:, None]
 
     def predict_proba(self, X):
-        """P(k | x) for each row of X, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        """P(k | x) for each row of X, shape (n_samples, n_classes), columns as ``classes_``."""
         return np.exp(self.predict_log_proba(X))
 
     def _predict_index(self, X):
@@ -67,7 +67,9 @@ class GaussianNB(_NaiveBayes):
     def fit(self, X, y):
         """Estimate per-class priors, means and variances."""
         if not self.var_smoothing >= 0:
-            raise ValueError(f"GaussianNB.fit: var_smoothing must be >= 0, got {self.var_smoothing!r}")
+            raise ValueError(
+                f"GaussianNB.fit: var_smoothing must be >= 0, got {self.var_smoothing!r}"
+            )
         X, y_index = self._check_X_y(X, y)
         self.class_count_ = self._class_counts(y_index)
         self.class_prior_ = self.class_count_ / len(X)

@@ -168,7 +168,7 @@ class LinearSVM(Classifier):
         return self
 
     def decision_function(self, X):
-        """Signed distance-like scores w . x + b: shape (n,) for binary, (n, n_classes) otherwise."""
+        """Scores w . x + b: shape (n,) for binary, (n, n_classes) for one-vs-rest."""
         X = self._check_X(X, "decision_function")
         scores = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if len(self.classes_) == 2 else scores
