@@ -68,6 +68,8 @@ def confusion_matrix(y_true, y_pred, labels=None, normalize=None):
     labels = np.union1d(y_true, y_pred) if labels is None else np.asarray(labels)
     if labels.size == 0:
         raise ValueError("confusion_matrix: labels is empty")
+    if y_true.size and not np.isin(labels, y_true).any():
+        raise ValueError(f"confusion_matrix: none of labels {labels.tolist()} occurs in y_true")
     if normalize not in (None, "true", "pred", "all"):
         raise ValueError(f"confusion_matrix: normalize must be None, 'true', 'pred' or 'all', "
                          f"got {normalize!r}")

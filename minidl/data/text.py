@@ -241,7 +241,7 @@ class CharVocab:
     the same vocabulary.
 
     >>> vocab = CharVocab("hello")
-    >>> vocab.itos, vocab.encode("hell").tolist(), vocab.decode([3, 2])
+    >>> vocab.itos, vocab.encode("hell").tolist(), vocab.decode([2, 3])
     (['e', 'h', 'l', 'o'], [1, 0, 2, 2], 'lo')
     """
 

@@ -1,0 +1,163 @@
+"""minidl.metrics against scikit-learn on random and edge-case labels."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import metrics
+
+sk = pytest.importorskip("sklearn.metrics")
+
+AVERAGED = ("micro", "macro", "weighted")
+SCORES = ("precision_score", "recall_score", "f1_score")
+
+
+def _both(name, *args, **kwargs):
+    """(ours, scikit-learn's) result of the metric `name`, warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(metrics, name)(*args, **kwargs), getattr(sk, name)(*args, **kwargs)
+
+
+def _assert_same(ours, theirs):
+    np.testing.assert_allclose(np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float),
+                               rtol=1e-12, atol=0, equal_nan=True)
+
+
+def _random_cases(n_cases=40, seed=0):
+    """Label pairs of varied sizes and class counts, some classes never predicted."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_cases):
+        n = int(rng.integers(1, 40))
+        k = int(rng.integers(2, 6))
+        y_true = rng.integers(0, k, size=n)
+        y_pred = np.where(rng.random(n) < 0.5, y_true, rng.integers(0, k, size=n))
+        yield y_true, y_pred
+
+
+def test_accuracy_matches_sklearn():
+    for y_true, y_pred in _random_cases():
+        _assert_same(*_both("accuracy_score", y_true, y_pred))
+        _assert_same(*_both("accuracy_score", y_true, y_pred, normalize=False))
+
+
+@pytest.mark.parametrize("name", SCORES)
+@pytest.mark.parametrize("average", AVERAGED + (None,))
+@pytest.mark.parametrize("zero_division", ["warn", 0, 1, np.nan])
+def test_multiclass_scores_match_sklearn(name, average, zero_division):
+    for y_true, y_pred in _random_cases():
+        _assert_same(*_both(name, y_true, y_pred, average=average, zero_division=zero_division))
+
+
+@pytest.mark.parametrize("name", SCORES)
+@pytest.mark.parametrize("zero_division", ["warn", 0, 1, np.nan])
+def test_binary_scores_match_sklearn(name, zero_division):
+    rng = np.random.default_rng(1)
+    for _ in range(25):
+        n = int(rng.integers(1, 30))
+        y_true, y_pred = rng.integers(0, 2, size=n), rng.integers(0, 2, size=n)
+        for pos_label in (1, 0):
+            _assert_same(*_both(name, y_true, y_pred, pos_label=pos_label,
+                                zero_division=zero_division))
+
+
+@pytest.mark.parametrize("name", SCORES)
+def test_explicit_labels_match_sklearn(name):
+    for y_true, y_pred in _random_cases(12, seed=2):
+        for labels in ([0, 1], [1, 0, 7], [2]):
+            for average in AVERAGED + (None,):
+                _assert_same(*_both(name, y_true, y_pred, labels=labels, average=average))
+
+
+EDGE_CASES = [
+    ([1, 1, 1], [1, 1, 1]),           # one class, all right
+    ([0, 0, 0], [0, 0, 0]),           # only the negative class: binary scores are 0/0
+    ([0, 0, 0], [1, 1, 1]),           # never right
+    ([0, 1, 0, 1], [0, 0, 0, 0]),     # positive class never predicted
+    ([0, 0, 0, 0], [0, 1, 0, 1]),     # positive class never true
+    ([2, 2, 0], [1, 1, 1]),           # a predicted class that is never true
+]
+
+
+@pytest.mark.parametrize("y_true, y_pred", EDGE_CASES)
+@pytest.mark.parametrize("zero_division", ["warn", 0, 1, np.nan])
+def test_edge_cases_match_sklearn(y_true, y_pred, zero_division):
+    binary = len(set(y_true) | set(y_pred)) <= 2
+    for name in SCORES:
+        for average in (("binary",) if binary else ()) + AVERAGED + (None,):
+            _assert_same(*_both(name, y_true, y_pred, average=average, zero_division=zero_division))
+
+
+def test_string_labels_and_pos_label():
+    y_true = ["spam", "ham", "ham", "spam", "ham"]
+    y_pred = ["spam", "spam", "ham", "ham", "ham"]
+    for name in SCORES:
+        _assert_same(*_both(name, y_true, y_pred, pos_label="spam"))
+        _assert_same(*_both(name, y_true, y_pred, average="macro"))
+    ours, theirs = _both("confusion_matrix", y_true, y_pred)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_undefined_scores_warn_only_with_warn():
+    with pytest.warns(metrics.UndefinedMetricWarning, match="precision"):
+        assert metrics.precision_score([0, 1, 1], [0, 0, 0]) == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert metrics.precision_score([0, 1, 1], [0, 0, 0], zero_division=1) == 1.0
+        assert metrics.recall_score([0, 1, 1], [0, 0, 0]) == 0.0       # recall is defined here
+
+
+def test_confusion_matrix_matches_sklearn():
+    for y_true, y_pred in _random_cases(15, seed=3):
+        for labels in (None, [0, 1, 5], [3, 1, 0, 9]):
+            if labels is not None and not np.isin(labels, y_true).any():
+                with pytest.raises(ValueError, match="none of labels"):
+                    metrics.confusion_matrix(y_true, y_pred, labels=labels)
+                continue
+            for normalize in (None, "true", "pred", "all"):
+                ours, theirs = _both("confusion_matrix", y_true, y_pred, labels=labels,
+                                     normalize=normalize)
+                assert ours.shape == theirs.shape and ours.dtype.kind == theirs.dtype.kind
+                np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_confusion_matrix_by_hand():
+    # rows: true 0, 1, 2; columns: predicted 0, 1, 2
+    np.testing.assert_array_equal(metrics.confusion_matrix([0, 1, 2, 2, 1], [0, 2, 2, 2, 0]),
+                                  [[1, 0, 0], [1, 0, 1], [0, 0, 2]])
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"digits": 4}, {"target_names": ["zero", "one", "two", "a-longer-name"]},
+    {"labels": [0, 2]}, {"zero_division": 0},
+])
+def test_classification_report_is_sklearns_table(kwargs):
+    rng = np.random.default_rng(4)
+    y_true = rng.integers(0, 4, size=50)
+    y_pred = np.where(rng.random(50) < 0.6, y_true, rng.integers(0, 4, size=50))
+    ours, theirs = _both("classification_report", y_true, y_pred, **kwargs)
+    assert ours == theirs
+
+
+def test_inputs_may_be_lists_or_tensors():
+    y_true = minidl.tensor([0, 1, 2, 2])
+    y_pred = minidl.tensor([0, 2, 2, 2])
+    assert metrics.accuracy_score(y_true, y_pred) == 0.75
+    assert metrics.f1_score([0, 1, 2, 2], y_pred, average="micro") == 0.75
+
+
+def test_errors_are_clear():
+    with pytest.raises(ValueError, match="multiclass"):
+        metrics.precision_score([0, 1, 2], [0, 1, 1])
+    with pytest.raises(ValueError, match="pos_label=2"):
+        metrics.recall_score([0, 1], [1, 0], pos_label=2)
+    with pytest.raises(ValueError, match="3 labels but y_pred has 2"):
+        metrics.accuracy_score([0, 1, 1], [0, 1])
+    with pytest.raises(ValueError, match="argmax"):
+        metrics.accuracy_score([0, 1], np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="none of labels"):
+        metrics.confusion_matrix([0, 1], [1, 1], labels=[2, 3])
+    with pytest.raises(ValueError, match="average must be"):
+        metrics.f1_score([0, 1], [0, 1], average="samples")
