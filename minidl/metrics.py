@@ -90,11 +90,11 @@ def confusion_matrix(y_true, y_pred, labels=None, normalize=None):
 # ---------------------------------------------------------------- precision, recall, F1
 
 def _zero_division_value(zero_division, where):
-    if isinstance(zero_division, str):
-        if zero_division != "warn":
-            raise ValueError(f"{where}: zero_division must be 'warn', 0, 1 or nan, got {zero_division!r}")
+    """The score given to a 0/0: 0 for "warn" (with a warning), else the value asked for."""
+    if zero_division == "warn":
         return 0.0
-    if zero_division in (0, 1) or np.isnan(zero_division):
+    is_number = isinstance(zero_division, (int, float))
+    if is_number and (zero_division in (0, 1) or np.isnan(zero_division)):
         return float(zero_division)
     raise ValueError(f"{where}: zero_division must be 'warn', 0, 1 or nan, got {zero_division!r}")
 
@@ -159,7 +159,7 @@ def precision_recall_f1_support(y_true, y_pred, labels=None, pos_label=1, averag
     labels = _chosen_labels(y_true, y_pred, labels, average, pos_label, where)
     tp, predicted, actual = _counts_per_label(y_true, y_pred, labels)
     if average == "micro":
-        tp, predicted, actual = tp.sum(keepdims=True), predicted.sum(keepdims=True), actual.sum(keepdims=True)
+        tp, predicted, actual = (counts.sum(keepdims=True) for counts in (tp, predicted, actual))
     precision = _divide(tp, predicted, zero_division, "precision (no predicted samples)", where,
                         "precision" in warn_for)
     recall = _divide(tp, actual, zero_division, "recall (no true samples)", where,
@@ -218,7 +218,8 @@ def classification_report(y_true, y_pred, labels=None, target_names=None, digits
                 ("macro avg", "macro"), ("weighted avg", "weighted")]
 
     width = max(len("weighted avg"), digits, *(len(name) for name in target_names))
-    lines = [" " * width + " " + "".join(f" {h:>9}" for h in ("precision", "recall", "f1-score", "support")), ""]
+    headers = ("precision", "recall", "f1-score", "support")
+    lines = [" " * width + " " + "".join(f" {h:>9}" for h in headers), ""]
     for i, name in enumerate(target_names):
         scores = "".join(f" {per_class[k][i]:>9.{digits}f}" for k in range(3))
         lines.append(f"{name:>{width}} {scores} {per_class[3][i]:>9}")

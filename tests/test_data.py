@@ -223,7 +223,8 @@ def test_split_keeps_rows_together_and_parts_disjoint():
     X = np.arange(40).reshape(20, 2)
     y = np.arange(20) * 10
     texts = [f"doc {i}" for i in range(20)]
-    X_tr, X_te, y_tr, y_te, t_tr, t_te = train_test_split(X, y, texts, test_size=0.3, random_state=1)
+    X_tr, X_te, y_tr, y_te, t_tr, t_te = train_test_split(X, y, texts, test_size=0.3,
+                                                          random_state=1)
     assert len(X_te) == 6 and isinstance(t_tr, list)
     np.testing.assert_array_equal(X_tr[:, 0] * 5, y_tr)
     assert t_te == [f"doc {i // 10}" for i in y_te]

@@ -72,7 +72,8 @@ def make_diabetes():
 
     # scaled=False: the measurements in their original units (years, mm Hg, mg/dl, ...).
     diabetes = load_diabetes(scaled=False)
-    return npz_bytes(data=diabetes.data.astype(np.float64), target=diabetes.target.astype(np.float64),
+    return npz_bytes(data=diabetes.data.astype(np.float64),
+                     target=diabetes.target.astype(np.float64),
                      feature_names=np.array(diabetes.feature_names))
 
 
@@ -137,7 +138,8 @@ def main():
         if args.check:
             same = path.exists() and path.read_bytes() == data
             mismatches += not same
-            print(f"{name:18s} {len(data):>9,d} bytes  sha256 {digest}  {'same' if same else 'DIFFERS'}")
+            verdict = "same" if same else "DIFFERS"
+            print(f"{name:18s} {len(data):>9,d} bytes  sha256 {digest}  {verdict}")
         else:
             OUT_DIR.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)

@@ -152,7 +152,7 @@ def train_test_split(*arrays, test_size=None, train_size=None, random_state=None
 # ---------------------------------------------------------------- standardization
 
 def _float_dtype(X):
-    """The dtype a standardized X gets: its own if floating (float32 stays float32), else float64."""
+    """A standardized X keeps its float dtype (float32 stays float32); integers give float64."""
     return X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
 
 

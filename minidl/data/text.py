@@ -58,7 +58,8 @@ class Tokenizer:
     def __init__(self, num_words=None, oov_token=None, lower=True, filters=KERAS_FILTERS,
                  split=" "):
         if num_words is not None and (not isinstance(num_words, int) or num_words < 1):
-            raise ValueError(f"Tokenizer: num_words must be a positive int or None, got {num_words!r}")
+            raise ValueError(f"Tokenizer: num_words must be a positive int or None, "
+                             f"got {num_words!r}")
         self.num_words = num_words
         self.oov_token = oov_token
         self.lower = lower
