@@ -43,7 +43,7 @@ def _split_sizes(n_samples, test_size, train_size):
         if isinstance(size, (float, np.floating)):
             if not 0 < size < 1:
                 raise ValueError(f"train_test_split: {name}={size} must be in (0, 1) as a fraction")
-            return size
+            return float(size)
         if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
             if not 0 < size < n_samples:
                 raise ValueError(f"train_test_split: {name}={size} must be between 1 and "
