@@ -2,11 +2,17 @@
 from .activation import (
     erf, gelu, leaky_relu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh,
 )
+from .conv import avg_pool2d, conv2d, max_pool2d
 from .elementwise import (
     abs, add, cast, clip, compare, div, exp, log, maximum, minimum, mul, neg, pow, sqrt, sub,
     to_device, where,
 )
 from .linalg import matmul
+from .loss import (
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss,
+    nll_loss,
+)
+from .nn import batch_norm, dropout, embedding, layer_norm, linear
 from .reduce import argmax, argmin, max, mean, min, std, sum, var
 from .shape import (
     broadcast_to, cat, concat, expand_dims, flatten, getitem, permute, reshape, split, squeeze,

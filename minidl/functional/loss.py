@@ -1,0 +1,272 @@
+"""Loss functions, with PyTorch's arguments and semantics.
+
+Regression: mse_loss, l1_loss. Classification: cross_entropy (logits),
+nll_loss (log-probabilities), binary_cross_entropy (probabilities) and
+binary_cross_entropy_with_logits.
+
+Each loss is written with tensor ops, so its gradient (and the gradient of
+that) comes from the ops. The numerically delicate parts are:
+- cross_entropy uses log_softmax (x - logsumexp x), never log(softmax x);
+- the logistic losses use softplus(z) = log(1 + e^z) computed as
+  max(z, 0) + log1p(e^-|z|), where the exponent is never positive;
+- binary_cross_entropy clamps each log at -100, as PyTorch does, so a
+  probability of exactly 0 or 1 gives a large but finite loss.
+So logits of +-1e4 give finite losses and finite gradients.
+
+`reduction` is "mean" (default), "sum" or "none" (one loss per element).
+"""
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .activation import log_softmax, sigmoid
+from .elementwise import abs, clip, log, where
+from .reduce import mean, sum
+from .shape import transpose
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss, reduction, op):
+    if reduction == "mean":
+        return mean(loss)
+    if reduction == "sum":
+        return sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, not {reduction!r}")
+
+
+def _check_same_shape(x, target, op):
+    # broadcasting (N, 1) against (N,) would silently give an (N, N) loss
+    if x.shape != target.shape:
+        raise ValueError(f"{op}: input shape {x.shape} and target shape {target.shape} "
+                         "differ; reshape one of them")
+
+
+def _constant(value, like):
+    """A target or weight given as a Tensor, array or number, as a Tensor on like's device."""
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(backend.get_array_module(like.data).asarray(value, dtype=like.dtype))
+
+
+# ----------------------------------------------------------------------------
+# regression
+# ----------------------------------------------------------------------------
+def mse_loss(input, target, reduction="mean"):
+    """(input - target)^2, averaged (or summed) over every element."""
+    target = _constant(target, input)
+    _check_same_shape(input, target, "mse_loss")
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):
+    """|input - target|, averaged (or summed) over every element."""
+    target = _constant(target, input)
+    _check_same_shape(input, target, "l1_loss")
+    return _reduce(abs(input - target), reduction, "l1_loss")
+
+
+# ----------------------------------------------------------------------------
+# classification over C classes
+# ----------------------------------------------------------------------------
+def _classes_last(t):
+    """(N, C, d1, ...) -> (N, d1, ..., C): the class scores of each position last."""
+    if t.ndim <= 2:
+        return t
+    return transpose(t, (0,) + tuple(range(2, t.ndim)) + (1,))
+
+
+def _index_target(target, input, ignore_index, op):
+    """Check integer class targets against input (N, C, d1, ...); return them as an array."""
+    xp = backend.get_array_module(input.data)
+    data = xp.asarray(target.data if isinstance(target, Tensor) else target)
+    expected = input.shape[:1] + input.shape[2:]
+    if data.shape != expected:
+        raise ValueError(f"{op}: input of shape {input.shape} needs class indices of shape "
+                         f"{expected}, got target shape {data.shape}")
+    classes = input.shape[1]
+    bad = (data != ignore_index) & ((data < 0) | (data >= classes))
+    if bool(bad.any()):
+        raise IndexError(f"{op}: target {int(data[bad].reshape(-1)[0])} is out of range for "
+                         f"{classes} classes (ignore_index={ignore_index})")
+    return data
+
+
+def _class_weight(weight, input, op):
+    if weight is None:
+        return None
+    w = _constant(weight, input).data.astype(input.dtype, copy=False)
+    if w.shape != (input.shape[1],):
+        raise ValueError(f"{op}: weight must have one entry per class ({input.shape[1]},), "
+                         f"got shape {w.shape}")
+    return w
+
+
+def _target_weights(labels, classes, class_weight, ignore_index, label_smoothing, dtype, xp):
+    """(N, d1, ..., C): how much each log-probability counts in each position's loss.
+
+    Without smoothing it is one-hot: class_weight[y] in column y, 0 elsewhere.
+    Label smoothing mixes in the uniform target eps / C, each class weighted
+    by its own class_weight (PyTorch's rule). Ignored positions are all 0.
+    The loss is then -sum over classes of (these weights * log p): a product
+    with a constant, whose gradient needs no indexing.
+    """
+    valid = (labels != ignore_index)[..., None]
+    per_class = xp.ones(classes, dtype=dtype) if class_weight is None else class_weight
+    one_hot = (xp.where(valid[..., 0], labels, 0)[..., None] == xp.arange(classes))
+    weights = (one_hot * valid) * per_class
+    if label_smoothing:
+        weights = (1 - label_smoothing) * weights + (label_smoothing / classes) * (valid * per_class)
+    return weights.astype(dtype)
+
+
+def _batched(input, target, op):
+    """Unbatched (C,) input with a scalar target becomes a batch of one."""
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must be (C,), (N, C) or (N, C, d1, ...), got a scalar")
+    if input.ndim == 1:
+        target_data = target.data if isinstance(target, Tensor) else target
+        xp = backend.get_array_module(input.data)
+        return input.reshape(1, -1), xp.asarray(target_data)[None], True
+    return input, target, False
+
+
+def _nll_loss(logp, target, weight, ignore_index, reduction, label_smoothing, op):
+    """The loss of log-probabilities `logp` against class indices; see nll_loss."""
+    logp, target, unbatched = _batched(logp, target, op)
+    xp = backend.get_array_module(logp.data)
+    labels = _index_target(target, logp, ignore_index, op)
+    w = _class_weight(weight, logp, op)
+    classes = logp.shape[1]
+    weights = _target_weights(labels, classes, w, ignore_index, label_smoothing, logp.dtype, xp)
+    losses = -sum(_classes_last(logp) * Tensor(weights), axis=-1)
+    if unbatched:
+        losses = losses.reshape(())
+    if reduction == "mean":
+        # divide by the summed class weights of the targets (their count when unweighted)
+        valid = labels != ignore_index
+        total_weight = valid.sum() if w is None else w[xp.where(valid, labels, 0)][valid].sum()
+        return sum(losses) / total_weight.astype(logp.dtype)
+    return _reduce(losses, reduction, op)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood: -weight[y] * input[y] for log-probabilities `input`.
+
+    input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) class
+    indices. Positions whose target is `ignore_index` add nothing; "mean"
+    divides by the summed weights of the other targets, as in PyTorch.
+    """
+    return _nll_loss(input, target, weight, ignore_index, reduction, 0.0, "nll_loss")
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """Softmax cross-entropy from logits `input` (N, C) or (N, C, d1, ...).
+
+    `target` is either class indices (N,) / (N, d1, ...), or class
+    probabilities with the same shape as input. label_smoothing = eps mixes
+    the target with the uniform distribution: (1 - eps) * target + eps / C.
+    """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], "
+                         f"got {label_smoothing}")
+    target_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
+    if target_dtype.kind == "f":
+        return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
+    logp = log_softmax(input, axis=1 if input.ndim > 1 else 0)
+    return _nll_loss(logp, target, weight, ignore_index, reduction, label_smoothing,
+                     "cross_entropy")
+
+
+def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing):
+    """-sum_c weight_c * target_c * log softmax(input)_c; "mean" divides by the number
+    of positions (N * d1 * ...), not by the weights."""
+    target = _constant(target, input)
+    _check_same_shape(input, target, "cross_entropy")
+    unbatched = input.ndim == 1
+    if unbatched:
+        input, target = input.reshape(1, -1), target.reshape(1, -1)
+    classes = input.shape[1]
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    terms = _classes_last(log_softmax(input, axis=1) * target)
+    w = _class_weight(weight, input, "cross_entropy")
+    if w is not None:
+        terms = terms * Tensor(w)
+    losses = -sum(terms, axis=-1)
+    if unbatched:
+        losses = losses.reshape(())
+    return _reduce(losses, reduction, "cross_entropy")
+
+
+# ----------------------------------------------------------------------------
+# binary classification
+# ----------------------------------------------------------------------------
+class Softplus(Function):
+    """softplus(z) = log(1 + e^z), computed as max(z, 0) + log1p(e^-|z|).
+
+    Both forms are equal, but the second never exponentiates a positive
+    number, so it cannot overflow. Its derivative is sigmoid(z), itself
+    stable and differentiable, so this op can be differentiated twice.
+    """
+
+    def forward(self, z):
+        xp = backend.get_array_module(z)
+        return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+    def backward(self, gy):
+        return gy * sigmoid(self.inputs[0])
+
+
+def softplus(z):
+    return Softplus()(z)
+
+
+def _clamped_log(p):
+    """log(p), but at least -100 (PyTorch's clamp): log(0) gives -100, not -inf.
+
+    The log is taken of 1 where p is 0, and that value is then replaced, so
+    neither the value nor the gradient ever sees an infinity."""
+    positive = p.data > 0
+    safe_log = log(where(positive, p, 1.0))
+    return clip(where(positive, safe_log, -100.0), min=-100.0)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-weight * (t log p + (1 - t) log(1 - p)) for probabilities p = input in [0, 1]."""
+    target = _constant(target, input)
+    _check_same_shape(input, target, "binary_cross_entropy")
+    low, high = (float(input.data.min()), float(input.data.max())) if input.size else (0, 0)
+    if low < 0 or high > 1:
+        raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got "
+                         f"values from {low} to {high}; use binary_cross_entropy_with_logits "
+                         "for logits")
+    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    if weight is not None:
+        loss = loss * _constant(weight, input)
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
+                                     pos_weight=None):
+    """Binary cross-entropy of sigmoid(input), computed from the logits directly.
+
+    With log sigmoid(x) = -softplus(-x) and log(1 - sigmoid(x)) = -softplus(x):
+        loss = pos_weight * t * softplus(-x) + (1 - t) * softplus(x)
+    which for pos_weight = 1 is max(x, 0) - x t + log1p(e^-|x|). pos_weight
+    (one value per class, broadcast over the last dim) weighs the positives.
+    """
+    target = _constant(target, input)
+    _check_same_shape(input, target, "binary_cross_entropy_with_logits")
+    positives = target * softplus(-input)
+    if pos_weight is not None:
+        positives = positives * _constant(pos_weight, input)
+    loss = positives + (1 - target) * softplus(input)
+    if weight is not None:
+        loss = loss * _constant(weight, input)
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")

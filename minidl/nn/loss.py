@@ -1,0 +1,90 @@
+"""Loss layers: modules that hold a loss's options and call minidl.functional.
+
+`criterion = nn.CrossEntropyLoss(label_smoothing=0.1)` once, then
+`loss = criterion(logits, target)` in the training loop. See
+minidl/functional/loss.py for the formulas.
+"""
+from .. import functional as F
+from ..creation import as_tensor
+from .module import Module
+
+
+class _Loss(Module):
+    """Keeps `reduction`; a class weight given as an array is a buffer, so `.to()` moves it."""
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        if reduction not in F.loss.REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of "
+                             f"{F.loss.REDUCTIONS}, not {reduction!r}")
+        self.reduction = reduction
+
+    def _register_weight(self, name, value):
+        self.register_buffer(name, None if value is None else as_tensor(value))
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    """Mean squared error (input - target)^2."""
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error |input - target|."""
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, self.reduction)
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy of logits (N, C, ...) against class indices or probabilities."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        super().__init__(reduction)
+        self._register_weight("weight", weight)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
+                               self.label_smoothing)
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of log-probabilities (N, C, ...) (after LogSoftmax)."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction)
+        self._register_weight("weight", weight)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities in [0, 1] (after Sigmoid)."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        self._register_weight("weight", weight)
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy of logits: sigmoid and log fused, stable at any logit."""
+
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        super().__init__(reduction)
+        self._register_weight("weight", weight)
+        self._register_weight("pos_weight", pos_weight)
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+                                                  self.pos_weight)
