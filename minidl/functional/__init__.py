@@ -2,6 +2,7 @@
 from .activation import (
     erf, gelu, leaky_relu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh,
 )
+from .attention import scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d
 from .elementwise import (
     abs, add, cast, clip, compare, div, exp, log, maximum, minimum, mul, neg, pow, sqrt, sub,
