@@ -12,7 +12,8 @@
 //
 //   cols[n, (c*KH + i)*KW + j, oh*OW + ow] = x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
 //
-// and 0 where that position falls in the zero padding.
+// and 0 where that position falls in the zero padding: the same layout as
+// im2col in kernels/conv.py.
 //
 // Thread-to-data mapping and memory access:
 //

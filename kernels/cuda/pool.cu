@@ -7,7 +7,8 @@
 //
 // max_pool2d_forward also writes, for each output, where its maximum came from:
 // argmax[n, c, oh, ow] = h*W + w, the flat index inside the input plane (n, c).
-// Ties go to the first position in row-major window order.
+// Ties go to the first position in row-major window order, and a NaN is the
+// maximum of its window, as in kernels/pool.py and PyTorch.
 //
 // Thread-to-data mapping and memory access:
 //
@@ -56,7 +57,8 @@ __global__ void max_pool2d_forward(const T* x, T* y, long long* argmax,
                 continue;
             }
             const T v = xp[h * W + w];
-            if (best_at < 0 || v > best) {
+            const bool nan_over_number = v != v && best == best;  // only NaN != itself
+            if (best_at < 0 || v > best || nan_over_number) {
                 best = v;
                 best_at = h * W + w;
             }
