@@ -214,8 +214,8 @@ def test_multihead_attention_init_and_names():
 
 @pytest.mark.parametrize("call, words", [
     (lambda: nn.MultiHeadAttention(10, 3), ["embed_dim 10", "num_heads 3"]),
-    (lambda: nn.MultiHeadAttention(8, 2)(mdl.zeros(2, 3, 8), mdl.zeros(2, 4, 8),
-                                         mdl.zeros(2, 4, 8), key_padding_mask=np.ones((2, 3), bool)),
+    (lambda: nn.MultiHeadAttention(8, 2)(mdl.zeros(2, 3, 8), mdl.zeros(2, 4, 8), mdl.zeros(2, 4, 8),
+                                         key_padding_mask=np.ones((2, 3), bool)),
      ["key_padding_mask", "(2, 4)", "(2, 3)"]),
     (lambda: nn.MultiHeadAttention(8, 2)(mdl.zeros(2, 3, 6), mdl.zeros(2, 4, 8),
                                          mdl.zeros(2, 4, 8)), ["query", "(N, T, 8)", "(2, 3, 6)"]),

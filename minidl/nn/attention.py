@@ -158,7 +158,9 @@ def _additive(mask, like, label):
     if data.dtype.kind != "f":
         raise TypeError(f"MultiHeadAttention: {label} must be boolean or floating, "
                         f"got dtype {data.dtype}")
-    return mask if isinstance(mask, Tensor) else Tensor(data.astype(like.dtype))
+    if isinstance(mask, Tensor):
+        return mask
+    return Tensor(backend.to_device(data.astype(like.dtype), like.device))
 
 
 def unpack_in_proj(state_dict):
