@@ -4,10 +4,10 @@ Shapes: input x (N, C, H, W), weight w (O, C, KH, KW), output (N, O, OH, OW) wit
 
     OH = (H + 2 * padding - dilation * (KH - 1) - 1) // stride + 1     (same for OW)
 
-The arithmetic runs in kernels: on the CPU in minidl.kernels.conv / .pool,
-the "numpy" (im2col + matmul) or the "numba" version as chosen by
-`mdl.set_kernels`; on the GPU in the xp-generic im2col code at the end of
-this file, which runs unchanged on CuPy.
+The arithmetic runs in minidl.kernels: on the CPU in kernels/conv.py and
+kernels/pool.py, the "numpy" (im2col + matmul) or the "numba" version as
+chosen by `mdl.set_kernels`; on the GPU in kernels/gpu.py (CUDA). This file
+checks the arguments and wires the kernels into autograd.
 
 Differentiating twice. A convolution is linear in x and linear in w, so
 each of its two gradients is again a linear map, and the adjoint of a
@@ -38,24 +38,16 @@ def as_pair(value, name, op):
     return int(pair[0]), int(pair[1])
 
 
-def _output_shape(x_shape, kernel, stride, padding, dilation=(1, 1)):
-    """(OH, OW) for an input of shape (N, C, H, W)."""
-    return tuple((x_shape[2 + i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1)
-                 // stride[i] + 1 for i in range(2))
-
-
 def _check_geometry(op, x_shape, kernel, stride, padding, dilation=(1, 1)):
-    """Output (OH, OW), with a clear error when the window does not fit."""
+    """Raise a clear error unless the window fits in the padded input."""
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
         raise ValueError(f"{op}: stride and dilation must be >= 1 and padding >= 0, got "
                          f"stride={stride}, padding={padding}, dilation={dilation}")
-    out = _output_shape(x_shape, kernel, stride, padding, dilation)
-    if min(out) < 1:
-        reach = tuple(dilation[i] * (kernel[i] - 1) + 1 for i in range(2))
+    reach = tuple(dilation[i] * (kernel[i] - 1) + 1 for i in range(2))  # the window's span
+    if any(x_shape[2 + i] + 2 * padding[i] < reach[i] for i in range(2)):
         raise ValueError(f"{op}: a {reach[0]}x{reach[1]} window (kernel {kernel}, dilation "
                          f"{dilation}) does not fit in the {x_shape[2]}x{x_shape[3]} input "
                          f"with padding {padding} (input shape {tuple(x_shape)})")
-    return out
 
 
 def _check_image(x, op, what="input"):
@@ -68,20 +60,24 @@ def _check_image(x, op, what="input"):
 # choosing the implementation
 # ----------------------------------------------------------------------------
 def _run(name, *args):
-    """Call kernel `name` (e.g. "conv2d_forward") on the arrays' device.
+    """Call kernel `name` (e.g. "conv2d_forward") for the arrays' device.
 
+    CPU: `<name>_numpy` or `<name>_numba` from kernels/conv.py or kernels/pool.py,
+    as chosen by `mdl.set_kernels`. GPU: `<name>_cuda` from kernels/gpu.py.
     The kernels get C-contiguous arrays: gradients arriving from the graph
-    can be broadcast views with zero strides.
+    can be broadcast views with zero strides. (Imported here, not at the top,
+    so that `import minidl` does not wait for numba.)
     """
     xp = backend.get_array_module(args[0])
     args = [xp.ascontiguousarray(a) if hasattr(a, "dtype") else a for a in args]
-    if xp is np:
-        if name.startswith("conv"):
-            from ..kernels import conv as module
-        else:
-            from ..kernels import pool as module
-        return getattr(module, f"{name}_{backend.get_kernels()}")(*args)
-    return XP_KERNELS[name](*args)
+    if xp is not np:
+        from ..kernels import gpu
+        return getattr(gpu, f"{name}_cuda")(*args)
+    if name.startswith("conv"):
+        from ..kernels import conv as kernels
+    else:
+        from ..kernels import pool as kernels
+    return getattr(kernels, f"{name}_{backend.get_kernels()}")(*args)
 
 
 # ----------------------------------------------------------------------------
@@ -244,113 +240,3 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """Mean over kernel_size windows of x (N, C, H, W); stride defaults to kernel_size."""
     return AvgPool2d(*_pool_geometry("avg_pool2d", x, kernel_size, stride, padding))(x)
-
-
-# ----------------------------------------------------------------------------
-# xp-generic kernels (NumPy or CuPy): im2col with one view per kernel offset
-# ----------------------------------------------------------------------------
-def _windows(padded, kernel, stride, dilation, out):
-    """For each kernel offset (i, j): the strided view of `padded` that the offset
-    sees from every output position, view[n, c, oh, ow] = padded[n, c,
-    oh * stride + i * dilation, ow * stride + j * dilation]. KH * KW views, no copies."""
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            top, left = i * dilation[0], j * dilation[1]
-            yield i, j, padded[:, :, top:top + stride[0] * (out[0] - 1) + 1:stride[0],
-                               left:left + stride[1] * (out[1] - 1) + 1:stride[1]]
-
-
-def _pad(x, padding, value=0):
-    xp = backend.get_array_module(x)
-    (ph, pw) = padding
-    return xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
-
-
-def _unpad(padded, padding, shape):
-    return padded[:, :, padding[0]:padding[0] + shape[2], padding[1]:padding[1] + shape[3]]
-
-
-def _im2col(x, kernel, stride, padding, dilation):
-    """(N, C, KH, KW, OH, OW): every window of x, one column per output position."""
-    xp = backend.get_array_module(x)
-    out = _output_shape(x.shape, kernel, stride, padding, dilation)
-    views = [view for _, _, view in _windows(_pad(x, padding), kernel, stride, dilation, out)]
-    return xp.stack(views, axis=2).reshape(x.shape[:2] + tuple(kernel) + out)
-
-
-def _conv2d_forward_xp(x, w, stride, padding, dilation):
-    cols = _im2col(x, w.shape[2:], stride, padding, dilation)
-    y = backend.get_array_module(x).tensordot(w, cols, axes=([1, 2, 3], [1, 2, 3]))
-    return y.transpose(1, 0, 2, 3).copy()  # (O, N, OH, OW) -> (N, O, OH, OW)
-
-
-def _conv2d_backward_input_xp(gy, w, x_shape, stride, padding, dilation):
-    xp = backend.get_array_module(gy)
-    gcols = xp.tensordot(w, gy, axes=([0], [1]))  # (C, KH, KW, N, OH, OW)
-    padded = xp.zeros(x_shape[:2] + (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]),
-                      dtype=gy.dtype)
-    for i, j, view in _windows(padded, w.shape[2:], stride, dilation, gy.shape[2:]):
-        view += gcols[:, i, j].transpose(1, 0, 2, 3)  # col2im: add each column back
-    return _unpad(padded, padding, x_shape).copy()
-
-
-def _conv2d_backward_weight_xp(gy, x, w_shape, stride, padding, dilation):
-    cols = _im2col(x, w_shape[2:], stride, padding, dilation)
-    return backend.get_array_module(x).tensordot(gy, cols, axes=([0, 2, 3], [0, 4, 5]))
-
-
-def _window_flat_index(i, j, x_shape, kernel, stride, padding, out):
-    """The flat input index (row * W + column) that offset (i, j) of each window reads."""
-    rows = np.arange(out[0])[:, None] * stride[0] - padding[0] + i
-    cols = np.arange(out[1])[None, :] * stride[1] - padding[1] + j
-    return rows * x_shape[3] + cols
-
-
-def _max_pool2d_forward_xp(x, kernel, stride, padding):
-    xp = backend.get_array_module(x)
-    out = _output_shape(x.shape, kernel, stride, padding)
-    windows = list(_windows(_pad(x, padding, -np.inf), kernel, stride, (1, 1), out))
-    stacked = xp.stack([view for _, _, view in windows])  # (KH*KW, N, C, OH, OW)
-    best = stacked.argmax(axis=0)
-    y = xp.take_along_axis(stacked, best[None], axis=0)[0]
-    flat = xp.stack([xp.asarray(_window_flat_index(i, j, x.shape, kernel, stride, padding, out))
-                     for i, j, _ in windows])  # (KH*KW, OH, OW)
-    return y, flat[best, xp.arange(out[0])[:, None], xp.arange(out[1])]
-
-
-def _max_pool2d_backward_xp(gy, argmax, x_shape, kernel, stride, padding):
-    xp = backend.get_array_module(gy)
-    padded = xp.zeros(x_shape[:2] + (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]),
-                      dtype=gy.dtype)
-    out = gy.shape[2:]
-    for i, j, view in _windows(padded, kernel, stride, (1, 1), out):
-        here = xp.asarray(_window_flat_index(i, j, x_shape, kernel, stride, padding, out))
-        view += gy * (argmax == here)
-    return _unpad(padded, padding, x_shape).copy()
-
-
-def _avg_pool2d_forward_xp(x, kernel, stride, padding):
-    out = _output_shape(x.shape, kernel, stride, padding)
-    total = sum(view for _, _, view in _windows(_pad(x, padding), kernel, stride, (1, 1), out))
-    return total / (kernel[0] * kernel[1])
-
-
-def _avg_pool2d_backward_xp(gy, x_shape, kernel, stride, padding):
-    xp = backend.get_array_module(gy)
-    padded = xp.zeros(x_shape[:2] + (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]),
-                      dtype=gy.dtype)
-    share = gy / (kernel[0] * kernel[1])
-    for _, _, view in _windows(padded, kernel, stride, (1, 1), gy.shape[2:]):
-        view += share
-    return _unpad(padded, padding, x_shape).copy()
-
-
-XP_KERNELS = {
-    "conv2d_forward": _conv2d_forward_xp,
-    "conv2d_backward_input": _conv2d_backward_input_xp,
-    "conv2d_backward_weight": _conv2d_backward_weight_xp,
-    "max_pool2d_forward": _max_pool2d_forward_xp,
-    "max_pool2d_backward": _max_pool2d_backward_xp,
-    "avg_pool2d_forward": _avg_pool2d_forward_xp,
-    "avg_pool2d_backward": _avg_pool2d_backward_xp,
-}

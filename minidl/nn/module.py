@@ -78,11 +78,9 @@ class Module:
                     f"super().__init__() first in {type(self).__name__}.__init__")
             object.__setattr__(self, name, value)
         elif isinstance(value, Parameter):
-            self._forget(name)
-            self._parameters[name] = value
+            self._register(self._parameters, name, value)
         elif isinstance(value, Module):
-            self._forget(name)
-            self._modules[name] = value
+            self._register(self._modules, name, value)
         elif name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"{type(self).__name__}: buffer {name!r} must be a Tensor or "
@@ -95,6 +93,12 @@ class Module:
                             f"{name!r}, which holds a {'Parameter' if name in self._parameters else 'Module'}")
         else:
             object.__setattr__(self, name, value)
+
+    def _register(self, registry, name, value):
+        """Put value under name in registry; a name already there keeps its place in order."""
+        if name not in registry:
+            self._forget(name)
+        registry[name] = value
 
     def _forget(self, name):
         for registry in (self._parameters, self._buffers, self._modules, self.__dict__):
@@ -120,8 +124,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, "
                             f"not {type(param).__name__}")
-        self._forget(name)
-        self._parameters[name] = param
+        self._register(self._parameters, name, param)
 
     def register_buffer(self, name, tensor):
         """Register state that is saved and moved with the module but not trained
@@ -129,15 +132,13 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, "
                             f"not {type(tensor).__name__}")
-        self._forget(name)
-        self._buffers[name] = tensor
+        self._register(self._buffers, name, tensor)
 
     def add_module(self, name, module):
         """Same as `self.name = module`, for names that are not identifiers ("0", "1")."""
         if not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, not {type(module).__name__}")
-        self._forget(name)
-        self._modules[name] = module
+        self._register(self._modules, name, module)
 
     # ------------------------------------------------------------------ running
     def forward(self, *args, **kwargs):
