@@ -1,0 +1,518 @@
+"""Train and evaluate a model in one call: fit(), evaluate(), predict(), History, callbacks.
+
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3),
+                  X_train, y_train, epochs=20, batch_size=64, validation_split=0.1,
+                  callbacks=[EarlyStopping(patience=3, restore_best_weights=True)])
+    history.plot("training.png")
+    evaluate(model, nn.CrossEntropyLoss(), X_test, y_test)    # {"loss": ..., "accuracy": ...}
+
+fit() is the training loop every tutorial would otherwise write by hand, as in Keras:
+
+    for each epoch:
+        model.train()
+        for each mini-batch (x, y), in a new random order:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad(); loss.backward(); optimizer.step()
+        model.eval(); under no_grad: loss and metrics on the validation data
+        callbacks see the epoch's numbers (and may stop training)
+
+The numbers of each epoch ("loss", "accuracy", "val_loss", "val_accuracy", ...) go into
+a History. The training loss and metrics of an epoch are computed on the fly, from the
+outputs the model gave each batch while it was learning (in train mode, with dropout),
+as Keras reports them; the validation ones from the model at the end of the epoch.
+
+Metrics are given by name ("accuracy", "mae") or as functions metric(y_true, outputs)
+of NumPy arrays that return a number, reported under the function's __name__.
+"""
+import contextlib
+import copy
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import backend, io
+from .autograd import no_grad
+from .data.dataset import DataLoader, TensorDataset
+from .metrics import accuracy_score
+from .nn.module import Module
+from .tensor import Tensor
+
+
+# ----------------------------------------------------------------------------
+# metrics on model outputs
+# ----------------------------------------------------------------------------
+def accuracy(y_true, outputs):
+    """The fraction classified right.
+
+    outputs (N, C, ...) are scores per class along axis 1 (as for cross_entropy): the
+    predicted class is the argmax. A single output per sample is a logit: class 1 when
+    it is > 0. Targets are class labels, or one-hot/probability rows shaped like outputs.
+    """
+    if outputs.ndim >= 2 and outputs.shape[1] > 1:
+        predicted = outputs.argmax(axis=1)
+        if y_true.shape == outputs.shape:
+            y_true = y_true.argmax(axis=1)
+    else:
+        predicted = (outputs > 0).astype(np.int64)
+    predicted, y_true = predicted.reshape(-1), y_true.reshape(-1)
+    if predicted.shape != y_true.shape:
+        raise ValueError(f"accuracy: {predicted.size} predictions for {y_true.size} targets "
+                         f"(outputs {outputs.shape}); targets must be class labels")
+    if y_true.dtype.kind == "f" and not np.all(y_true == np.round(y_true)):
+        raise ValueError("accuracy: the targets are not class labels (they have fractional "
+                         "values); for regression use metrics=('mae',) or metrics=()")
+    return accuracy_score(y_true.astype(np.int64), predicted)
+
+
+def mae(y_true, outputs):
+    """Mean absolute error |outputs - y| (for regression)."""
+    return float(np.mean(np.abs(outputs.reshape(y_true.shape) - y_true)))
+
+
+METRICS = {"accuracy": accuracy, "acc": accuracy, "mae": mae}
+
+
+def _metric_functions(metrics):
+    """{name: function} from names and callables."""
+    if isinstance(metrics, str) or callable(metrics):
+        metrics = (metrics,)
+    functions = {}
+    for metric in metrics:
+        if callable(metric):
+            functions[metric.__name__] = metric
+        elif metric in METRICS:
+            functions["accuracy" if metric == "acc" else metric] = METRICS[metric]
+        else:
+            raise ValueError(f"fit: unknown metric {metric!r}; use one of {sorted(METRICS)} "
+                             "or a function metric(y_true, outputs) -> float")
+    return functions
+
+
+class _EpochTotals:
+    """Adds up the loss over the batches of an epoch and keeps outputs for the metrics."""
+
+    def __init__(self, metric_functions):
+        self.metric_functions = metric_functions
+        self.loss_sum, self.count = 0.0, 0
+        self.outputs, self.targets = [], []
+
+    def add(self, loss, output, target):
+        n = len(target)
+        self.loss_sum += loss * n
+        self.count += n
+        if self.metric_functions:  # only then is it worth copying outputs off the device
+            self.outputs.append(output.numpy())
+            self.targets.append(target.numpy())
+
+    @property
+    def mean_loss(self):
+        return self.loss_sum / max(self.count, 1)
+
+    def results(self):
+        logs = {"loss": self.mean_loss}
+        if self.metric_functions:
+            outputs, targets = np.concatenate(self.outputs), np.concatenate(self.targets)
+            for name, function in self.metric_functions.items():
+                logs[name] = float(function(targets, outputs))
+        return logs
+
+
+# ----------------------------------------------------------------------------
+# History
+# ----------------------------------------------------------------------------
+class History:
+    """What fit() measured: `history[name]` is the list of one number per epoch."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+
+    def append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for name, value in logs.items():
+            self.history.setdefault(name, []).append(value)
+
+    def __getitem__(self, name):
+        return self.history[name]
+
+    def __repr__(self):
+        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items())
+        return f"History({len(self.epoch)} epochs, last: {last})"
+
+    def plot(self, path=None):
+        """One panel per quantity (training and validation curves together) against the epoch.
+
+        Saves a PNG to `path` if given, and returns the matplotlib Figure (shown inline in
+        Jupyter). It draws on its own Agg canvas, never touching pyplot's global state.
+        """
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        names = [name for name in self.history if not name.startswith("val_")]
+        names += [name[4:] for name in self.history
+                  if name.startswith("val_") and name[4:] not in self.history]
+        figure = Figure(figsize=(4.5 * max(len(names), 1), 3.5), layout="constrained")
+        FigureCanvasAgg(figure)
+        epochs = [e + 1 for e in self.epoch]
+        for i, name in enumerate(names):
+            axes = figure.add_subplot(1, len(names), i + 1)
+            for label in (name, "val_" + name):
+                if label in self.history:
+                    axes.plot(epochs, self.history[label], marker="o", markersize=3, label=label)
+            axes.set_xlabel("epoch")
+            axes.set_title(name)
+            axes.legend()
+        if path is not None:
+            figure.savefig(path, dpi=100)
+        return figure
+
+
+# ----------------------------------------------------------------------------
+# callbacks
+# ----------------------------------------------------------------------------
+class Callback:
+    """Hooks fit() calls; set `self.stop_training = True` to end training after this epoch.
+
+    on_epoch_end gets the epoch (0-based) and its logs, a dict such as
+    {"loss": 0.31, "accuracy": 0.91, "val_loss": 0.35, "val_accuracy": 0.89}, which it may
+    add entries to (they go into the History).
+    """
+
+    stop_training = False
+
+    def on_train_begin(self, model):
+        pass
+
+    def on_epoch_end(self, epoch, logs, model):
+        pass
+
+    def on_train_end(self, model):
+        pass
+
+
+class _Monitor:
+    """Which logged number to watch, and whether lower ("min") or higher ("max") is better."""
+
+    def __init__(self, who, monitor, mode, min_delta=0.0):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"{who}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":  # as Keras: accuracy-like quantities go up, the rest down
+            mode = "max" if "acc" in monitor else "min"
+        self.who, self.monitor, self.mode, self.min_delta = who, monitor, mode, abs(min_delta)
+        self.best = None
+
+    def value(self, logs):
+        if self.monitor not in logs:
+            raise KeyError(f"{self.who}: monitor {self.monitor!r} is not among the logged "
+                           f"values {sorted(logs)}; for 'val_...' pass validation_split or "
+                           "validation_data to fit()")
+        return logs[self.monitor]
+
+    def improved(self, value):
+        """Is `value` better than the best so far by more than min_delta (and if so, keep it)?"""
+        better = (self.best is None
+                  or (self.mode == "min" and value < self.best - self.min_delta)
+                  or (self.mode == "max" and value > self.best + self.min_delta))
+        if better:
+            self.best = value
+        return better
+
+
+class EarlyStopping(Callback):
+    """Stop when the monitored value has not improved for `patience` epochs in a row.
+
+    An epoch improves on the best so far if it beats it by more than min_delta. With
+    patience=0 (or 1) training stops at the first epoch that does not improve. With
+    restore_best_weights=True the model ends training with the weights of its best epoch
+    (whether training stopped early or ran all its epochs). `stopped_epoch` is the
+    0-based epoch training stopped after (None if it was not stopped), `best_epoch` the
+    best one.
+    """
+
+    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto",
+                 restore_best_weights=False):
+        self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
+        self.restore_best_weights = restore_best_weights
+        self.on_train_begin(None)
+
+    def on_train_begin(self, model):
+        self._watch = _Monitor("EarlyStopping", self.monitor, self.mode, self.min_delta)
+        self.wait, self.best_epoch, self.stopped_epoch, self.last_epoch = 0, None, None, None
+        self.best_weights = None
+        self.stop_training = False
+
+    @property
+    def best(self):
+        return self._watch.best
+
+    def on_epoch_end(self, epoch, logs, model):
+        self.last_epoch = epoch
+        if self._watch.improved(self._watch.value(logs)):
+            self.wait, self.best_epoch = 0, epoch
+            if self.restore_best_weights:
+                self.best_weights = copy_state(model.state_dict())
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stop_training, self.stopped_epoch = True, epoch
+
+    def on_train_end(self, model):
+        if self.best_weights is not None and self.best_epoch != self.last_epoch:
+            model.load_state_dict(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Save model.state_dict() with minidl.save after every epoch, or only when it is the best.
+
+    `path` may hold fields filled in each epoch, e.g. "ckpt/model-{epoch:02d}-{val_loss:.3f}.npz"
+    (epoch counts from 1). With save_best_only=True a file is written only when the
+    monitored value improves, so a fixed `path` always holds the best model so far.
+    `saved` lists the paths written.
+    """
+
+    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
+        self.path, self.monitor, self.save_best_only, self.mode = path, monitor, save_best_only, mode
+        self.on_train_begin(None)
+
+    def on_train_begin(self, model):
+        self._watch = _Monitor("ModelCheckpoint", self.monitor, self.mode)
+        self.saved = []
+
+    def on_epoch_end(self, epoch, logs, model):
+        if self.save_best_only and not self._watch.improved(self._watch.value(logs)):
+            return
+        path = str(self.path).format(epoch=epoch + 1, **logs)
+        io.save(model.state_dict(), path)
+        self.saved.append(path)
+
+
+class LearningRateScheduler(Callback):
+    """Step a schedule from minidl.optim.lr_scheduler after every epoch; log the lr as "lr"."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def on_epoch_end(self, epoch, logs, model):
+        logs["lr"] = self.schedule.get_last_lr()[0]  # the lr this epoch was trained with
+        self.schedule.step()
+
+
+def copy_state(state):
+    """A deep copy of a state dict (Module.state_dict shares memory with the model)."""
+    return {name: Tensor(value.data.copy()) if isinstance(value, Tensor) else copy.deepcopy(value)
+            for name, value in state.items()}
+
+
+# ----------------------------------------------------------------------------
+# data in, batches out
+# ----------------------------------------------------------------------------
+def _as_numpy(array, name, where):
+    if array is None:
+        raise ValueError(f"{where}: {name} is missing")
+    array = array.numpy() if isinstance(array, Tensor) else np.asarray(array)
+    if array.ndim == 0 or len(array) == 0:
+        raise ValueError(f"{where}: {name} must hold at least one sample, got shape {array.shape}")
+    return array
+
+
+def _dataset(x, y, dataset, where):
+    """A Dataset from x and y, or the dataset given (never both)."""
+    if dataset is not None:
+        if x is not None or y is not None:
+            raise ValueError(f"{where}: pass either x and y or dataset, not both")
+        if len(dataset) == 0:
+            raise ValueError(f"{where}: the dataset is empty")
+        return dataset
+    x, y = _as_numpy(x, "x", where), _as_numpy(y, "y", where)
+    if len(x) != len(y):
+        raise ValueError(f"{where}: x has {len(x)} samples but y has {len(y)} "
+                         f"(shapes {x.shape} and {y.shape})")
+    return TensorDataset(x, y)
+
+
+def _validation_dataset(validation_data, where):
+    if isinstance(validation_data, (tuple, list)):
+        if len(validation_data) != 2:
+            raise ValueError(f"{where}: validation_data must be (x_val, y_val) or a Dataset, got "
+                             f"a sequence of {len(validation_data)}")
+        return _dataset(*validation_data, None, where)
+    return _dataset(None, None, validation_data, where)
+
+
+def _split_last(dataset, fraction, where):
+    """(first part, last `fraction` of the samples), as Keras's validation_split."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"{where}: validation_split must be in [0, 1), got {fraction}")
+    if not isinstance(dataset, TensorDataset):
+        raise ValueError(f"{where}: validation_split needs x and y arrays (or a TensorDataset); "
+                         "for another dataset pass validation_data")
+    n_train = int(len(dataset) * (1.0 - fraction))
+    if n_train == 0 or n_train == len(dataset):
+        raise ValueError(f"{where}: validation_split={fraction} of {len(dataset)} samples leaves "
+                         "an empty training or validation set")
+    train = TensorDataset(*(a[:n_train] for a in dataset.arrays))
+    validation = TensorDataset(*(a[n_train:] for a in dataset.arrays))
+    return train, validation
+
+
+def _model_device_and_dtype(model):
+    params = list(model.parameters())
+    floating = [p for p in params if p.dtype.kind == "f"]
+    device = params[0].device if params else "cpu"
+    dtype = floating[0].dtype if floating else backend.default_dtype()
+    return device, dtype
+
+
+def _to_model_dtype(batch, dtype):
+    """Floating inputs take the model's float dtype (float64 data into a float32 model)."""
+    return batch.astype(dtype) if batch.dtype.kind == "f" and batch.dtype != dtype else batch
+
+
+def _unpack(batch, where):
+    if not (isinstance(batch, tuple) and len(batch) == 2):
+        raise ValueError(f"{where}: each sample of the dataset must be a pair (input, target)")
+    return batch
+
+
+@contextlib.contextmanager
+def _evaluating(model):
+    """model.eval() and no_grad inside; the model's mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _evaluate_loader(model, loss_fn, loader, metric_functions, dtype):
+    totals = _EpochTotals(metric_functions)
+    with _evaluating(model):
+        for batch in loader:
+            x, y = _unpack(batch, "evaluate")
+            x, y = _to_model_dtype(x, dtype), _to_model_dtype(y, dtype)
+            output = model(x)
+            totals.add(loss_fn(output, y).item(), output, y)
+    return totals.results()
+
+
+# ----------------------------------------------------------------------------
+# fit, evaluate, predict
+# ----------------------------------------------------------------------------
+def fit(model, loss_fn, optimizer, x=None, y=None, *, dataset=None, epochs=1, batch_size=32,
+        shuffle=True, validation_split=0.0, validation_data=None, metrics=("accuracy",),
+        callbacks=(), verbose=True, device=None, seed=None):
+    """Train `model` to lower loss_fn(model(x), y) with `optimizer`; return a History.
+
+    x, y          inputs and targets (NumPy arrays or Tensors), or
+    dataset       a Dataset whose samples are (input, target) pairs
+    epochs        passes over the training data
+    batch_size    samples per optimizer step (the last batch may be smaller)
+    shuffle       a new random order of the samples every epoch
+    validation_split  hold out this last fraction of x, y (before shuffling, as in Keras)
+                  and report "val_loss" and "val_<metric>" on it every epoch
+    validation_data   (x_val, y_val) or a Dataset to validate on instead
+    metrics       names ("accuracy", "mae") or functions metric(y_true, outputs) -> float
+    callbacks     EarlyStopping, ModelCheckpoint, LearningRateScheduler or your own Callback
+    verbose       show a progress bar per epoch (tqdm)
+    device        move the model (and a loss module) there first; default: the model's device.
+                  Batches go to the model's device and floating inputs to its dtype.
+    seed          the shuffling order's seed (initialization and dropout follow
+                  mdl.manual_seed)
+    """
+    where = "fit"
+    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"{where}: epochs must be an int >= 0, got {epochs!r}")
+    train_set = _dataset(x, y, dataset, where)
+    if validation_split and validation_data is not None:
+        raise ValueError(f"{where}: pass validation_split or validation_data, not both")
+    validation_set = None
+    if validation_split:
+        train_set, validation_set = _split_last(train_set, validation_split, where)
+    elif validation_data is not None:
+        validation_set = _validation_dataset(validation_data, where)
+
+    if device is not None:
+        model.to(device)
+        if isinstance(loss_fn, Module):
+            loss_fn.to(device)
+    device, dtype = _model_device_and_dtype(model)
+    loader = DataLoader(train_set, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                        device=device)
+    validation_loader = None if validation_set is None else DataLoader(
+        validation_set, batch_size=batch_size, device=device)
+    metric_functions = _metric_functions(metrics)
+
+    history = History()
+    was_training = model.training
+    for callback in callbacks:
+        callback.on_train_begin(model)
+    try:
+        for epoch in range(epochs):
+            logs = _train_epoch(model, loss_fn, optimizer, loader, metric_functions, dtype,
+                                f"Epoch {epoch + 1}/{epochs}", verbose, validation_loader)
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs, model)
+            history.append(epoch, logs)
+            if any(getattr(callback, "stop_training", False) for callback in callbacks):
+                break
+    finally:
+        model.train(was_training)
+    for callback in callbacks:
+        callback.on_train_end(model)
+    return history
+
+
+def _train_epoch(model, loss_fn, optimizer, loader, metric_functions, dtype, description,
+                 verbose, validation_loader):
+    """One pass over the training batches, then the validation numbers; returns the logs."""
+    totals = _EpochTotals(metric_functions)
+    model.train()
+    # the bar is advanced by hand: one that wraps the loader closes itself when the batches
+    # end, before the epoch's validation numbers could be shown on it
+    with tqdm(total=len(loader), desc=description, unit="batch", disable=not verbose) as bar:
+        for batch in loader:
+            x, y = _unpack(batch, "fit")
+            x, y = _to_model_dtype(x, dtype), _to_model_dtype(y, dtype)
+            output = model(x)
+            loss = loss_fn(output, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            totals.add(loss.item(), output, y)
+            bar.set_postfix(loss=f"{totals.mean_loss:.4f}", refresh=False)
+            bar.update()
+        logs = totals.results()
+        if validation_loader is not None:
+            validation = _evaluate_loader(model, loss_fn, validation_loader, metric_functions, dtype)
+            logs.update({"val_" + name: value for name, value in validation.items()})
+        bar.set_postfix({name: f"{value:.4g}" for name, value in logs.items()})
+    return logs
+
+
+def evaluate(model, loss_fn, x=None, y=None, batch_size=32, metrics=("accuracy",), *,
+             dataset=None, device=None):
+    """The mean loss and the metrics over (x, y) or a dataset, in eval mode without a graph.
+
+    Returns a dict such as {"loss": 0.12, "accuracy": 0.97}.
+    """
+    data = _dataset(x, y, dataset, "evaluate")
+    if device is not None:
+        model.to(device)
+    device, dtype = _model_device_and_dtype(model)
+    loader = DataLoader(data, batch_size=batch_size, device=device)
+    return _evaluate_loader(model, loss_fn, loader, _metric_functions(metrics), dtype)
+
+
+def predict(model, x, batch_size=32, *, device=None):
+    """The model's outputs for the inputs x, batch by batch, as one NumPy array."""
+    x = _as_numpy(x, "x", "predict")
+    if device is not None:
+        model.to(device)
+    device, dtype = _model_device_and_dtype(model)
+    outputs = []
+    with _evaluating(model):
+        for (batch,) in DataLoader(TensorDataset(x), batch_size=batch_size, device=device):
+            outputs.append(model(_to_model_dtype(batch, dtype)).numpy())
+    return np.concatenate(outputs)
