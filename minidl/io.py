@@ -47,7 +47,8 @@ def _flatten(value, key, arrays):
         items = []
         for k, v in value.items():
             if not isinstance(k, (str, int)) or isinstance(k, bool):
-                raise TypeError(f"save: dict keys must be str or int, got {k!r} under {key or 'the top'}")
+                raise TypeError(f"save: dict keys must be str or int, got {k!r} "
+                                f"under {key or 'the top'}")
             items.append([k, _flatten(v, _join(key, k), arrays)])
         return {"type": "dict", "items": items}
     if isinstance(value, (list, tuple)):

@@ -271,7 +271,8 @@ class ModelCheckpoint(Callback):
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
-        self.path, self.monitor, self.save_best_only, self.mode = path, monitor, save_best_only, mode
+        self.path, self.monitor, self.mode = path, monitor, mode
+        self.save_best_only = save_best_only
         self.on_train_begin(None)
 
     def on_train_begin(self, model):
@@ -485,7 +486,8 @@ def _train_epoch(model, loss_fn, optimizer, loader, metric_functions, dtype, des
             bar.update()
         logs = totals.results()
         if validation_loader is not None:
-            validation = _evaluate_loader(model, loss_fn, validation_loader, metric_functions, dtype)
+            validation = _evaluate_loader(model, loss_fn, validation_loader, metric_functions,
+                                          dtype)
             logs.update({"val_" + name: value for name, value in validation.items()})
         bar.set_postfix({name: f"{value:.4g}" for name, value in logs.items()})
     return logs

@@ -1,4 +1,4 @@
-"""minidl.save / minidl.load: exact round trips, plain .npz, no pickle, atomic writes, clear errors."""
+"""minidl.save / load: exact round trips, plain .npz, no pickle, atomic writes, clear errors."""
 import os
 import pickle
 

@@ -563,7 +563,7 @@ def test_clipping_works_on_read_only_and_shared_gradients():
 
 def test_clip_grad_norm_nonfinite():
     params = params_with_grads(np.array([np.inf, 1.0]))
-    with pytest.raises(RuntimeError, match="clip_grad_norm_: the total norm of the gradients is inf"):
+    with pytest.raises(RuntimeError, match="clip_grad_norm_: the total norm of the .* is inf"):
         clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
     assert clip_grad_norm_(params, 1.0) == math.inf
     np.testing.assert_array_equal(params[0].grad.numpy(), [np.inf, 1.0])

@@ -61,7 +61,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not params:
         return 0.0
     norms = [_norm(p.grad.data, norm_type) for p in params]
-    total = max(norms) if norm_type == math.inf else math.fsum(n ** norm_type for n in norms) ** (1.0 / norm_type)
+    if norm_type == math.inf:
+        total = max(norms)
+    else:
+        total = math.fsum(n ** norm_type for n in norms) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"{where}: the total norm of the gradients is {total}; pass "
                            "error_if_nonfinite=False to clip anyway")

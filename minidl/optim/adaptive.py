@@ -140,7 +140,8 @@ class Adam(Optimizer):
     def check_hyperparameters(self, group):
         super().check_hyperparameters(group)
         if len(group["betas"]) != 2:
-            raise ValueError(f"{self.name}: betas must be a pair (beta1, beta2), got {group['betas']}")
+            raise ValueError(f"{self.name}: betas must be a pair (beta1, beta2), "
+                             f"got {group['betas']}")
         _check_fraction(self.name, "betas[0]", group["betas"][0])
         _check_fraction(self.name, "betas[1]", group["betas"][1])
         _check_at_least(self.name, "eps", group["eps"], 0.0)

@@ -25,7 +25,8 @@ class LRScheduler:
 
     def __init__(self, optimizer):
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{self.name}: expected a minidl Optimizer, got {type(optimizer).__name__}")
+            raise TypeError(f"{self.name}: expected a minidl Optimizer, "
+                            f"got {type(optimizer).__name__}")
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
@@ -61,7 +62,8 @@ class LRScheduler:
         """Resume at the saved step: the groups get the saved schedule's learning rates."""
         if len(state_dict["base_lrs"]) != len(self.base_lrs):
             raise ValueError(f"{self.name}.load_state_dict: the state has "
-                             f"{len(state_dict['base_lrs'])} groups, the optimizer {len(self.base_lrs)}")
+                             f"{len(state_dict['base_lrs'])} groups, "
+                             f"the optimizer {len(self.base_lrs)}")
         self.base_lrs = list(state_dict["base_lrs"])
         self.last_epoch = int(state_dict["last_epoch"])
         self._apply()
@@ -108,13 +110,15 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def lr_at(self, base_lr, t):
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+        cosine = math.cos(math.pi * t / self.T_max)
+        return self.eta_min + (base_lr - self.eta_min) * (1 + cosine) / 2
 
 
 class LinearLR(LRScheduler):
-    """Scale lr_0 by a factor going linearly from start_factor to end_factor in total_iters steps:
+    """Scale lr_0 by a factor going linearly from start_factor to end_factor in T = total_iters
+    steps, then staying there:
 
-        lr(t) = lr_0 * (start_factor + (end_factor - start_factor) * min(t, total_iters) / total_iters)
+        lr(t) = lr_0 * (start_factor + (end_factor - start_factor) * min(t, T) / T)
 
     With end_factor = 1 this is the usual linear warm-up: start small while Adam's
     averages and the weights' scale settle, then train at lr_0.
@@ -155,7 +159,8 @@ class SequentialLR(LRScheduler):
             raise ValueError(f"SequentialLR: {len(schedulers)} schedulers need "
                              f"{len(schedulers) - 1} milestones, got {len(milestones)}")
         if any(b <= a for a, b in zip([0] + milestones, milestones)):
-            raise ValueError(f"SequentialLR: milestones must be positive and increasing, got {milestones}")
+            raise ValueError(f"SequentialLR: milestones must be positive and increasing, "
+                             f"got {milestones}")
         if any(s.optimizer is not optimizer for s in schedulers):
             raise ValueError("SequentialLR: every scheduler must wrap the same optimizer")
         self.schedulers, self.milestones = schedulers, milestones

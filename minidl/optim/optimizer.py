@@ -45,7 +45,8 @@ class Optimizer:
         self.param_groups = []
         if isinstance(params, Tensor):
             raise TypeError(f"{self.name}: params must be an iterable of Tensors (such as "
-                            "model.parameters()) or of dicts, got a single Tensor; wrap it in a list")
+                            "model.parameters()) or of dicts, got a single Tensor; "
+                            "wrap it in a list")
         groups = list(params)
         if not groups:
             raise ValueError(f"{self.name}: got an empty list of parameters to optimize")
@@ -69,7 +70,8 @@ class Optimizer:
     def add_param_group(self, group):
         """Add a dict {"params": tensors, hyperparameter: value, ...}; defaults fill the rest."""
         if not isinstance(group, dict):
-            raise TypeError(f"{self.name}.add_param_group: a group is a dict, got {type(group).__name__}")
+            raise TypeError(f"{self.name}.add_param_group: a group is a dict, "
+                            f"got {type(group).__name__}")
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
         for p in params:
@@ -85,7 +87,8 @@ class Optimizer:
         for key, default in self.defaults.items():
             value = group.get(key, default)
             if value is required:
-                raise ValueError(f"{self.name}: parameter group has no {key!r} and there is no default")
+                raise ValueError(f"{self.name}: parameter group has no {key!r} "
+                                 "and there is no default")
             full[key] = value
         if "initial_lr" in group:
             full["initial_lr"] = group["initial_lr"]
@@ -97,7 +100,8 @@ class Optimizer:
             raise TypeError(f"{self.name}: can only optimize Tensors, got {type(p).__name__}")
         if not p.is_leaf:
             raise ValueError(f"{self.name}: can only optimize leaf tensors (parameters), but a "
-                             f"tensor of shape {p.shape} was made by {p.creator.name}; use detach()")
+                             f"tensor of shape {p.shape} was made by {p.creator.name}; "
+                             "use detach()")
         if p.dtype.kind != "f":
             raise TypeError(f"{self.name}: can only optimize floating-point tensors, got {p.dtype}")
 
@@ -176,8 +180,9 @@ class Optimizer:
         params_by_index = {}
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"{self.name}.load_state_dict: group {i} has {len(saved['params'])} "
-                                 f"parameters in the state but {len(group['params'])} here")
+                raise ValueError(f"{self.name}.load_state_dict: group {i} has "
+                                 f"{len(saved['params'])} parameters in the state but "
+                                 f"{len(group['params'])} here")
             params_by_index.update(zip(saved["params"], group["params"]))
         new_state = {}
         for index, saved_state in state_dict["state"].items():
