@@ -252,13 +252,17 @@ def plot_history(history, axes=None):
     return axes[0].figure
 
 
-def plot_curves(curves, xlabel="step", ylabel="loss", logy=False, title=None, ax=None):
-    """Several runs on one panel, e.g. the loss of each optimizer: {name: values}."""
+def plot_curves(curves, xlabel="step", ylabel="loss", logy=False, start=0, title=None,
+                ax=None):
+    """Several runs on one panel, e.g. the loss of each optimizer: {name: values}.
+
+    The first value of each run is drawn at x = `start` (1 for "after epoch 1").
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     for name, values in curves.items():
         values = _as_numpy(values)
-        ax.plot(np.arange(len(values)), values, label=name)
+        ax.plot(start + np.arange(len(values)), values, label=name)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)

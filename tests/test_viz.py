@@ -166,9 +166,11 @@ def test_plot_history_of_nothing_is_an_error():
 
 
 def test_plot_curves_one_line_per_run():
-    fig = viz.plot_curves({"sgd": [3, 2, 1], "adam": mdl.tensor([3.0, 1.0, 0.5])}, logy=True)
+    fig = viz.plot_curves({"sgd": [3, 2, 1], "adam": mdl.tensor([3.0, 1.0, 0.5])}, logy=True,
+                          start=1)
     ax = fig.axes[0]
     assert [line.get_label() for line in ax.lines] == ["sgd", "adam"]
+    np.testing.assert_allclose(ax.lines[1].get_xydata(), [[1, 3.0], [2, 1.0], [3, 0.5]])
     assert ax.get_yscale() == "log"
 
 
