@@ -67,7 +67,10 @@ def report(tutorial, results):
     width = max(len(key) for key in results)
     print(f"\n== {tutorial}: results ==")
     for key, value in results.items():
-        shown = f"{value:.6g}" if isinstance(value, (float, np.floating)) else value
+        if isinstance(value, (float, np.floating)):
+            shown = f"{value:.6g}"
+        else:
+            shown = json.dumps(value, default=_plain)
         print(f"  {key:<{width}}  {shown}")
     FIGURES.mkdir(parents=True, exist_ok=True)
     path = FIGURES / f"{tutorial}_results.json"
