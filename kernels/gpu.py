@@ -97,7 +97,8 @@ def _check_int_sizes(op, **shapes):
     for name, shape in shapes.items():
         if int(np.prod(shape, dtype=np.int64)) > _INT_LIMIT:
             raise ValueError(f"{op}: {name} of shape {tuple(shape)} has more than 2**31 - 1 "
-                             "elements, too many for the kernels' int indices; use smaller batches")
+                             "elements, too many for the kernels' int indices; "
+                             "use smaller batches")
 
 
 def _check_shape(op, name, shape, expected):
@@ -119,7 +120,7 @@ def _output_size(op, size, kernel, stride, padding, dilation=(1, 1)):
 # conv2d: im2col kernel, cuBLAS matmul, col2im kernel
 # ----------------------------------------------------------------------------
 def _im2col(x, kernel, out, stride, padding, dilation):
-    """cols (N, C*KH*KW, OH*OW): column oh*OW + ow of cols[n] is the patch under output (oh, ow)."""
+    """cols (N, C*KH*KW, OH*OW): column oh*OW + ow of cols[n] is the patch under (oh, ow)."""
     n, c, h, w = x.shape
     cols = backend.cupy().empty((n, c * kernel[0] * kernel[1], out[0] * out[1]), dtype=x.dtype)
     _launch(_kernel("conv.cu", "im2col", x.dtype), cols.size, x, cols,

@@ -20,8 +20,9 @@ from minidl import backend, nn
 from minidl.io import load, save
 from minidl.kernels import gpu
 
-needs_gpu = pytest.mark.skipif(not mdl.cuda_is_available(),
-                               reason="needs CuPy and a working NVIDIA GPU (pip install 'minidl[gpu]')")
+needs_gpu = pytest.mark.skipif(
+    not mdl.cuda_is_available(),
+    reason="needs CuPy and a working NVIDIA GPU (pip install 'minidl[gpu]')")
 
 
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=needs_gpu)])
