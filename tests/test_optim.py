@@ -258,7 +258,7 @@ def test_reaches_the_minimum_of_a_convex_quadratic_using_a_closure(name, make, s
 
     for _ in range(steps):
         loss = opt.step(closure)
-    assert np.abs(x.numpy() - solution).max() < 1e-4
+    assert np.abs(x.numpy() - solution).max() < 1e-6
     assert loss.item() == pytest.approx(-b @ solution / 2, abs=1e-6)
 
 
