@@ -1,5 +1,5 @@
 """Layers and models: Module, Parameter, containers, and the layers built on minidl.functional."""
-from . import init
+from . import init, utils
 from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .attention import LearnedPositionalEmbedding, MultiHeadAttention, PositionalEncoding
 from .conv import AvgPool2d, Conv2d, MaxPool2d
