@@ -28,20 +28,24 @@ class Linear(Function):
 
     Backward: gx = gy W, gW = gy^T x and gb = sum of gy, the last two summed
     over every leading (batch) dim of x.
+
+    Every leading dim of x is folded into one, so each product is a single
+    2-D matrix product (one GEMM), whatever the number of batch dims.
     """
 
     def forward(self, x, w, b=None):
-        y = matmul_arrays(x, w.T)
+        rows = x.reshape(-1, x.shape[-1])
+        y = matmul_arrays(rows, w.T).reshape(x.shape[:-1] + (w.shape[0],))
         return y if b is None else y + b
 
     def backward(self, gy):
         x, w = self.inputs[:2]
-        gx = gy @ w if self.needs_input_grad[0] else None
-        gw = gb = None
-        if self.needs_input_grad[1]:
-            gw = reshape(gy, (-1, gy.shape[-1])).T @ reshape(x, (-1, x.shape[-1]))
+        gy_rows = reshape(gy, (-1, gy.shape[-1]))
+        gx = reshape(gy_rows @ w, x.shape) if self.needs_input_grad[0] else None
+        gw = gy_rows.T @ reshape(x, (-1, x.shape[-1])) if self.needs_input_grad[1] else None
+        gb = None
         if len(self.inputs) == 3 and self.needs_input_grad[2]:
-            gb = sum(gy, tuple(range(gy.ndim - 1)))
+            gb = sum(gy_rows, 0)
         return gx, gw, gb
 
 

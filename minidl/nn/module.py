@@ -86,11 +86,13 @@ class Module:
                 raise TypeError(f"{type(self).__name__}: buffer {name!r} must be a Tensor or "
                                 f"None, not {type(value).__name__}")
             self._buffers[name] = value
-        elif name in self._parameters and value is None:
-            self._parameters[name] = None  # e.g. a layer built with bias=False
         elif name in self._parameters or name in self._modules:
-            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} to "
-                            f"{name!r}, which holds a {'Parameter' if name in self._parameters else 'Module'}")
+            registry = self._parameters if name in self._parameters else self._modules
+            if value is not None:  # a plain tensor here would silently stop being trained
+                kind = "Parameter" if registry is self._parameters else "Module"
+                raise TypeError(f"{type(self).__name__}: {name!r} holds a {kind}; cannot "
+                                f"assign a {type(value).__name__} to it")
+            registry[name] = None  # e.g. removing a bias
         else:
             object.__setattr__(self, name, value)
 
