@@ -10,29 +10,17 @@ Two measurements, each a forward + backward:
 Run: python benchmarks/overhead.py   (prints a markdown table, writes results/overhead.json)
 """
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import minidl as mdl  # noqa: E402
+from benchmarks._report import markdown_table, median_time, torch_or_none, write_json  # noqa: E402
 
 CHAIN = 100
 MATMULS = 8
 N = 512
-
-
-def median_seconds(fn, repeat=30, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def small_chain_minidl():
@@ -57,7 +45,7 @@ def small_chain_torch(torch):
     return step
 
 
-def matmul_chain(lib, make):
+def matmul_chain(make):
     rng = np.random.default_rng(0)
     x = make(rng.standard_normal((N, N)).astype(np.float32) / np.sqrt(N), True)
     ws = [make(rng.standard_normal((N, N)).astype(np.float32) / np.sqrt(N), True)
@@ -71,48 +59,32 @@ def matmul_chain(lib, make):
     return step
 
 
-def torch_or_none():
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(os.cpu_count() or 1)
-    return torch
-
-
 def main():
     torch = torch_or_none()
+    if torch:
+        torch.set_num_threads(os.cpu_count() or 1)
     rows = []
     ops_per_chain = CHAIN // 4 * 4 + 1  # 4 ops per round, plus the sum
-    t = median_seconds(small_chain_minidl())
-    tt = median_seconds(small_chain_torch(torch)) if torch else None
-    rows.append(("elementwise chain, per op (fwd+bwd)", t / ops_per_chain, tt and tt / ops_per_chain))
+    t = median_time(small_chain_minidl())
+    tt = median_time(small_chain_torch(torch)) if torch else None
+    rows.append(("elementwise chain, per op (fwd+bwd)", t / ops_per_chain,
+                 tt and tt / ops_per_chain))
     for kernels in ("numpy", "numba"):
         mdl.set_kernels(kernels)
-        t = median_seconds(matmul_chain(mdl, lambda a, rg: mdl.tensor(a, requires_grad=rg)),
-                           repeat=5, warmup=1)
-        tt = (median_seconds(matmul_chain(torch, lambda a, rg: torch.tensor(a, requires_grad=rg)),
-                             repeat=5, warmup=1) if torch else None)
+        t = median_time(matmul_chain(lambda a, rg: mdl.tensor(a, requires_grad=rg)),
+                        repeat=5, warmup=1)
+        tt = (median_time(matmul_chain(lambda a, rg: torch.tensor(a, requires_grad=rg)),
+                          repeat=5, warmup=1) if torch else None)
         rows.append((f"{MATMULS} x matmul {N}x{N} chain (fwd+bwd), kernels={kernels}", t, tt))
 
-    print("| measurement | minidl | PyTorch CPU | minidl / PyTorch |")
-    print("|---|---|---|---|")
-    results = []
+    table, results = [], []
     for name, ours, theirs in rows:
         ratio = f"{ours / theirs:.2f}x" if theirs else "PyTorch not installed"
         their_text = f"{theirs * 1e6:,.1f} us" if theirs else "not installed"
-        print(f"| {name} | {ours * 1e6:,.1f} us | {their_text} | {ratio} |")
+        table.append((name, f"{ours * 1e6:,.1f} us", their_text, ratio))
         results.append({"measurement": name, "minidl_s": ours, "torch_s": theirs})
-    _write_json(os.path.join(os.path.dirname(__file__), "results", "overhead.json"), results)
-
-
-def _write_json(path, obj):
-    import json
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    print(markdown_table(["measurement", "minidl", "PyTorch CPU", "minidl / PyTorch"], table))
+    write_json(os.path.join(os.path.dirname(__file__), "results", "overhead.json"), results)
 
 
 if __name__ == "__main__":
