@@ -346,7 +346,7 @@ def plot_confusion_matrix(cm, class_names=None, title=None, ax=None):
     for i in range(n):
         for j in range(n):
             ax.text(j, i, f"{cm[i, j]:d}" if integer else f"{cm[i, j]:.2f}", ha="center",
-                    va="center", fontsize=8,
+                    va="center", fontsize=max(7, 14 - n),
                     color="white" if cm[i, j] > cm.max() / 2 else "black")
     ax.set_xticks(range(n), class_names)
     ax.set_yticks(range(n), class_names)

@@ -231,7 +231,7 @@ ax.plot(xs.numpy(), first.numpy(), label="tanh'(x), by autograd")
 ax.plot(xs.numpy(), second.numpy(), label="tanh''(x), autograd of autograd")
 ax.axhline(0, color="0.8", linewidth=0.8)
 ax.set_xlabel("x")
-ax.legend()
+ax.legend(loc="upper left")
 save(fig, "01_tanh_derivatives.png")
 
 # %% [markdown]
