@@ -13,15 +13,6 @@ from minidl import nn
 rng = np.random.default_rng(0)
 
 
-@pytest.fixture(params=["numpy", "numba"])
-def kernels(request):
-    """Run the test with each CPU implementation, restoring the choice afterwards."""
-    old = mdl.get_kernels()
-    mdl.set_kernels(request.param)
-    yield request.param
-    mdl.set_kernels(old)
-
-
 def t(a, grad=False):
     return mdl.tensor(a, requires_grad=grad)
 

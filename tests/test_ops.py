@@ -170,6 +170,17 @@ def test_second_derivative(name):
                              **TOLERANCE.get(name, {}))
 
 
+MATMULS = [name for name in OPS if name.startswith("matmul")]
+
+
+@pytest.mark.parametrize("name", MATMULS)
+def test_matmul_gradients_with_each_cpu_kernel(name, kernels):
+    fn, reference, arrays, _ = OPS[name]
+    inputs = [mdl.tensor(a, requires_grad=True) for a in arrays]
+    np.testing.assert_allclose(fn(*inputs).numpy(), reference(*arrays), rtol=1e-12)
+    assert mdl.gradcheck(fn, inputs) and mdl.gradgradcheck(fn, inputs)
+
+
 @pytest.mark.parametrize("name", ["add", "mul", "exp", "softmax", "matmul_2d", "sum"])
 def test_float32_stays_float32(name):
     fn, _, arrays, _ = OPS[name]
