@@ -24,7 +24,9 @@ the numbers are float32, n = 1024, one thread, against OpenBLAS on one thread:
    while it sits in the L2 cache. Without the copy, rows of a 1024-wide B lie
    4 KiB apart and crowd into a few cache sets.
 4. Threads. The tiles of C (MC rows x NC columns, per batch item) are
-   independent, so `prange` hands them to the cores.
+   independent, so `prange` hands them to the cores. Waking the thread pool
+   costs tens of microseconds (milliseconds on a busy machine), so a product
+   of fewer than SERIAL_FLOPS runs the same tasks on the calling thread.
 
 One numba detail matters as much as any of these: the kernels index 1-D row
 views with a loop variable that starts at 0. `c[i, j0 + j]` would make numba
@@ -52,6 +54,7 @@ MAX_PANEL_BYTES = 4096  # a contiguous B up to this wide (1024 float32) is used 
 SLAB_BYTES = 256 * 1024  # KC: rows of a panel per pass, so that KC x NC fills half the L2
 MC = 96                 # at most this many rows of C per task (a multiple of 3)
 TASKS_PER_THREAD = 4    # split rows finer when there are fewer tiles, so no core idles
+SERIAL_FLOPS = 1 << 21  # products with fewer flops (~50 us on one core) skip the threads
 
 
 # ----------------------------------------------------------------------------
@@ -148,25 +151,39 @@ def _update_tile(a, bp, c, i0, i1, j0, w, p0, p1):
 # ----------------------------------------------------------------------------
 # fast: packing and the parallel driver
 # ----------------------------------------------------------------------------
-@njit(parallel=True, fastmath=FMA, cache=True)
-def _gemm_packed(a, panels, c, mc, kc):
-    """C (batch, m, n) += A @ B, with B given as packed panels (see _pack_panels).
+@njit(fastmath=FMA, inline="always", cache=True)
+def _gemm_task(task, a, panels, c, mc, kc):
+    """One task of C (batch, m, n) += A @ B, with B given as packed panels (see
+    _pack_panels): one batch item x up to mc rows x one panel. Within it, passes of
+    kc steps of p keep a kc x nc slab of the panel in cache while all rows use it.
 
-    A is (batch, m, k), or (1, m, k) to use the same A for every batch item. One
-    task = one batch item x up to mc rows x one panel; within it, passes of kc
-    steps of p keep a kc x nc slab of the panel in cache while all rows use it."""
-    nbatch, npanels, k, nc = panels.shape
+    A is (batch, m, k), or (1, m, k) to use the same A for every batch item."""
+    npanels, k, nc = panels.shape[1], panels.shape[2], panels.shape[3]
     m, n = c.shape[1], c.shape[2]
     nrow_blocks = (m + mc - 1) // mc
-    for task in prange(nbatch * nrow_blocks * npanels):
-        bi = task // (nrow_blocks * npanels)
-        i0 = (task // npanels) % nrow_blocks * mc
-        q = task % npanels
-        ai = a[0] if a.shape[0] == 1 else a[bi]
-        width = min(nc, n - q * nc)
-        for p0 in range(0, k, kc):
-            _update_tile(ai, panels[bi, q], c[bi], i0, min(m, i0 + mc), q * nc, width,
-                         p0, min(k, p0 + kc))
+    bi = task // (nrow_blocks * npanels)
+    i0 = (task // npanels) % nrow_blocks * mc
+    q = task % npanels
+    ai = a[0] if a.shape[0] == 1 else a[bi]
+    width = min(nc, n - q * nc)
+    for p0 in range(0, k, kc):
+        _update_tile(ai, panels[bi, q], c[bi], i0, min(m, i0 + mc), q * nc, width,
+                     p0, min(k, p0 + kc))
+
+
+@njit(parallel=True, fastmath=FMA, cache=True)
+def _gemm_parallel(a, panels, c, mc, kc, ntasks):
+    """All tasks, shared among the threads by prange."""
+    for task in prange(ntasks):
+        _gemm_task(task, a, panels, c, mc, kc)
+
+
+@njit(fastmath=FMA, cache=True)
+def _gemm_serial(a, panels, c, mc, kc, ntasks):
+    """All tasks on the calling thread: for products too small to pay for waking the
+    thread pool (tens of microseconds, far more on a busy machine)."""
+    for task in range(ntasks):
+        _gemm_task(task, a, panels, c, mc, kc)
 
 
 def _pack_panels(b):
@@ -209,7 +226,11 @@ def gemm(a, b):
     nbatch, npanels, k, nc = panels.shape
     c = np.zeros((nbatch, a.shape[1], b.shape[2]), dtype=a.dtype)
     kc = max(4, SLAB_BYTES // (nc * a.dtype.itemsize) // 4 * 4)
-    _gemm_packed(a, panels, c, _rows_per_task(a.shape[1], nbatch * npanels), kc)
+    m = a.shape[1]
+    mc = _rows_per_task(m, nbatch * npanels)
+    ntasks = nbatch * -(-m // mc) * npanels
+    small = 2 * nbatch * m * k * b.shape[2] < SERIAL_FLOPS
+    (_gemm_serial if small else _gemm_parallel)(a, panels, c, mc, kc, ntasks)
     return c
 
 

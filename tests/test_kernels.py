@@ -46,9 +46,12 @@ def test_matmul_reference_is_the_definition(rng):
     assert matmul.matmul_reference(a.astype(np.float32), b.astype(np.float32)).dtype == np.float32
 
 
+@pytest.mark.parametrize("threads", ["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m, k, n", [(1, 1, 1), (2, 3, 1), (7, 5, 11), (13, 4, 29), (4, 37, 2)])
-def test_matmul_numba_equals_reference_on_odd_shapes(rng, dtype, m, k, n):
+def test_matmul_numba_equals_reference_on_odd_shapes(rng, dtype, m, k, n, threads, monkeypatch):
+    if threads == "parallel":  # small products normally run serially; force the thread pool
+        monkeypatch.setattr(matmul, "SERIAL_FLOPS", 0)
     a, b = randn(rng, (m, k), dtype), randn(rng, (k, n), dtype)
     c = matmul.matmul_numba(a, b)
     assert c.dtype == dtype and c.shape == (m, n) and c.flags.c_contiguous
