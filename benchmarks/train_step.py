@@ -166,8 +166,20 @@ def torch_copy(torch, build, model):
 # ----------------------------------------------------------------------------
 # One training step in each framework
 # ----------------------------------------------------------------------------
+def training_step(model, opt, x, target, kind):
+    """A function doing one training step; returns the loss. The same code runs
+    in both frameworks: their Module and optimizer methods have the same names."""
+    def step():
+        opt.zero_grad()
+        loss = loss_of(kind, model(x), target)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def minidl_step(model, x, target, kind, device):
-    """A function doing one training step of model on (x, target); returns the loss."""
+    """training_step for a minidl model on the device, from NumPy x and target."""
     model.to(device)
     opt = optim.SGD(model.parameters(), lr=LR)
     x = mdl.tensor(x, device=device)
@@ -175,17 +187,11 @@ def minidl_step(model, x, target, kind, device):
         target = mdl.tensor(target, device=device)
     if kind == "cross_entropy":
         target = (F.cross_entropy, target)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_of(kind, model(x), target)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return training_step(model, opt, x, target, kind)
 
 
 def torch_step(torch, model, x, target, kind, device):
+    """training_step for a PyTorch model on the device, from NumPy x and target."""
     model.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=LR)
     x = torch.from_numpy(x).to(device)
@@ -193,14 +199,7 @@ def torch_step(torch, model, x, target, kind, device):
         target = torch.from_numpy(target).to(device)
     if kind == "cross_entropy":
         target = (torch.nn.functional.cross_entropy, target)
-
-    def step():
-        opt.zero_grad()
-        loss = loss_of(kind, model(x), target)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return training_step(model, opt, x, target, kind)
 
 
 def synchronizer(framework, device):
