@@ -38,6 +38,7 @@ def write_json(path, obj):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone to read
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2)
             f.write("\n")

@@ -14,7 +14,7 @@ import math
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from .elementwise import exp
+from .elementwise import exp, where
 from .reduce import sum
 from .shape import normalize_axis, reshape
 
@@ -24,7 +24,7 @@ class ReLU(Function):
         return backend.get_array_module(a).maximum(a, 0)
 
     def backward(self, gy):
-        return gy * Tensor((self.inputs[0].data > 0).astype(gy.dtype))
+        return where(self.inputs[0].data > 0, gy, 0)
 
 
 class LeakyReLU(Function):

@@ -6,6 +6,8 @@ broadcast_to's a sum (`sum_to`) and sum_to's a broadcast. Indexing scatters
 the gradient into a zero array with `np.add.at`, so an element picked twice
 collects both gradients.
 """
+import math
+
 import numpy as np
 
 from .. import backend
@@ -147,10 +149,10 @@ def reshape(a, shape):
 
 def _resolve_shape(shape, a):
     """Fill in one -1 and check that the element count is kept."""
-    known = int(np.prod([n for n in shape if n != -1]))
+    known = math.prod(n for n in shape if n != -1)
     if shape.count(-1) == 1 and known and a.size % known == 0:
         shape = tuple(a.size // known if n == -1 else n for n in shape)
-    if -1 in shape or int(np.prod(shape)) != a.size:
+    if -1 in shape or math.prod(shape) != a.size:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} "
                          f"({a.size} elements) into {shape}")
     return shape
@@ -217,7 +219,7 @@ def flatten(a, start_dim=0, end_dim=-1):
     if a.ndim == 0:
         return reshape(a, (1,))
     start, end = start_dim % a.ndim, end_dim % a.ndim
-    merged = int(np.prod(a.shape[start:end + 1]))
+    merged = math.prod(a.shape[start:end + 1])
     return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
 
 
