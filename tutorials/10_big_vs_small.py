@@ -327,7 +327,8 @@ for column in ("kind", "score", "parameters", "train_s", "latency_ms"):
 #
 # Top: the learning curves (test accuracy against the number of training examples, on a
 # log scale). Bottom: every classifier placed by its parameter count and by its training
-# time against its accuracy, small models as circles, big ones as squares.
+# time against its accuracy, small models as circles, big ones as squares, numbered (the
+# key is under the figure).
 
 # %%
 fig, axes = plt.subplots(2, 2, figsize=(12, 9))
@@ -342,18 +343,18 @@ for ax, (title, sizes, curves, unit) in zip(
     ax.set_xlabel(f"training {unit} (log scale)")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"{title}: learning curves")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     ax.grid(True, alpha=0.3)
 
 classifiers = [row for row in TABLE if row["data"] != "diabetes"]
 colors = {"digits": "tab:blue", "SMS spam": "tab:red"}
 for ax, key, label in ((axes[1, 0], "parameters", "parameters (log scale)"),
                        (axes[1, 1], "train_s", "training seconds, one core (log scale)")):
-    for row in classifiers:
+    for number, row in enumerate(classifiers, start=1):   # numbered: names would overlap
         ax.scatter(row[key], row["score"], color=colors[row["data"]], s=60,
                    marker="o" if row["kind"] == "small" else "s")
-        ax.annotate(row["model"], (row[key], row["score"]), textcoords="offset points",
-                    xytext=(6, 4) if row["kind"] == "small" else (6, -10), fontsize=7)
+        ax.annotate(str(number), (row[key], row["score"]), textcoords="offset points",
+                    xytext=(5, 3), fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel(label)
     ax.set_ylabel("test accuracy")
@@ -362,9 +363,14 @@ for data, color in colors.items():
     axes[1, 0].scatter([], [], color=color, label=data)
 for kind, marker in (("small model", "o"), ("big model", "s")):
     axes[1, 0].scatter([], [], color="grey", marker=marker, label=kind)
-axes[1, 0].legend(loc="lower right")
+axes[1, 0].legend(loc="best")
 axes[1, 0].set_title("accuracy against size")
 axes[1, 1].set_title("accuracy against training time")
+numbered = list(enumerate(classifiers, start=1))
+key = "\n".join(f"{data}:   " + ",   ".join(f"{number} {row['model']}"
+                                          for number, row in numbered if row["data"] == data)
+                for data in colors)
+fig.text(0.5, 0, key, ha="center", va="top", fontsize=9)
 fig.tight_layout()
 save(fig, "10_big_vs_small.png")
 
