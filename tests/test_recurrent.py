@@ -1,11 +1,13 @@
-"""Recurrent layers: gradients by finite differences (float64), second derivatives, the same
-numbers as PyTorch with the same weights, a 1,000-step backward, and an LSTM that learns."""
+"""Recurrent layers: gradients by finite differences (float64), second derivatives, the fused
+LSTM and GRU ops against the plain layers built from ordinary ops, the same numbers as PyTorch
+with the same weights, a 1,000-step backward, and an LSTM that learns."""
 import numpy as np
 import pytest
 
 import minidl as mdl
 import minidl.functional as F
 from minidl import nn, optim
+from minidl.functional.recurrent import gru_sequence, lstm_sequence
 from minidl.nn import recurrent
 
 
@@ -95,6 +97,128 @@ def test_cells_gradients():
 
 
 # ----------------------------------------------------------------------------
+# the fused ops (minidl.functional.recurrent): first and second derivatives
+# ----------------------------------------------------------------------------
+def test_lstm_sequence_gradients():
+    """With respect to every input, through both outputs (h and c of every step)."""
+    assert mdl.gradcheck(lstm_sequence, [leaf(2, 4, 12), leaf(12, 3, seed=1, scale=0.5),
+                                         leaf(2, 3, seed=2), leaf(2, 3, seed=3)])
+
+
+def test_lstm_sequence_second_derivatives():
+    assert mdl.gradgradcheck(lstm_sequence, [leaf(2, 3, 8), leaf(8, 2, seed=1, scale=0.5),
+                                             leaf(2, 2, seed=2), leaf(2, 2, seed=3)])
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_sequence_gradients(bias):
+    b_hh = [leaf(9, seed=3)] if bias else []
+    fn = (lambda xw, w_hh, h0, b_hh: gru_sequence(xw, w_hh, b_hh, h0)) if bias else \
+        (lambda xw, w_hh, h0: gru_sequence(xw, w_hh, None, h0))
+    assert mdl.gradcheck(fn, [leaf(2, 4, 9), leaf(9, 3, seed=1, scale=0.5), leaf(2, 3, seed=2)]
+                         + b_hh)
+
+
+def test_gru_sequence_second_derivatives():
+    fn = lambda xw, w_hh, b_hh, h0: gru_sequence(xw, w_hh, b_hh, h0)  # noqa: E731
+    assert mdl.gradgradcheck(fn, [leaf(2, 3, 6), leaf(6, 2, seed=1, scale=0.5), leaf(6, seed=2),
+                                  leaf(2, 2, seed=3)])
+
+
+def fused_and_reference(kind):
+    """(fused layer, plain layer, their inputs): x (N, T, F), the initial state and the 4
+    weights, all requiring grad. Both layers are functions of these tensors returning a
+    flat tuple: (every step's h, then the final state)."""
+    gates, states = {"lstm": (4, 2), "gru": (3, 1)}[kind]
+    weights = layer_weights(gates, 4, 3)
+    for w in weights:
+        w.requires_grad = True
+    inputs = [leaf(3, 5, 4)] + [leaf(3, 3, seed=s) for s in range(1, states + 1)] + list(weights)
+    fused, plain = {"lstm": (recurrent.lstm_layer, recurrent.lstm_layer_reference),
+                    "gru": (recurrent.gru_layer, recurrent.gru_layer_reference)}[kind]
+    return as_function(fused, states), as_function(plain, states), inputs
+
+
+def as_function(layer, states):
+    """layer(x, state, *weights) as a function of flat tensors, returning a flat tuple."""
+    def fn(x, *args):
+        state = tuple(args[:states]) if states == 2 else args[0]
+        out, last = layer(x, state, *args[states:])
+        return (out,) + (tuple(last) if states == 2 else (last,))
+    return fn
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_fused_layer_equals_the_plain_one(kind):
+    """Outputs, gradients of every input and weight, and a Hessian-vector product."""
+    fused, plain, inputs = fused_and_reference(kind)
+    results = []
+    for layer in (fused, plain):
+        outputs = layer(*inputs)
+        loss = sum((y * mdl.tensor(rand(*y.shape, seed=k))).sum() for k, y in enumerate(outputs))
+        grads = mdl.grad(loss, inputs, create_graph=True)
+        # the second derivative along a fixed direction v: d/dinputs of sum(grads * v)
+        hvp = mdl.grad(sum((g * mdl.tensor(rand(*g.shape, seed=20 + k))).sum()
+                           for k, g in enumerate(grads)), inputs)
+        results.append([y.numpy() for y in outputs + grads + hvp])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_fused_backward_is_the_same_with_and_without_create_graph(kind):
+    """Without create_graph backward uses what forward saved; with it, it recomputes."""
+    fused, _, inputs = fused_and_reference(kind)
+    grads = []
+    for create_graph in (False, True):
+        outputs = fused(*inputs)
+        loss = sum((y * mdl.tensor(rand(*y.shape, seed=k))).sum() for k, y in enumerate(outputs))
+        grads.append([g.numpy() for g in mdl.grad(loss, inputs, create_graph=create_graph)])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_fused_layer_under_no_grad(kind):
+    """No graph, nothing saved for a backward, and the same outputs."""
+    fused, _, inputs = fused_and_reference(kind)
+    expected = [y.numpy() for y in fused(*inputs)]
+    with mdl.no_grad():
+        outputs = fused(*inputs)
+    assert not any(y.requires_grad for y in outputs)
+    for y, e in zip(outputs, expected):
+        np.testing.assert_array_equal(y.numpy(), e)
+
+
+def test_one_step_sequences():
+    for kind in ("lstm", "gru"):
+        fused, plain, inputs = fused_and_reference(kind)
+        inputs[0] = leaf(3, 1, 4)
+        for a, b in zip(fused(*inputs), plain(*inputs)):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
+        assert mdl.gradcheck(fused, inputs)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: lstm_sequence(mdl.zeros(2, 3, 8), mdl.zeros(8, 3), mdl.zeros(2, 3), mdl.zeros(2, 3)),
+     ["lstm_sequence", "w_hh", "(4*H, H)", "(8, 3)"]),
+    (lambda: lstm_sequence(mdl.zeros(2, 3, 12), mdl.zeros(8, 2), mdl.zeros(2, 2), mdl.zeros(2, 2)),
+     ["lstm_sequence", "xw", "(N, T, 8)", "(2, 3, 12)"]),
+    (lambda: lstm_sequence(mdl.zeros(2, 0, 8), mdl.zeros(8, 2), mdl.zeros(2, 2), mdl.zeros(2, 2)),
+     ["lstm_sequence", "T > 0", "(2, 0, 8)"]),
+    (lambda: gru_sequence(mdl.zeros(2, 3, 6), mdl.zeros(6, 2), None, mdl.zeros(3, 2)),
+     ["gru_sequence", "initial state", "(3, 2)", "(2, 2)"]),
+    (lambda: gru_sequence(mdl.zeros(2, 3, 6), mdl.zeros(6, 2), mdl.zeros(4), mdl.zeros(2, 2)),
+     ["gru_sequence", "b_hh", "(4,)", "(6,)"]),
+])
+def test_fused_op_errors_are_clear(call, words):
+    with pytest.raises(ValueError) as info:
+        call()
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in {info.value}"
+
+
+# ----------------------------------------------------------------------------
 # the fast sequence loop against the plain one, a step at a time with the cells
 # ----------------------------------------------------------------------------
 @pytest.mark.parametrize("layer_cls, cell_cls", [(nn.RNN, nn.RNNCell), (nn.LSTM, nn.LSTMCell),
@@ -132,6 +256,7 @@ def torch_pair(name, **kwargs):
     ("LSTM", dict(bias=False)),
     ("GRU", dict(num_layers=2)),
     ("GRU", dict(batch_first=False)),
+    ("GRU", dict(bias=False)),
     ("RNN", dict(num_layers=2)),
     ("RNN", dict(nonlinearity="relu")),
 ])
