@@ -14,6 +14,7 @@ from scipy.special import erf as scipy_erf
 
 import minidl as mdl
 import minidl.functional as F
+from minidl.functional.shape import ScatterAdd
 
 
 def rand(*shape, low=-2.0, high=2.0, seed=0):
@@ -140,6 +141,36 @@ def test_every_op_is_listed():
     public = {n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))}
     missing = sorted(public - listed - NOT_OPS - set(CHECKED_ELSEWHERE))
     assert not missing, f"ops without a gradient check in tests/test_ops.py: {missing}"
+
+
+def functions_in_graph(tensor):
+    """Names of the Function classes in the graph behind tensor."""
+    names, stack = set(), [tensor]
+    while stack:
+        t = stack.pop()
+        if t.creator is not None and type(t.creator).__name__ not in names:
+            names.add(type(t.creator).__name__)
+            stack.extend(t.creator.inputs)
+    return names
+
+
+# Functions that run under another name: each is found in its op's graph (so this list
+# cannot go stale silently) and checked there. ScatterAdd is getitem's backward, run
+# directly here; ToDevice is also checked between devices in test_gpu.py.
+RUN_UNDER_ANOTHER_NAME = {
+    "BroadcastTo": (lambda a: F.broadcast_to(a, (2, 3, 4)), [rand(3, 1)]),
+    "SumTo": (lambda a: F.sum_to(a, (3, 1)), [rand(2, 3, 4)]),
+    "ScatterAdd": (lambda g: ScatterAdd((np.array([0, 2, 0]),), (4, 2))(g), [rand(3, 2)]),
+    "ToDevice": (lambda a: F.to_device(a, "cpu") * a, [rand(3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUN_UNDER_ANOTHER_NAME))
+def test_functions_run_under_another_name(name):
+    fn, arrays = RUN_UNDER_ANOTHER_NAME[name]
+    inputs = [mdl.tensor(a, requires_grad=True) for a in arrays]
+    assert name in functions_in_graph(fn(*inputs))
+    assert mdl.gradcheck(fn, inputs) and mdl.gradgradcheck(fn, inputs)
 
 
 @pytest.mark.parametrize("name, filename", sorted(CHECKED_ELSEWHERE.items()))

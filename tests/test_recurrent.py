@@ -431,3 +431,15 @@ def test_summary_of_the_text_model_counts_parameters_by_the_formula():
     assert rows["lstm"].endswith(f"{lstm:,}") and "(1, 20, 64)" in rows["lstm"]
     assert rows["dense"].endswith(f"{layers[0]:,}") and rows["out"].endswith(f"{layers[1]:,}")
     assert f"Total params: {embedding + lstm + sum(layers):,}" in text  # 59,234
+
+
+@pytest.mark.parametrize("layer, function", [(nn.LSTM, "LSTMSequence"), (nn.GRU, "GRUSequence")])
+def test_layers_run_the_sequence_as_one_fused_function(layer, function):
+    out, _ = layer(3, 4)(mdl.tensor(rand(2, 5, 3), requires_grad=True))
+    names, stack = set(), [out]
+    while stack:
+        t = stack.pop()
+        if t.creator is not None:
+            names.add(type(t.creator).__name__)
+            stack.extend(t.creator.inputs)
+    assert function in names
