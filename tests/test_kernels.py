@@ -75,6 +75,76 @@ def test_matmul_numba_strided_and_transposed_inputs(rng):
     np.testing.assert_allclose(matmul.matmul_numba(b.T, a.T), b.T @ a.T, **TOL[np.float64])
 
 
+LAYOUTS = {  # the same matrix in three memory layouts
+    "C": lambda x: x,
+    "transposed": lambda x: np.ascontiguousarray(x.T).T,
+    "strided": lambda x: _strided_copy(x),
+}
+
+
+def _strided_copy(x):
+    """x as a view with gaps between its rows and between its columns."""
+    big = np.zeros((2 * x.shape[0], 3 * x.shape[1]), x.dtype)
+    big[::2, ::3] = x
+    return big[::2, ::3]
+
+
+# (m, k, n): k >= n goes to the inner-product kernel when the layouts allow, k < n to the
+# outer-product one; m and n leave 1 or 2 rows or columns after the groups of 3, k leaves
+# a remainder after the 4 steps of the outer kernel and after a vector of 8 (or 4)
+LAYOUT_SHAPES = [(1, 1, 1), (7, 19, 5), (5, 10, 13), (11, 35, 4), (4, 2, 3)]
+
+
+@pytest.mark.parametrize("threads", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_layout", list(LAYOUTS))
+@pytest.mark.parametrize("b_layout", list(LAYOUTS))
+def test_matmul_numba_every_layout_of_a_and_b(rng, dtype, a_layout, b_layout, threads,
+                                              monkeypatch):
+    if threads == "parallel":
+        monkeypatch.setattr(matmul, "SERIAL_FLOPS", 0)
+    for m, k, n in LAYOUT_SHAPES:
+        a = LAYOUTS[a_layout](randn(rng, (m, k), dtype))
+        b = LAYOUTS[b_layout](randn(rng, (k, n), dtype))
+        c = matmul.matmul_numba(a, b)
+        assert c.dtype == dtype and c.shape == (m, n) and c.flags.c_contiguous
+        np.testing.assert_allclose(c, matmul.matmul_reference(a, b), **TOL[dtype],
+                                   err_msg=f"A {a_layout} {a.shape}, B {b_layout} {b.shape}")
+
+
+@pytest.mark.parametrize("case, a_shape, b_shape, kernel, a_transposed", [
+    ("x @ W.T, k >= n", (6, 9), (4, 9), "inner", None),     # b given as W, used as W.T
+    ("x @ W.T, k < n", (6, 3), (4, 3), "outer", False),
+    ("gy @ W", (6, 4), (4, 9), "outer", False),
+    ("gy.T @ x", (6, 4), (6, 9), "outer", True),            # a given as gy, used as gy.T
+])
+def test_gemm_picks_the_kernel_for_the_layout(rng, monkeypatch, case, a_shape, b_shape,
+                                              kernel, a_transposed):
+    calls = []
+    inner, outer = matmul._gemm_inner, matmul._gemm_outer
+    monkeypatch.setattr(matmul, "_gemm_inner",
+                        lambda a, bt, small: calls.append(("inner", None)) or inner(a, bt, small))
+    monkeypatch.setattr(matmul, "_gemm_outer", lambda a, a_t, b, small: calls.append(
+        ("outer", a_t)) or outer(a, a_t, b, small))
+    a, b = randn(rng, a_shape), randn(rng, b_shape)
+    a = a.T if case.startswith("gy.T") else a
+    b = b.T if case.startswith("x @ W.T") else b
+    np.testing.assert_allclose(matmul.matmul_numba(a, b), a @ b, **TOL[np.float64])
+    assert calls == [(kernel, a_transposed)], case
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_numba_inner_kernel_blocked_paths(rng, dtype, monkeypatch):
+    # tiny depth passes (8 steps of p) and row blocks (6 rows), and columns split into
+    # blocks because the rows alone make too few tasks for the threads
+    monkeypatch.setattr(matmul, "DOT_DEPTH_BYTES", 8 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(matmul, "MC", 6)
+    monkeypatch.setattr(matmul, "SERIAL_FLOPS", 0)
+    monkeypatch.setattr(matmul, "TASKS_PER_THREAD", 64)
+    a, w = randn(rng, (17, 43), dtype), randn(rng, (20, 43), dtype)
+    np.testing.assert_allclose(matmul.matmul_numba(a, w.T), a @ w.T, **TOL[dtype])
+
+
 @pytest.mark.parametrize("batch", [1, 3])
 def test_matmul_numba_batched(rng, batch):
     a = randn(rng, (batch, 7, 19), np.float32)
@@ -83,6 +153,27 @@ def test_matmul_numba_batched(rng, batch):
     assert c.shape == (batch, 7, 5) and c.dtype == np.float32
     for i in range(batch):
         np.testing.assert_allclose(c[i], matmul.matmul_reference(a[i], b[i]), **TOL[np.float32])
+
+
+@pytest.mark.parametrize("threads", ["serial", "parallel"])
+def test_matmul_numba_batched_transposed_and_shared_operands(rng, threads, monkeypatch):
+    if threads == "parallel":
+        monkeypatch.setattr(matmul, "SERIAL_FLOPS", 0)
+    p, g = randn(rng, (4, 9, 7)), randn(rng, (4, 9, 5))
+    pt = p.transpose(0, 2, 1)  # attention's P^T @ dY: every A a transposed view
+    w, x = randn(rng, (7, 9)), randn(rng, (4, 3, 9))
+    cases = [
+        (pt, g),                                    # outer kernel, A read transposed
+        (np.broadcast_to(w, (4, 7, 9)), g),         # one A for all items (stride-0 batch)
+        (pt, np.broadcast_to(g[0], (4, 9, 5))),     # one B for all items, outer kernel
+        (x, np.broadcast_to(w.T, (4, 9, 7))),       # one B for all items, inner kernel
+    ]
+    for a, b in cases:
+        np.testing.assert_allclose(matmul.matmul_numba(a, b), np.matmul(a, b),
+                                   **TOL[np.float64], err_msg=f"{a.strides} {b.strides}")
+    # gemm shares a batch of 1 on either side
+    for a, b in [(w[None], g), (pt, g[:1]), (x, w.T[None])]:
+        np.testing.assert_allclose(matmul.gemm(a, b), np.matmul(a, b), **TOL[np.float64])
 
 
 def test_matmul_numba_empty_inner_dimension_gives_zeros():
