@@ -1,10 +1,10 @@
 """The classic Keras text-classification program, written with minidl, on real SMS messages.
 
 Tokenizer -> pad_sequences -> Embedding -> LSTM -> Dense -> Dense softmax, trained by
-fit() with a validation split, then scored on a held-out test split: the program people
-write first when they learn deep learning on text ("the seeds" of a course). It runs
-end to end on the SMS spam messages bundled in minidl.data, so every piece of the text
-pipeline has to work with every other, and the model has to really learn.
+fit() with a validation split, then scored on a held-out test split: the program many
+people write first when they learn deep learning on text, line by line with minidl's
+names. It runs end to end on the SMS spam messages bundled in minidl.data, so every
+piece of the text pipeline has to work with every other, and the model has to learn.
 """
 import re
 
