@@ -26,6 +26,7 @@ of NumPy arrays that return a number, reported under the function's __name__.
 """
 import contextlib
 import copy
+import functools
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -33,7 +34,9 @@ from tqdm.auto import tqdm
 from . import backend, io
 from .autograd import no_grad
 from .data.dataset import DataLoader, TensorDataset
+from .functional.loss import binary_cross_entropy
 from .metrics import accuracy_score
+from .nn.loss import BCELoss
 from .nn.module import Module
 from .tensor import Tensor
 
@@ -41,19 +44,21 @@ from .tensor import Tensor
 # ----------------------------------------------------------------------------
 # metrics on model outputs
 # ----------------------------------------------------------------------------
-def accuracy(y_true, outputs):
+def accuracy(y_true, outputs, threshold=0.0):
     """The fraction classified right.
 
     outputs (N, C, ...) are scores per class along axis 1 (as for cross_entropy): the
-    predicted class is the argmax. A single output per sample is a logit: class 1 when
-    it is > 0. Targets are class labels, or one-hot/probability rows shaped like outputs.
+    predicted class is the argmax. A single output per sample is class 1 when it is >
+    threshold: 0 for a logit, 0.5 for a probability (fit and evaluate choose 0.5 when
+    the loss is binary_cross_entropy). Targets are class labels, or one-hot/probability
+    rows shaped like outputs.
     """
     if outputs.ndim >= 2 and outputs.shape[1] > 1:
         predicted = outputs.argmax(axis=1)
         if y_true.shape == outputs.shape:
             y_true = y_true.argmax(axis=1)
     else:
-        predicted = (outputs > 0).astype(np.int64)
+        predicted = (outputs > threshold).astype(np.int64)
     predicted, y_true = predicted.reshape(-1), y_true.reshape(-1)
     if predicted.shape != y_true.shape:
         raise ValueError(f"accuracy: {predicted.size} predictions for {y_true.size} targets "
@@ -72,16 +77,20 @@ def mae(y_true, outputs):
 METRICS = {"accuracy": accuracy, "acc": accuracy, "mae": mae}
 
 
-def _metric_functions(metrics):
-    """{name: function} from names and callables."""
+def _metric_functions(metrics, loss_fn):
+    """{name: function} from names and callables. A model trained with
+    binary_cross_entropy outputs probabilities, so its accuracy thresholds at 0.5."""
     if isinstance(metrics, str) or callable(metrics):
         metrics = (metrics,)
+    named = dict(METRICS)
+    if isinstance(loss_fn, BCELoss) or loss_fn is binary_cross_entropy:
+        named["accuracy"] = named["acc"] = functools.partial(accuracy, threshold=0.5)
     functions = {}
     for metric in metrics:
         if callable(metric):
             functions[metric.__name__] = metric
-        elif metric in METRICS:
-            functions["accuracy" if metric == "acc" else metric] = METRICS[metric]
+        elif metric in named:
+            functions["accuracy" if metric == "acc" else metric] = named[metric]
         else:
             raise ValueError(f"fit: unknown metric {metric!r}; use one of {sorted(METRICS)} "
                              "or a function metric(y_true, outputs) -> float")
@@ -443,7 +452,7 @@ def fit(model, loss_fn, optimizer, x=None, y=None, *, dataset=None, epochs=1, ba
                         device=device)
     validation_loader = None if validation_set is None else DataLoader(
         validation_set, batch_size=batch_size, device=device)
-    metric_functions = _metric_functions(metrics)
+    metric_functions = _metric_functions(metrics, loss_fn)
 
     history = History()
     was_training = model.training
@@ -504,7 +513,7 @@ def evaluate(model, loss_fn, x=None, y=None, batch_size=32, metrics=("accuracy",
         model.to(device)
     device, dtype = _model_device_and_dtype(model)
     loader = DataLoader(data, batch_size=batch_size, device=device)
-    return _evaluate_loader(model, loss_fn, loader, _metric_functions(metrics), dtype)
+    return _evaluate_loader(model, loss_fn, loader, _metric_functions(metrics, loss_fn), dtype)
 
 
 def predict(model, x, batch_size=32, *, device=None):

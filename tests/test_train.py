@@ -304,3 +304,15 @@ def test_fit_on_the_gpu_matches_the_cpu(digits):
         assert predict(model, x[:5]).shape == (5, 10)
     for name in ("loss", "val_loss"):
         np.testing.assert_allclose(histories[1][name], histories[0][name], rtol=1e-4)
+
+
+def test_accuracy_of_a_sigmoid_model_trained_with_bce_thresholds_at_one_half():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)[:, None]
+    mdl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
+    history = fit(model, nn.BCELoss(), optim.Adam(model.parameters(), lr=0.1), x, y,
+                  epochs=20, batch_size=50, verbose=False)
+    assert history.history["accuracy"][-1] > 0.95  # a 0 threshold would call every row 1
+    assert evaluate(model, nn.BCELoss(), x, y)["accuracy"] > 0.95
