@@ -1,4 +1,4 @@
-# make test  - the whole test suite        make run   - the main demo
+# make test  - the whole test suite        make run   - the main demo (tutorial 10)
 # make bench - speed against NumPy/PyTorch make notebooks - tutorials as .ipynb
 # Each target first builds .venv (once) from nothing but python3.
 PYTHON ?= python3
@@ -18,12 +18,17 @@ test: $(READY)
 	$(BIN)/python -m pytest
 
 run: $(READY)
-	$(BIN)/python examples/fit_line.py
+	$(BIN)/python tutorials/10_big_vs_small.py
 
 bench: $(READY)
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0' \
 		|| echo "PyTorch could not be installed: its columns will say so"
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/kernels.py
+	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/digits.py
+	$(BIN)/python benchmarks/gpu.py
+	$(BIN)/python benchmarks/train_step.py --device cuda
 
 notebooks: $(READY)
 	$(BIN)/python -m jupytext --to ipynb tutorials/[0-9]*.py
