@@ -7,30 +7,14 @@ fixed stratified split: 1,347 training and 450 test images, seed 0. An MLP must 
 (the benchmark also reports other splits). A bug in a layer's gradient, an optimizer
 or the training loop costs far more than the margin.
 """
-import numba
 import pytest
-from threadpoolctl import threadpool_limits
 
 from benchmarks.digits import NETWORKS, train_logistic_regression, train_network
 
 SEED = 0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Run numba's kernels and BLAS on one thread here: accuracy, not speed, is under test.
-
-    These products are small, and on a busy machine two threads that wait for each other
-    at every one of them made this file take minutes (the logistic regression alone 20x
-    longer) instead of seconds. The numbers computed are the same.
-    """
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        numba.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

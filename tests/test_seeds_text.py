@@ -8,10 +8,8 @@ piece of the text pipeline has to work with every other, and the model has to le
 """
 import re
 
-import numba
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 import minidl as mdl
 from minidl import nn, optim
@@ -28,18 +26,7 @@ EPOCHS = 3
 SEED = 0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Run numba's kernels and BLAS on one thread here: the products are small, and on a
-    busy machine two threads waiting for each other at every step tripled this file's time.
-    The numbers computed are the same."""
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        numba.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class LastHiddenState(nn.Module):
