@@ -21,9 +21,9 @@ one thread, against OpenBLAS on one thread (GFLOP/s, best of many runs):
      value loaded serves 3 FMAs, each C value loaded and stored gets 4, and the
      12 values of A stay in registers (7 loads, 12 FMAs, 3 stores per vector).
      C goes through memory at every 4th step: numba cannot tell LLVM that C
-     and B never overlap, so LLVM will not keep C in registers, and it checks
-     for overlap each time the loop starts (a fixed cost per call, large when
-     rows are short). n = 1024: 61 GFLOP/s (BLAS 81).
+     and B never overlap, so LLVM will not keep C in registers, and each call
+     pays a fixed cost to set up (large when rows are short: 32 or 64 wide).
+     n = 1024: 69 GFLOP/s (BLAS 88).
    - Inner products (`_dot_3x3`), for A with contiguous rows and B with
      contiguous columns, as in a layer's forward pass x @ W.T. The vectorized
      loop runs along p with 9 running sums, C[i:i+3, j:j+3]: 6 loads for 9
@@ -31,14 +31,16 @@ one thread, against OpenBLAS on one thread (GFLOP/s, best of many runs):
      That takes one licence, fastmath "reassoc": each sum is kept as 8 partial
      sums (one per vector lane), added up at the end. Before, such a B was
      copied into row-major panels for the outer-product kernel:
-     (128, 784) @ (784, 256) went from 44 to 67 GFLOP/s (BLAS 79),
-     (128, 128) @ (128, 10) from 6 to 21 (BLAS 34): 10 columns fill just one
-     vector and two leftover lanes of an outer-product row.
-   Adding up the partial sums is a fixed cost per 3 x 3 block of C, the
-   overlap check one per row pass; so `gemm` uses inner products when the
-   layout allows and k >= n, outer products otherwise. Copying an operand into
-   the other layout would cost 0.5-1.5 ns per element (a transposing copy that
-   numba cannot vectorize), more than the kernels' difference.
+     (128, 784) @ (784, 256) went from 50 to 69 GFLOP/s (BLAS 84),
+     (128, 256) @ (256, 128) from 37 to 57 (BLAS 82), and
+     (128, 128) @ (128, 10) from 6 to 22 (BLAS 40): 10 columns are one vector
+     and two leftover lanes per outer-product row.
+   Adding up the partial sums is a fixed cost per 3 x 3 block of C, as the
+   set-up is per call of the outer-product kernel, so `gemm` takes inner
+   products when the layout allows and k >= n, outer products otherwise.
+   Copying an operand into the other layout would cost 0.5-1.5 ns per element
+   (a transposing copy, which numba does not vectorize), more than the
+   kernels' difference.
 4. Cache blocking and packing. A task works on a block of rows of A small
    enough to stay in the L2 cache while it is reused. For outer products a
    panel of B (KC rows x NC columns, 256 KiB) is copied into a contiguous
@@ -46,20 +48,24 @@ one thread, against OpenBLAS on one thread (GFLOP/s, best of many runs):
    cache sets.
 5. No copies of A. A weight gradient gy.T @ x hands over a transposed A; the
    outer-product kernel reads its 12 scalars per call straight from gy
-   instead of copying A first (the copy cost 50 us of 930 on
-   (256, 128)^T @ (128, 784), 200 us of 1900 on attention's P^T @ dY).
+   instead of copying A first (the copy took 50 of 930 us on
+   (256, 128)^T @ (128, 784), 200 of 1900 us on attention's P^T @ dY).
+   With the index fix below: (256, 128)^T @ (128, 784) 69 -> 77 GFLOP/s
+   (BLAS 86), 128 x (64x64)^T @ (64x32) 23 -> 40 (BLAS 66).
 6. Threads. The tiles of C (rows x columns, per batch item) are independent,
-   so `prange` hands them to the cores. Waking the thread pool costs tens of
-   microseconds (milliseconds on a busy machine), so a product of fewer than
-   SERIAL_FLOPS runs the same tasks on the calling thread.
+   so `prange` hands them to the cores, in equal blocks of rows. Waking the
+   thread pool costs tens of microseconds (milliseconds on a busy machine),
+   so a product of fewer than SERIAL_FLOPS runs the same tasks on the calling
+   thread.
 
 One numba detail matters as much as any of these: numba checks every index for
 a negative value (Python's wrap-around) unless LLVM can prove it is not, and a
 check left in the vectorized loop slows it down or stops vectorizing. So the
-kernels index views whose loops start at 0: `c[i, j0 + j]` made the first
-version 3x slower, and reading B as bp[p, j] with p counting from a pass's
-first row p0, rather than from 0 in the view bp[p0:p1], cost 30% on
-attention's 128 x (64x32 @ 32x64).
+kernels index views with loop variables that start at 0: `c[i, j0 + j]` made
+the first version 3x slower, and reading B as bp[p, j] with p counting from a
+pass's first row p0 (instead of slab[q, j], slab = bp[p0:p1], q from 0) made
+the outer-product kernel 1.4x slower on attention's 128 x (64x32 @ 32x64)
+(which now runs at 51 GFLOP/s, was 36; BLAS 63).
 
 Floating point: both kernels use fastmath "contract", which fuses a * b + c
 into one FMA (one rounding instead of two). The outer-product kernel sums over
@@ -83,8 +89,8 @@ PANEL_BYTES = 2048       # NC: columns per packed panel of B: 512 float32 or 256
 MAX_PANEL_BYTES = 4096   # a contiguous B up to this wide (1024 float32) is used unpacked
 SLAB_BYTES = 256 * 1024  # KC: rows of a panel per pass, so that KC x NC fills half the L2
 DOT_DEPTH_BYTES = 4096   # inner products: steps of p per pass (1024 float32, 512 float64)
-MC = 96                  # at most this many rows of C per task (a multiple of 3)
-TASKS_PER_THREAD = 4     # split rows finer when there are fewer tiles, so no core idles
+MC = 96                  # at most about this many rows of C per task
+TASKS_PER_THREAD = 4     # at least this many tasks per thread, so that no core idles
 SERIAL_FLOPS = 1 << 21   # products with fewer flops (~50 us on one core) skip the threads
 
 
@@ -160,8 +166,19 @@ def _kernel_1x4(x0, slab, q, c0):
 
 
 @njit(fastmath=FMA, inline="always", cache=True)
+def _kernel_3x1(a0, a1, a2, brow, c0, c1, c2):
+    """Rows i, i+1, i+2 of C += A[i:i+3, p] * B[p, :]: for the last k % 4 steps."""
+    for j in range(c0.shape[0]):
+        b = brow[j]
+        y0, y1, y2 = c0[j] + a0 * b, c1[j] + a1 * b, c2[j] + a2 * b
+        c0[j] = y0
+        c1[j] = y1
+        c2[j] = y2
+
+
+@njit(fastmath=FMA, inline="always", cache=True)
 def _kernel_1x1(alpha, brow, c0):
-    """Row of C += alpha * a row of B: for the last k % 4 steps."""
+    """Row of C += alpha * a row of B: the last k % 4 steps of the last rows."""
     for j in range(c0.shape[0]):
         c0[j] += alpha * brow[j]
 
@@ -189,9 +206,8 @@ def _update_tile(a, a_t, bp, c, i0, i1, j0, w, p0, p1):
                             slab, q, c0, c1, c2)
             for q in range(rest.shape[0]):
                 p = p0 + k4 + q
-                _kernel_1x1(_a1(a, a_t, i, p), rest[q], c0)
-                _kernel_1x1(_a1(a, a_t, i + 1, p), rest[q], c1)
-                _kernel_1x1(_a1(a, a_t, i + 2, p), rest[q], c2)
+                _kernel_3x1(_a1(a, a_t, i, p), _a1(a, a_t, i + 1, p), _a1(a, a_t, i + 2, p),
+                            rest[q], c0, c1, c2)
             i += 3
         else:
             c0 = c[i, j0:j0 + w]
@@ -203,21 +219,21 @@ def _update_tile(a, a_t, bp, c, i0, i1, j0, w, p0, p1):
 
 
 @njit(cache=True)
-def _outer_task(task, a, a_t, panels, c, mc, kc):
+def _outer_task(task, a, a_t, panels, c, row_blocks, kc):
     """One task of C (batch, m, n) = A @ B, with B given as packed panels (see
-    _pack_panels): one batch item x up to mc rows x one panel. Within it, passes of
-    kc steps of p keep a kc x nc slab of the panel in cache while all rows use it.
+    _pack_panels): one batch item x one of row_blocks blocks of rows x one panel.
+    Within it, passes of kc steps of p keep a kc x nc slab of the panel in cache while
+    all rows use it.
 
     `a` is A (batch, m, k), or A's transpose (batch, k, m) when a_t; a batch of 1 is
     shared by every batch item."""
     npanels, k, nc = panels.shape[1], panels.shape[2], panels.shape[3]
     m, n = c.shape[1], c.shape[2]
-    nrow_blocks = (m + mc - 1) // mc
-    bi = task // (nrow_blocks * npanels)
-    i0 = (task // npanels) % nrow_blocks * mc
+    bi = task // (row_blocks * npanels)
+    i0, i1 = _block((task // npanels) % row_blocks, row_blocks, m)
     q = task % npanels
     ai = a[0] if a.shape[0] == 1 else a[bi]
-    i1, j0 = min(m, i0 + mc), q * nc
+    j0 = q * nc
     width = min(nc, n - j0)
     c[bi, i0:i1, j0:j0 + width] = 0  # here, not by np.zeros: the tile is about to be used
     for p0 in range(0, k, kc):
@@ -225,18 +241,27 @@ def _outer_task(task, a, a_t, panels, c, mc, kc):
 
 
 @njit(parallel=True, cache=True)
-def _outer_parallel(a, a_t, panels, c, mc, kc, ntasks):
+def _outer_parallel(a, a_t, panels, c, row_blocks, kc, ntasks):
     """All outer-product tasks, shared among the threads by prange."""
     for task in prange(ntasks):
-        _outer_task(task, a, a_t, panels, c, mc, kc)
+        _outer_task(task, a, a_t, panels, c, row_blocks, kc)
 
 
 @njit(cache=True)
-def _outer_serial(a, a_t, panels, c, mc, kc, ntasks):
+def _outer_serial(a, a_t, panels, c, row_blocks, kc, ntasks):
     """All outer-product tasks on the calling thread: for products too small to pay for
     waking the thread pool (tens of microseconds, far more on a busy machine)."""
     for task in range(ntasks):
-        _outer_task(task, a, a_t, panels, c, mc, kc)
+        _outer_task(task, a, a_t, panels, c, row_blocks, kc)
+
+
+@njit(inline="always", cache=True)
+def _block(index, nblocks, size):
+    """(start, stop) of the index-th of nblocks near-equal parts of range(size), cut at
+    multiples of 3 (the kernels' groups of rows and columns), so that threads given the
+    same number of tasks get the same work."""
+    groups = (size + 2) // 3
+    return 3 * (index * groups // nblocks), min(size, 3 * ((index + 1) * groups // nblocks))
 
 
 def _pack_panels(b):
@@ -249,7 +274,7 @@ def _pack_panels(b):
     nbatch, k, n = b.shape
     if b.flags.c_contiguous and n <= MAX_PANEL_BYTES // b.dtype.itemsize:
         return b.reshape(nbatch, 1, k, n)
-    nc = PANEL_BYTES // b.dtype.itemsize
+    nc = min(n, PANEL_BYTES // b.dtype.itemsize)
     full, rest = divmod(n, nc)
     panels = np.empty((nbatch, full + (rest > 0), k, nc), dtype=b.dtype)
     # (batch, k, full*nc) -> (batch, k, full, nc) -> (batch, full, k, nc)
@@ -324,38 +349,37 @@ def _add_3x3(c, i, j, s):
 
 
 @njit(cache=True)
-def _dot_task(task, a, bt, c, mc, nc, kc):
-    """One task of C (batch, m, n) = A @ B: one batch item x up to mc rows x up to nc
-    columns, in passes of kc steps of p (so that 3 rows of A and 3 of B^T fit in L1).
+def _dot_task(task, a, bt, c, row_blocks, col_blocks, kc):
+    """One task of C (batch, m, n) = A @ B: one batch item x one of row_blocks blocks of
+    rows x one of col_blocks blocks of columns, in passes of kc steps of p (so that 3
+    rows of A and 3 of B^T fit in the L1 cache).
 
     A is (batch, m, k) and bt = B^T (batch, n, k); a batch of 1 is shared by every item."""
     nbatch, m, n = c.shape
     k = a.shape[2]
-    nrow_blocks, ncol_blocks = (m + mc - 1) // mc, (n + nc - 1) // nc
-    bi = task // (nrow_blocks * ncol_blocks)
-    i0 = (task // ncol_blocks) % nrow_blocks * mc
-    j0 = task % ncol_blocks * nc
+    bi = task // (row_blocks * col_blocks)
+    i0, i1 = _block((task // col_blocks) % row_blocks, row_blocks, m)
+    j0, j1 = _block(task % col_blocks, col_blocks, n)
     ai = a[0] if a.shape[0] == 1 else a[bi]
     bti = bt[0] if bt.shape[0] == 1 else bt[bi]
     ci = c[bi]
-    i1, j1 = min(m, i0 + mc), min(n, j0 + nc)
     ci[i0:i1, j0:j1] = 0  # here, not by np.zeros: the tile is about to be used
     for p0 in range(0, k, kc):
         _dot_tile(ai, bti, ci, i0, i1, j0, j1, p0, min(k, p0 + kc))
 
 
 @njit(parallel=True, cache=True)
-def _dot_parallel(a, bt, c, mc, nc, kc, ntasks):
+def _dot_parallel(a, bt, c, row_blocks, col_blocks, kc, ntasks):
     """All inner-product tasks, shared among the threads by prange."""
     for task in prange(ntasks):
-        _dot_task(task, a, bt, c, mc, nc, kc)
+        _dot_task(task, a, bt, c, row_blocks, col_blocks, kc)
 
 
 @njit(cache=True)
-def _dot_serial(a, bt, c, mc, nc, kc, ntasks):
+def _dot_serial(a, bt, c, row_blocks, col_blocks, kc, ntasks):
     """All inner-product tasks on the calling thread (see SERIAL_FLOPS)."""
     for task in range(ntasks):
-        _dot_task(task, a, bt, c, mc, nc, kc)
+        _dot_task(task, a, bt, c, row_blocks, col_blocks, kc)
 
 
 # ----------------------------------------------------------------------------
@@ -368,45 +392,11 @@ def _tasks_wanted(small):
     return 1 if threads == 1 else TASKS_PER_THREAD * threads
 
 
-def _rows_per_task(m, other_tasks, want):
-    """Rows of C per task, a multiple of 3: as many as the L2 cache allows (MC), in
-    blocks of equal size, and fewer when the batch and column blocks alone (other_tasks)
-    would make fewer than `want` tasks."""
-    blocks = max(-(-m // MC), -(-want // max(1, other_tasks)))  # ceil divisions
-    rows = -(-m // blocks)
-    return max(3, -(-rows // 3) * 3)
-
-
-def _gemm_inner(a, bt, small):
-    """C = A @ B through the inner-product kernel, for C-contiguous A (batch, m, k) and
-    bt = B^T (batch, n, k)."""
-    nbatch, m, n = max(a.shape[0], bt.shape[0]), a.shape[1], bt.shape[1]
-    c = np.empty((nbatch, m, n), dtype=a.dtype)
-    kc = DOT_DEPTH_BYTES // a.dtype.itemsize
-    # columns are split only when rows alone cannot make enough tasks (small m)
-    want = _tasks_wanted(small)
-    col_blocks = min(-(-n // 3), max(1, -(-want // (nbatch * -(-m // 3)))))
-    nc = -(-n // col_blocks)
-    mc = _rows_per_task(m, nbatch * col_blocks, want)
-    ntasks = nbatch * -(-m // mc) * -(-n // nc)
-    (_dot_serial if small else _dot_parallel)(_read_only(a), _read_only(bt), c, mc, nc, kc,
-                                              ntasks)
-    return c
-
-
-def _gemm_outer(a, a_t, b, small):
-    """C = A @ B through the outer-product kernel: `a` is A (batch, m, k), or A's
-    transpose (batch, k, m) when a_t, C-contiguous either way; B any strides."""
-    panels = _pack_panels(b)
-    nbatch, npanels, k, nc = panels.shape
-    m = a.shape[2] if a_t else a.shape[1]
-    c = np.empty((nbatch, m, b.shape[2]), dtype=a.dtype)
-    kc = max(4, SLAB_BYTES // (nc * a.dtype.itemsize) // 4 * 4)
-    mc = _rows_per_task(m, nbatch * npanels, _tasks_wanted(small))
-    ntasks = nbatch * -(-m // mc) * npanels
-    (_outer_serial if small else _outer_parallel)(_read_only(a), a_t, _read_only(panels), c,
-                                                  mc, kc, ntasks)
-    return c
+def _row_blocks(m, other_tasks, want):
+    """How many blocks to cut the rows of C into: enough that no block has more than MC
+    rows (its rows of A stay in the L2 cache) and that, with other_tasks blocks of
+    batch items and columns, there are `want` tasks; no block smaller than 3 rows."""
+    return min(-(-m // 3), max(-(-m // MC), -(-want // other_tasks)))  # ceil divisions
 
 
 def _read_only(x):
@@ -418,18 +408,49 @@ def _read_only(x):
     return view
 
 
+def _gemm_inner(a, bt, small):
+    """C = A @ B through the inner-product kernel, for C-contiguous A (batch, m, k) and
+    bt = B^T (batch, n, k)."""
+    nbatch, m, n = max(a.shape[0], bt.shape[0]), a.shape[1], bt.shape[1]
+    c = np.empty((nbatch, m, n), dtype=a.dtype)
+    kc = DOT_DEPTH_BYTES // a.dtype.itemsize
+    # columns are split only when rows alone cannot make enough tasks (small m)
+    want = _tasks_wanted(small)
+    col_blocks = min(-(-n // 3), -(-want // (nbatch * -(-m // 3))))
+    row_blocks = _row_blocks(m, nbatch * col_blocks, want)
+    ntasks = nbatch * row_blocks * col_blocks
+    (_dot_serial if small else _dot_parallel)(_read_only(a), _read_only(bt), c, row_blocks,
+                                              col_blocks, kc, ntasks)
+    return c
+
+
+def _gemm_outer(a, a_t, b, small):
+    """C = A @ B through the outer-product kernel: `a` is A (batch, m, k), or A's
+    transpose (batch, k, m) when a_t, C-contiguous either way; B any strides."""
+    panels = _pack_panels(b)
+    nbatch, npanels, k, nc = panels.shape
+    m = a.shape[2] if a_t else a.shape[1]
+    c = np.empty((nbatch, m, b.shape[2]), dtype=a.dtype)
+    kc = max(4, SLAB_BYTES // (nc * a.dtype.itemsize) // 4 * 4)
+    row_blocks = _row_blocks(m, nbatch * npanels, _tasks_wanted(small))
+    ntasks = nbatch * row_blocks * npanels
+    (_outer_serial if small else _outer_parallel)(_read_only(a), a_t, _read_only(panels), c,
+                                                  row_blocks, kc, ntasks)
+    return c
+
+
 def gemm(a, b):
     """C = A @ B for A (batch or 1, m, k) and B (batch or 1, k, n), same float dtype,
-    any strides; a batch of 1 is shared by every batch item of the other operand.
+    any strides; a batch of 1 is shared by every batch item of the other operand. The
+    building block that the conv kernels also use.
 
-    The building block that the conv kernels also use. It picks the kernel for the
-    layout and shape: inner products when A's rows and B's columns are contiguous and
-    the sums are at least as long as the rows of C (k >= n: each 3 x 3 tile pays a
-    fixed cost to add up its partial sums, each pass of the outer-product kernel a
-    fixed cost per row), outer products otherwise, reading A in place when it is the
-    transpose of a contiguous array (a weight gradient's gy.T)."""
+    Inner products when A's rows and B's columns are contiguous and k >= n: adding up
+    the partial sums is a fixed cost per 3 x 3 block of C, as the overlap check is per
+    row pass of the outer-product kernel, so the kernel with the longer loop wins.
+    Outer products otherwise, reading A in place when it is the transpose of a
+    contiguous array (a weight gradient's gy.T)."""
     nbatch, m, k, n = max(a.shape[0], b.shape[0]), a.shape[1], a.shape[2], b.shape[2]
-    if k == 0:
+    if 0 in (nbatch, m, k, n):
         return np.zeros((nbatch, m, n), dtype=a.dtype)
     small = 2 * nbatch * m * k * n < SERIAL_FLOPS
     bt = b.transpose(0, 2, 1)

@@ -181,6 +181,13 @@ def test_matmul_numba_empty_inner_dimension_gives_zeros():
     np.testing.assert_array_equal(c, np.zeros((3, 4)))
 
 
+@pytest.mark.parametrize("a_shape, b_shape", [((0, 3), (3, 4)), ((3, 4), (4, 0)),
+                                              ((0, 2, 3), (0, 3, 4))])
+def test_matmul_numba_empty_outputs(a_shape, b_shape):
+    c = matmul.matmul_numba(np.ones(a_shape), np.ones(b_shape))
+    assert c.shape == np.matmul(np.ones(a_shape), np.ones(b_shape)).shape
+
+
 @pytest.mark.parametrize("a, b, words", [
     (np.ones((2, 3)), np.ones((4, 2)), ["matmul_numba", "(2, 3)", "(4, 2)", "3 != 4"]),
     (np.ones((2, 3)), np.ones((3, 2), np.float32), ["float64", "float32"]),
