@@ -133,16 +133,19 @@ def test_gemm_picks_the_kernel_for_the_layout(rng, monkeypatch, case, a_shape, b
     assert calls == [(kernel, a_transposed)], case
 
 
+@pytest.mark.parametrize("w_layout", ["W (inner products)", "W.T (outer products)"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_numba_inner_kernel_blocked_paths(rng, dtype, monkeypatch):
-    # tiny depth passes (8 steps of p) and row blocks (6 rows), and columns split into
-    # blocks because the rows alone make too few tasks for the threads
+def test_matmul_numba_split_into_many_tasks(rng, dtype, w_layout, monkeypatch):
+    # tiny passes over p (8 steps) and row blocks (at most 6 rows), as many tasks as the
+    # shape allows whatever the number of threads (so columns are split too), parallel
     monkeypatch.setattr(matmul, "DOT_DEPTH_BYTES", 8 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(matmul, "SLAB_BYTES", 8 * 20 * np.dtype(dtype).itemsize)
     monkeypatch.setattr(matmul, "MC", 6)
     monkeypatch.setattr(matmul, "SERIAL_FLOPS", 0)
-    monkeypatch.setattr(matmul, "TASKS_PER_THREAD", 64)
+    monkeypatch.setattr(matmul, "_tasks_wanted", lambda small: 1000)
     a, w = randn(rng, (17, 43), dtype), randn(rng, (20, 43), dtype)
-    np.testing.assert_allclose(matmul.matmul_numba(a, w.T), a @ w.T, **TOL[dtype])
+    b = w.T if w_layout.startswith("W ") else np.ascontiguousarray(w.T)
+    np.testing.assert_allclose(matmul.matmul_numba(a, b), a @ b, **TOL[dtype])
 
 
 @pytest.mark.parametrize("batch", [1, 3])
