@@ -218,6 +218,15 @@ def _update_tile(a, a_t, bp, c, i0, i1, j0, w, p0, p1):
             i += 1
 
 
+@njit(inline="always", cache=True)
+def _block(index, nblocks, size):
+    """(start, stop) of the index-th of nblocks near-equal parts of range(size), cut at
+    multiples of 3 (the kernels' groups of rows and columns), so that threads given the
+    same number of tasks get the same work."""
+    groups = (size + 2) // 3
+    return 3 * (index * groups // nblocks), min(size, 3 * ((index + 1) * groups // nblocks))
+
+
 @njit(cache=True)
 def _outer_task(task, a, a_t, panels, c, row_blocks, kc):
     """One task of C (batch, m, n) = A @ B, with B given as packed panels (see
@@ -253,15 +262,6 @@ def _outer_serial(a, a_t, panels, c, row_blocks, kc, ntasks):
     waking the thread pool (tens of microseconds, far more on a busy machine)."""
     for task in range(ntasks):
         _outer_task(task, a, a_t, panels, c, row_blocks, kc)
-
-
-@njit(inline="always", cache=True)
-def _block(index, nblocks, size):
-    """(start, stop) of the index-th of nblocks near-equal parts of range(size), cut at
-    multiples of 3 (the kernels' groups of rows and columns), so that threads given the
-    same number of tasks get the same work."""
-    groups = (size + 2) // 3
-    return 3 * (index * groups // nblocks), min(size, 3 * ((index + 1) * groups // nblocks))
 
 
 def _pack_panels(b):
