@@ -52,7 +52,7 @@ def run(tmp_path_factory):
 
 def test_the_tutorials_are_found():
     numbers = [p.name[:2] for p in TUTORIALS]
-    assert numbers[:4] == ["01", "02", "03", "04"]
+    assert numbers[:10] == [f"{n:02d}" for n in range(1, 11)]
     assert len(set(numbers)) == len(numbers), f"two tutorials share a number: {numbers}"
 
 
@@ -173,3 +173,231 @@ def test_04_sgd_and_naive_bayes_are_good_too(run):
     assert r["sgd_test_accuracy"] > 0.93      # ...but a fine classifier
     assert r["bayes_test_accuracy"] > 0.95
     assert r["weight_correlation"] > 0.5
+
+# ------------------------------------------------------------------ 09 inside the kernels
+def test_09_three_matmuls_agree_and_compiled_ones_are_thousands_of_times_faster(run):
+    r = run("09").results
+    assert r["matmul_max_difference"] < 1e-4
+    assert r["numba_over_python"] > 100
+    assert r["blas_over_python"] > 100
+    assert len(r["matmul_gflops"]["numba"]) == len(r["matmul_sizes"])
+    assert len(r["matmul_gflops"]["Python loops"]) == len(r["matmul_python_sizes"])
+
+
+def test_09_im2col_turns_the_convolution_into_one_matmul(run):
+    r = run("09").results
+    assert r["im2col_first_column"] == [0, 1, 2, 4, 5, 6, 8, 9, 10]
+    assert r["im2col_conv_max_difference"] < 1e-12
+
+
+def test_09_roofline_big_matmul_is_compute_bound_pooling_and_relu_memory_bound(run):
+    r = run("09").results
+    roofline = r["roofline"]
+    assert r["ridge_ops_per_byte"] == pytest.approx(r["peak_gflops"] / r["bandwidth_gb_s"])
+    assert roofline[f"matmul {max(r['matmul_sizes'])}, NumPy/BLAS"]["bound"] == "compute"
+    for name in ("max_pool2d, numba", "max_pool2d, numpy", "ReLU, np.maximum"):
+        assert roofline[name]["bound"] == "memory", name
+    direct = roofline["conv2d forward, numpy"]["intensity"]
+    assert 40 < direct < 60  # about 48 operations per byte, as the text says
+    assert roofline["conv2d forward, numpy, im2col bytes"]["intensity"] < direct / 5
+
+
+def test_09_numba_cache_and_set_kernels(run):
+    r = run("09").results
+    assert r["cached_first_call_s"] > 10 * r["warm_call_s"]  # loading is a one-off cost
+    if "compile_s" in r:  # measured in full mode only
+        assert r["compile_s"] > r["cached_first_call_s"]
+    assert r["set_kernels_loss_max_difference"] < 1e-4  # same network, same numbers
+    losses = r["set_kernels_losses"]
+    assert losses[-1] < losses[0]
+    assert set(r["training_step_ms"]) == {"numba", "numpy"}
+    assert r["kernels_restored"] is True
+
+
+def test_09_gpu_section_runs_or_says_why_not(run):
+    result = run("09")
+    if result.results["gpu"] is None:
+        assert "No GPU here" in result.stdout
+    else:
+        assert min(result.results["gpu"]["matmul_gflops"]) > 0
+
+
+# ------------------------------------------------------------------ 10 big vs small
+def test_10_prints_a_markdown_table_of_every_model(run):
+    result = run("10")
+    lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert lines[0].startswith("| data | model |")
+    assert len(lines) == 2 + 11  # header, rule, one row per model
+    r = result.results
+    assert set(r["score"]) == set(r["parameters"]) == set(r["train_s"]) == set(r["latency_ms"])
+    assert len(r["score"]) == 11
+
+
+def test_10_small_models_are_strong_baselines(run):
+    score = run("10").results["score"]
+    assert score["digits: logistic regression"] > 0.95
+    assert score["SMS spam: multinomial naive Bayes"] > 0.97  # always "not spam": 0.876
+    assert score["SMS spam: logistic regression"] > 0.95
+    assert score["diabetes: linear regression"] > 0.45
+    assert score["diabetes: linear regression"] > score["diabetes: MLP 10-64-64-1"]
+
+
+def test_10_big_models_have_many_more_parameters(run):
+    r = run("10").results
+    parameters, kind = r["parameters"], r["kind"]
+    assert parameters["digits: logistic regression"] == 64 * 10 + 10
+    assert parameters["digits: CNN"] == (9 * 16 + 16) + (16 * 9 * 32 + 32) + (128 * 64 + 64) + (
+        64 * 10 + 10)
+    for data in ("digits", "SMS spam", "diabetes"):
+        small = [n for name, n in parameters.items() if name.startswith(f"{data}:")
+                 and kind[name] == "small"]
+        big = [n for name, n in parameters.items() if name.startswith(f"{data}:")
+               and kind[name] == "big"]
+        assert small and big and min(big) > 5 * max(small), data
+
+
+def test_10_learning_curves_small_model_first_big_model_steeper(run):
+    r = run("10").results
+    assert r["digits_sizes"] == sorted(r["digits_sizes"]) and r["digits_sizes"][-1] == 1347
+    small, big = r["digits_curves"]["logistic regression"], r["digits_curves"]["CNN"]
+    assert small[0] > big[0]                        # little data: the small model wins
+    assert big[-1] - big[0] > small[-1] - small[0]  # the big one gains more from data
+    bayes, lstm = r["spam_curves"]["naive Bayes"], r["spam_curves"]["LSTM"]
+    assert all(b >= n for b, n in zip(bayes, lstm))  # naive Bayes ahead at every size
+    assert lstm[-1] > 0.9                           # yet the LSTM does learn
+
+
+# ------------------------------------------------------------------ 05 digits three ways
+def test_05_all_three_models_learn_the_digits(run):
+    models = run("05").results["models"]
+    assert set(models) == {"logistic regression", "MLP", "CNN"}
+    assert models["logistic regression"]["test_accuracy"] > 0.93  # the same in both modes
+    assert models["MLP"]["test_accuracy"] > 0.85   # a few epochs only in fast mode
+    assert models["CNN"]["test_accuracy"] > 0.8
+    assert all(m["train_seconds"] > 0 and m["inference_seconds_per_image"] > 0
+               for m in models.values())
+
+
+def test_05_parameter_counts_are_the_layer_formulas(run):
+    models = run("05").results["models"]
+    assert models["logistic regression"]["parameters"] == 10 * (64 + 1)
+    assert models["MLP"]["parameters"] == (64 * 512 + 512) + (512 * 10 + 10)
+    assert models["CNN"]["parameters"] == ((1 * 9 * 32 + 32) + (32 * 9 * 32 + 32)
+                                           + (32 * 9 * 64 + 64) + (256 * 10 + 10))
+    assert models["CNN"]["parameters"] < models["MLP"]["parameters"]  # as the text says
+
+
+def test_05_networks_training_loss_falls(run):
+    r = run("05").results
+    for name in ("mlp_loss_per_epoch", "cnn_loss_per_epoch"):
+        assert len(r[name]) >= 2 and r[name][-1] < 0.8 * r[name][0], name
+
+
+def test_05_confusion_matrix_and_errors_match_the_best_accuracy(run):
+    r = run("05").results
+    best = r["models"][r["best_model"]]["test_accuracy"]
+    assert best == max(m["test_accuracy"] for m in r["models"].values())
+    cm = np.array(r["best_confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == 450
+    assert np.trace(cm) / cm.sum() == pytest.approx(best)
+    errors = cm.sum() - np.trace(cm)
+    assert r["best_misclassified_shown"] == min(12, errors)
+    assert 0 <= r["misclassified_by_all_three"] <= errors
+
+
+# ------------------------------------------------------------------ 06 text classification
+def test_06_naive_bayes_is_a_strong_spam_filter(run):
+    bayes = run("06").results["models"]["naive Bayes"]
+    assert bayes["accuracy"] > 0.95         # always "ham": 0.876
+    assert bayes["spam_f1"] > 0.85
+    assert bayes["parameters"] == 2 * 2000 + 2  # a log-probability per word and class, 2 priors
+
+
+def test_06_lstm_and_transformer_learn_to_catch_spam(run):
+    r = run("06").results
+    for name in ("LSTM", "transformer"):
+        model = r["models"][name]
+        assert model["accuracy"] > 1 - r["test_spam_fraction"], name  # beats always "ham"
+        assert model["spam_recall"] > 0.3, name
+    assert r["models"]["LSTM"]["parameters"] == (2000 * 32 + 4 * 32 * (32 + 32 + 2)
+                                                 + (32 * 16 + 16) + (16 + 1))
+    assert r["models"]["transformer"]["parameters"] == (
+        2000 * 32 + 4 * (32 * 32 + 32) + (32 * 64 + 64) + (64 * 32 + 32) + 2 * 2 * 32 + 33)
+
+
+def test_06_f1_is_the_harmonic_mean_of_precision_and_recall(run):
+    for name, m in run("06").results["models"].items():
+        p, r = m["spam_precision"], m["spam_recall"]
+        assert m["spam_f1"] == pytest.approx(2 * p * r / (p + r) if p + r else 0.0), name
+
+
+def test_06_attention_weights_are_a_distribution_over_the_real_words(run):
+    r = run("06").results
+    assert 1 <= len(r["attention_words"]) <= 40
+    assert r["attention_rows_sum_to_one"] < 1e-5
+    assert r["attention_on_padding"] == 0.0
+
+
+# ------------------------------------------------------------------ 07 long dependencies
+def test_07_rnn_gradients_vanish_or_explode_and_the_open_lstm_keeps_them(run):
+    ratio = run("07").results["gradient_ratio_far_to_near"]  # 79 steps back / last step
+    assert ratio["RNN, default init"] < 1e-10
+    assert ratio["LSTM, default init"] < 1e-8
+    assert ratio["RNN, default init"] < ratio["RNN, gain 1"] < 1 < ratio["RNN, gain 3"]
+    assert ratio["RNN, gain 3"] > 1e4
+    assert 0.05 < ratio["LSTM, forget gate open"] < 20
+
+
+def test_07_the_open_lstm_remembers_at_the_lag_where_the_rnn_fails(run):
+    r = run("07").results
+    accuracy, chance = r["accuracy_by_lag"], r["chance_accuracy"]
+    assert 0.15 < chance < 0.25  # the space
+    assert accuracy["RNN, default init"][0] > 0.9  # a short lag is easy for both
+    assert accuracy["LSTM, forget gate open"][0] > 0.9
+    assert accuracy["RNN, default init"][-1] < chance + 0.1  # the longest: the RNN guesses
+    assert accuracy["LSTM, forget gate open"][-1] > 0.9
+    assert r["parameters"]["LSTM"] - r["parameters"]["RNN"] == 3 * (64 * (16 + 64) + 2 * 64)
+
+
+def test_07_clipping_tames_the_exploding_rnn(run):
+    clipping = run("07").results["clipping"]
+    plain, clipped = clipping["no clipping"], clipping["clipped to norm 1"]
+    assert plain["largest_gradient_norm"] > 5  # well above the clipping threshold
+    assert plain["final_loss"] > 0.8 * plain["first_loss"]  # back near where it started
+    assert clipped["final_loss"] < 0.5 * plain["final_loss"]
+    assert clipped["test_accuracy"] > 0.6 > plain["test_accuracy"]
+
+
+# ------------------------------------------------------------------ 08 attention
+def test_08_attention_written_out_equals_the_layers(run):
+    r = run("08").results
+    for key in ("by_hand_vs_sdpa", "by_hand_vs_multihead_1", "causal_by_hand_vs_sdpa",
+                "causal_by_hand_vs_multihead", "multihead_by_hand_vs_layer",
+                "multihead_weights_by_hand_vs_layer", "head_1_by_slicing_vs_reshape",
+                "shuffle_equivariance_error", "positional_encoding_error",
+                "layer_norm_by_hand_vs_layer", "encoder_layer_by_hand_vs_layer"):
+        assert r[key] < 1e-5, key  # float32 rounding
+
+
+def test_08_the_causal_mask_hides_the_future(run):
+    r = run("08").results
+    assert r["earlier_outputs_moved_causal"] < 1e-6
+    assert r["earlier_outputs_moved_full"] > 1e-3
+
+
+def test_08_positional_encodings_of_nearby_positions_are_alike(run):
+    band = run("08").results["pe_similarity_by_distance"]
+    assert band[0] == pytest.approx(32.0)  # 32 pairs of sin² + cos²
+    assert band[0] > band[1] > band[2] > band[3]
+
+
+def test_08_language_models_predict_moby_dick(run):
+    r = run("08").results
+    bits = r["ngram_val_bits"]
+    assert bits["5"] < bits["4"] < bits["3"] < bits["2"] < bits["1"] < np.log2(83)
+    assert 2.0 < bits["4"] < 2.8
+    assert r["transformer_parameters"] == 110_675
+    assert r["transformer_last_loss_bits"] < r["transformer_first_loss_bits"] - 0.5
+    assert r["transformer_val_bits"] < bits["1"]  # fast mode: past the letter frequencies
+    for sample in r["samples"].values():
+        assert sample.startswith("The whale ") and len(sample) > 100
