@@ -182,9 +182,8 @@ def conv2d_backward_weight_numpy(gy, x, w_shape, stride, padding, dilation):
 @njit(parallel=True, cache=True)
 def _im2col_into(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """cols[n, c*KH*KW + i*KW + j, r*OW + s] = x[n, c, r*SH - PH + i*DH, s*SW - PW + j*DW],
-    or 0 where that falls in the padding. cols may be any strided view (a transposed
-    one gives the (N, OH*OW, C*KH*KW) layout). No padded copy of x is made: the
-    bounds test replaces it. One task per (image, channel)."""
+    or 0 where that falls in the padding. No padded copy of x is made: the bounds test
+    replaces it. One task per (image, channel)."""
     n_, c_, h_, w_ = x.shape
     for task in prange(n_ * c_):
         n, c = task // c_, task % c_
@@ -199,36 +198,42 @@ def _im2col_into(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
                         cols[n, row, r * ow + s] = x[n, c, y, xx] if inside else 0.0
 
 
+@njit(inline="always", cache=True)
+def _inside(size, out, stride, offset):
+    """The range [lo, hi) of output positions s whose input position s*stride + offset
+    lies in [0, size): the loops below run over it with no bounds test per element."""
+    lo = max(0, (-offset + stride - 1) // stride)
+    hi = min(out, (size - offset + stride - 1) // stride)
+    return lo, max(lo, hi)
+
+
 @njit(parallel=True, fastmath=FMA, cache=True)
 def _col2im(cols, dx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """dx[n, c] += every entry of cols that im2col copied from it. One task per
-    (image, channel) plane, so no two threads write the same pixel."""
+    (image, channel) plane, so no two threads write the same pixel. The rows and
+    columns that fall in the padding are skipped by range, not tested one by one."""
     n_, c_, h_, w_ = dx.shape
     for task in prange(n_ * c_):
         n, c = task // c_, task % c_
         for i in range(kh):
+            r_lo, r_hi = _inside(h_, oh, sh, i * dh - ph)
             for j in range(kw):
-                row = (c * kh + i) * kw + j
-                for r in range(oh):
-                    y = r * sh - ph + i * dh
-                    if 0 <= y < h_:
-                        for s in range(ow):
-                            xx = s * sw - pw + j * dw
-                            if 0 <= xx < w_:
-                                dx[n, c, y, xx] += cols[n, row, r * ow + s]
+                row = cols[n, (c * kh + i) * kw + j]
+                s_lo, s_hi = _inside(w_, ow, sw, j * dw - pw)
+                x0 = s_lo * sw + j * dw - pw  # >= 0: the first column inside
+                for r in range(r_lo, r_hi):
+                    target = dx[n, c, r * sh + i * dh - ph, x0:]
+                    source = row[r * ow + s_lo:]
+                    for t in range(s_hi - s_lo):
+                        target[t * sw] += source[t]
 
 
-def _im2col_numba(x, kh, kw, stride, padding, dilation, oh, ow, transposed=False):
-    """cols (N, C*KH*KW, OH*OW), or its transpose laid out as (N, OH*OW, C*KH*KW)."""
+def _im2col_numba(x, kh, kw, stride, padding, dilation, oh, ow):
+    """cols (N, C*KH*KW, OH*OW), C-contiguous."""
     n, c = x.shape[:2]
-    k, length = c * kh * kw, oh * ow
-    if transposed:
-        buffer = np.empty((n, length, k), dtype=x.dtype)
-        target = buffer.transpose(0, 2, 1)
-    else:
-        buffer = target = np.empty((n, k, length), dtype=x.dtype)
-    _im2col_into(np.ascontiguousarray(x), target, kh, kw, *stride, *padding, *dilation, oh, ow)
-    return buffer
+    cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
+    _im2col_into(np.ascontiguousarray(x), cols, kh, kw, *stride, *padding, *dilation, oh, ow)
+    return cols
 
 
 def conv2d_forward_numba(x, w, stride, padding, dilation):
@@ -256,13 +261,16 @@ def conv2d_backward_input_numba(gy, w, x_shape, stride, padding, dilation):
 
 
 def conv2d_backward_weight_numba(gy, x, w_shape, stride, padding, dilation):
-    """dW = sum_n dy[n] @ cols[n]^T, with cols built directly in transposed layout
-    (N, OH*OW, C*KH*KW) so the GEMM reads it row by row without a transposing copy."""
+    """dW = sum_n dy[n] @ cols[n]^T. cols[n]^T is passed as a transposed view: its
+    columns are contiguous rows of cols, which the GEMM's inner-product kernel reads
+    directly. (Writing cols in transposed layout instead scattered im2col's stores and
+    made this 2.4x slower: 24 ms against 10 ms for x 64x16x28x28, w 32x16x3x3.)"""
     oh, ow = _check("conv2d_backward_weight_numba", x.shape, w_shape, stride, padding,
                     dilation, (gy.dtype, x.dtype))
     o, _, kh, kw = w_shape
     n = x.shape[0]
     _check_grad("conv2d_backward_weight_numba", gy, n, o, oh, ow)
-    cols_t = _im2col_numba(x, kh, kw, stride, padding, dilation, oh, ow, transposed=True)
-    per_image = gemm(np.ascontiguousarray(gy).reshape(n, o, oh * ow), cols_t)  # (N, O, K)
+    cols = _im2col_numba(x, kh, kw, stride, padding, dilation, oh, ow)
+    per_image = gemm(np.ascontiguousarray(gy).reshape(n, o, oh * ow),
+                     cols.transpose(0, 2, 1))  # (N, O, C*KH*KW)
     return per_image.sum(axis=0).reshape(w_shape)
