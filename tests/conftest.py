@@ -1,5 +1,6 @@
 """Fixtures shared by the test files."""
 import numba
+import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
@@ -29,3 +30,17 @@ def one_thread():
             yield
     finally:
         numba.set_num_threads(threads)
+
+
+@pytest.fixture
+def token_order_batch():
+    """64 sequences of 8 tokens (3..9) with a 1 and a 2 placed at random; the label says
+    whether the 1 comes first. The order matters, so a bag of words cannot learn it."""
+    g = np.random.default_rng(0)
+    tokens = g.integers(3, 10, size=(64, 8))
+    labels = g.integers(0, 2, size=64)
+    for row, label in zip(tokens, labels):
+        i, j = sorted(g.choice(8, size=2, replace=False))
+        row[i], row[j] = (1, 2) if label else (2, 1)
+    return tokens, labels
+

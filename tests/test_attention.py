@@ -3,6 +3,7 @@ derivatives), MultiHeadAttention and TransformerEncoderLayer against PyTorch wit
 weights, positional encodings, and a one-layer transformer that learns."""
 import numpy as np
 import pytest
+from helpers import fit_batch
 
 import minidl as mdl
 import minidl.functional as F
@@ -328,23 +329,9 @@ class TransformerClassifier(nn.Module):
         return self.head(F.mean(h, axis=1))
 
 
-def test_transformer_classifier_fits_a_batch():
+def test_transformer_classifier_fits_a_batch(token_order_batch):
     """Label: does token 1 come before token 2? Needs the positions, not just the tokens."""
     mdl.manual_seed(0)
-    g = np.random.default_rng(0)
-    tokens = g.integers(3, 10, size=(64, 8))
-    labels = g.integers(0, 2, size=64)
-    for row, label in zip(tokens, labels):
-        i, j = sorted(g.choice(8, size=2, replace=False))
-        row[i], row[j] = (1, 2) if label else (2, 1)
+    tokens, labels = token_order_batch
     model = TransformerClassifier(10, 16, 2, 8)
-    optimizer = optim.Adam(model.parameters(), lr=0.01)
-    x, y = mdl.tensor(tokens), mdl.tensor(labels)
-    for _ in range(300):
-        logits = model(x)
-        if (logits.numpy().argmax(axis=1) == labels).all():
-            break
-        optimizer.zero_grad()
-        F.cross_entropy(logits, y).backward()
-        optimizer.step()
-    assert (logits.numpy().argmax(axis=1) == labels).mean() == 1.0
+    assert fit_batch(model, tokens, labels, lr=0.01, max_steps=300) == 1.0

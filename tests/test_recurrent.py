@@ -3,6 +3,7 @@ LSTM and GRU ops against the plain layers built from ordinary ops, the same numb
 with the same weights, a 1,000-step backward, and an LSTM that learns."""
 import numpy as np
 import pytest
+from helpers import fit_batch
 
 import minidl as mdl
 import minidl.functional as F
@@ -382,26 +383,12 @@ class SequenceClassifier(nn.Module):
         return self.head(h[-1])
 
 
-def test_lstm_classifier_fits_a_batch():
+def test_lstm_classifier_fits_a_batch(token_order_batch):
     """Label: does token 1 come before token 2? The order matters, so bag-of-words cannot do it."""
     mdl.manual_seed(0)
-    g = np.random.default_rng(0)
-    tokens = g.integers(3, 10, size=(64, 8))
-    labels = g.integers(0, 2, size=64)
-    for row, label in zip(tokens, labels):
-        i, j = sorted(g.choice(8, size=2, replace=False))
-        row[i], row[j] = (1, 2) if label else (2, 1)
+    tokens, labels = token_order_batch
     model = SequenceClassifier(10, 8, 16, 2)
-    optimizer = optim.Adam(model.parameters(), lr=0.03)
-    x, y = mdl.tensor(tokens), mdl.tensor(labels)
-    for _ in range(200):
-        logits = model(x)
-        if (logits.numpy().argmax(axis=1) == labels).all():
-            break
-        optimizer.zero_grad()
-        F.cross_entropy(logits, y).backward()
-        optimizer.step()
-    assert (logits.numpy().argmax(axis=1) == labels).mean() == 1.0
+    assert fit_batch(model, tokens, labels, lr=0.03, max_steps=200) == 1.0
 
 
 # ----------------------------------------------------------------------------
