@@ -23,20 +23,9 @@ MATMULS = 8
 N = 512
 
 
-def small_chain_minidl():
-    x = mdl.tensor(np.ones(4, dtype=np.float32), requires_grad=True)
-
-    def step():
-        y = x
-        for _ in range(CHAIN // 4):
-            y = ((y * 1.001 + 0.001).tanh() - 0.5) * 2.0
-        y.sum().backward()
-    return step
-
-
-def small_chain_torch(torch):
-    x = torch.ones(4, requires_grad=True)
-
+def small_chain(x):
+    """One forward + backward of CHAIN elementwise ops from the leaf x; the same code
+    runs in both frameworks."""
     def step():
         y = x
         for _ in range(CHAIN // 4):
@@ -65,8 +54,9 @@ def main():
         torch.set_num_threads(os.cpu_count() or 1)
     rows = []
     ops_per_chain = CHAIN // 4 * 4 + 1  # 4 ops per round, plus the sum
-    t = median_time(small_chain_minidl())
-    tt = median_time(small_chain_torch(torch)) if torch else None
+    t = median_time(small_chain(
+        mdl.tensor(np.ones(4, dtype=np.float32), requires_grad=True)))
+    tt = median_time(small_chain(torch.ones(4, requires_grad=True))) if torch else None
     rows.append(("elementwise chain, per op (fwd+bwd)", t / ops_per_chain,
                  tt and tt / ops_per_chain))
     for kernels in ("numpy", "numba"):

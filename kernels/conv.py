@@ -253,7 +253,7 @@ def conv2d_backward_input_numba(gy, w, x_shape, stride, padding, dilation):
     o, _, kh, kw = w.shape
     n = x_shape[0]
     _check_grad("conv2d_backward_input_numba", gy, n, o, oh, ow)
-    wt = np.ascontiguousarray(w.reshape(o, -1).T)[None]      # (1, C*KH*KW, O)
+    wt = w.reshape(o, -1).T[None]  # (1, C*KH*KW, O): the GEMM reads a transposed A in place
     dcols = gemm(wt, np.ascontiguousarray(gy).reshape(n, o, oh * ow))
     dx = np.zeros(tuple(x_shape), dtype=gy.dtype)
     _col2im(dcols, dx, kh, kw, *stride, *padding, *dilation, oh, ow)

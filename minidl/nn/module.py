@@ -359,7 +359,25 @@ def _converted(array, device, dtype):
 # ----------------------------------------------------------------------------
 # containers
 # ----------------------------------------------------------------------------
-class Sequential(Module):
+class _Container(Module):
+    """What Sequential and ModuleList share: submodules in order, by position."""
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        return modules[_checked_index(index, len(modules), type(self).__name__)]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_Container):
     """Modules applied one after the other: `Sequential(Linear(4, 8), ReLU(), Linear(8, 2))`.
 
     The submodules are named "0", "1", ... (or by the keys of an OrderedDict
@@ -382,23 +400,12 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, index):
-        modules = list(self._modules.values())
         if isinstance(index, slice):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
-        return modules[_checked_index(index, len(modules), "Sequential")]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
+        return super().__getitem__(index)
 
 
-class ModuleList(Module):
+class ModuleList(_Container):
     """A list of modules whose parameters are registered (a plain Python list's are not).
 
     For layers built in a loop, e.g. one Linear per layer of a deep MLP.
@@ -411,24 +418,13 @@ class ModuleList(Module):
             self.append(module)
 
     def __getitem__(self, index):
-        modules = list(self._modules.values())
         if isinstance(index, slice):
-            return ModuleList(modules[index])
-        return modules[_checked_index(index, len(modules), "ModuleList")]
+            return ModuleList(list(self._modules.values())[index])
+        return super().__getitem__(index)
 
     def __setitem__(self, index, module):
         index = _checked_index(index, len(self), "ModuleList")
         self.add_module(str(index), module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for module in modules:
