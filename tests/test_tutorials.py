@@ -360,12 +360,23 @@ def test_07_the_open_lstm_remembers_at_the_lag_where_the_rnn_fails(run):
 
 
 def test_07_clipping_tames_the_exploding_rnn(run):
+    """An unclipped run is chaotic (its final loss differs from CPU to CPU), so the checks
+    are about what every seed shows, and medians over the seeds, never one trajectory."""
     clipping = run("07").results["clipping"]
     plain, clipped = clipping["no clipping"], clipping["clipped to norm 1"]
-    assert plain["largest_gradient_norm"] > 5  # well above the clipping threshold
-    assert plain["final_loss"] > 0.8 * plain["first_loss"]  # back near where it started
-    assert clipped["final_loss"] < 0.5 * plain["final_loss"]
-    assert clipped["test_accuracy"] > 0.6 > plain["test_accuracy"]
+    assert len(plain) == len(clipped) >= 4
+    for p, c in zip(plain, clipped):
+        assert p["largest_gradient_norm"] > 5  # every unclipped run meets a cliff
+        assert p["loss_spikes"] >= 1 and c["loss_spikes"] <= 2
+        assert c["final_loss"] < 0.5 * c["first_loss"]  # every clipped run learns
+    assert sum(p["loss_spikes"] for p in plain) > 5 * max(1, sum(c["loss_spikes"] for c in clipped))
+
+    def median(runs, key):
+        return float(np.median([r[key] for r in runs]))
+
+    assert median(plain, "final_loss") > 0.6 * median(plain, "first_loss")
+    assert median(clipped, "final_loss") < 0.4 * median(plain, "final_loss")
+    assert median(clipped, "test_accuracy") > 0.6 > median(plain, "test_accuracy")
 
 
 # ------------------------------------------------------------------ 08 attention
