@@ -134,32 +134,10 @@ def loss_of(kind, output, target):
 # ----------------------------------------------------------------------------
 # Copying minidl's weights into PyTorch
 # ----------------------------------------------------------------------------
-def pack_in_proj(state):
-    """minidl's q_proj, k_proj, v_proj (E, E each) -> PyTorch's packed in_proj (3E, E).
-
-    The inverse of minidl.nn.attention.unpack_in_proj: `self_attn.q_proj.weight`,
-    `.k_proj.weight`, `.v_proj.weight` become `self_attn.in_proj_weight`, stacked
-    in that order (biases likewise). Other entries are kept.
-    """
-    out, parts = {}, {}
-    for name, value in state.items():
-        head, _, kind = name.rpartition(".")          # "self_attn.q_proj", "weight"
-        owner, _, proj = head.rpartition(".")         # "self_attn", "q_proj"
-        if proj in ("q_proj", "k_proj", "v_proj"):
-            packed = f"{owner}.in_proj_{kind}" if owner else f"in_proj_{kind}"
-            parts.setdefault(packed, {})[proj] = value
-        else:
-            out[name] = value
-    for packed, qkv in parts.items():
-        out[packed] = np.concatenate([qkv["q_proj"], qkv["k_proj"], qkv["v_proj"]])
-    return out
-
-
 def torch_copy(torch, build, model):
     """The same architecture in PyTorch, with minidl model's weights."""
     theirs = build(torch.nn)
-    state = pack_in_proj({k: v.numpy() for k, v in model.state_dict().items()})
-    theirs.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
     return theirs
 
 

@@ -1,20 +1,29 @@
 """minidl: a from-scratch deep-learning framework for learning how deep learning works."""
-from . import classic, data, functional, metrics, nn, optim
-from .autograd import Function, backward, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
-from .backend import (
+from . import tensor_methods
+from .tensor import Tensor
+
+tensor_methods.attach()  # Tensor's operators and methods, now that the ops exist
+
+from . import classic, data, functional, metrics, nn, optim  # noqa: E402
+from .autograd import (  # noqa: E402
+    Function, backward, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad,
+    set_grad_enabled,
+)
+from .backend import (  # noqa: E402
     cuda_is_available, default_dtype, get_kernels, manual_seed, set_default_dtype, set_kernels,
 )
-from .creation import (
+from .creation import (  # noqa: E402
     arange, as_tensor, eye, full, linspace, ones, ones_like, rand, randint, randn, tensor, zeros,
     zeros_like,
 )
-from .functional import (
-    abs, cat, clip, concat, exp, log, matmul, maximum, mean, minimum, sqrt, stack, sum, where,
+from .functional import (  # noqa: E402
+    abs, amax, amin, argmax, argmin, cat, chunk, clamp, clip, concat, exp, flatten, gather, log,
+    matmul, max, maximum, mean, min, minimum, permute, reshape, split, sqrt, squeeze, stack, std,
+    sum, tensor_split, transpose, unsqueeze, var, where,
 )
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .io import load, save
-from .nn.summary import summary
-from .tensor import Tensor
-from .train import EarlyStopping, History, ModelCheckpoint, evaluate, fit, predict
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+from .io import load, save  # noqa: E402
+from .nn.summary import summary  # noqa: E402
+from .train import EarlyStopping, History, ModelCheckpoint, evaluate, fit, predict  # noqa: E402
 
 __version__ = "0.1.0"

@@ -10,61 +10,137 @@ switched on (`create_graph=True`) and it records a new graph, which can be
 differentiated again — Hessian-vector products, Newton's method, gradient
 penalties. Without `create_graph` it runs under `no_grad` and records nothing.
 
-The walk (`_run_backward`) sorts the Functions that lead to the outputs in
-topological order with an explicit stack (no recursion, so a 10,000-step
-chain is fine), visits each once from the outputs back, adds up the
-gradients of tensors used more than once, and frees each Function's saved
-arrays as soon as it is done unless `retain_graph=True`.
+The whole idea fits in `backward_reference`, right below: put the ops in
+topological order, then apply the chain rule from the output back. The real
+walk (`_run_backward`) does the same, in named steps, and adds what a real
+engine needs: an explicit stack instead of recursion (a 10,000-step chain is
+fine), gradients for tensors in the middle of the graph (`grad`,
+`retain_grad`), hooks, NaN detection, and freeing each op's saved arrays as
+soon as it is done unless `retain_graph=True`.
+
+Changing a tensor in place (`x.add_(1)`, `x[0] = 5`, an optimizer step) after
+an op saved it for its backward would make that backward silently wrong. So
+every Tensor carries a version counter, shared with its views, that in-place
+changes bump; each op notes the versions of what it saved, and the walk
+raises if they moved.
 """
-import contextlib
+import threading
 import weakref
 
 import numpy as np
 
 from . import backend
+from .tensor import Tensor
 
 
 # ----------------------------------------------------------------------------
-# Global switches: is the graph recorded? is anomaly detection on?
+# The engine on one page: the plain version of the graph walk
 # ----------------------------------------------------------------------------
-class _Config:
+def backward_reference(y):
+    """d y / d leaf for every leaf behind the scalar y: {leaf tensor: gradient array}.
+
+    The plain algorithm, micrograd-sized: order the ops so that each comes after
+    the ops that made its inputs, then go through them from the last to the first,
+    handing each op the gradient of its output and adding what it returns into
+    the gradients of its inputs (the chain rule; a tensor used twice gets both).
+    For ops with one output; `_run_backward` below does the same with everything a real engine adds.
+    """
+    order, visited = [], set()
+
+    def visit(f):                                # depth-first: inputs' ops first
+        if f is not None and f not in visited:
+            visited.add(f)
+            for x in f.inputs:
+                visit(x.creator)
+            order.append(f)
+
+    visit(y.creator)
+    grads = {y: Tensor(np.ones_like(y.data))}    # dy/dy = 1
+    with no_grad():
+        for f in reversed(order):
+            gy = grads.pop(f.output(0), None)    # this op's output is complete now
+            if gy is None:                       # no gradient reached it
+                continue
+            gxs = f.backward(gy)
+            gxs = gxs if isinstance(gxs, tuple) else (gxs,)
+            for x, gx in zip(f.inputs, gxs):
+                if gx is not None and x.requires_grad:
+                    grads[x] = grads[x] + gx if x in grads else gx
+    return {x: g.data for x, g in grads.items()}
+
+
+# ----------------------------------------------------------------------------
+# Modes, one set per thread: is the graph recorded? is anomaly detection on?
+# ----------------------------------------------------------------------------
+class _Modes(threading.local):
+    """Each thread starts with these values and changes only its own copy, so a
+    thread running inference under no_grad never switches off another's training."""
     grad_enabled = True
     detect_anomaly = False
 
 
-@contextlib.contextmanager
-def _setting(name, value):
-    old = getattr(_Config, name)
-    setattr(_Config, name, value)
-    try:
-        yield
-    finally:
-        setattr(_Config, name, old)
+_modes = _Modes()
+
+
+class _Setting:
+    """A context manager (and decorator) that sets one mode and restores it on exit."""
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+    def __enter__(self):
+        self.old = getattr(_modes, self.name)
+        setattr(_modes, self.name, self.value)
+
+    def __exit__(self, *exc):
+        setattr(_modes, self.name, self.old)
+
+    def __call__(self, fn):
+        def wrapped(*args, **kwargs):
+            with _Setting(self.name, self.value):
+                return fn(*args, **kwargs)
+        wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
+        return wrapped
 
 
 def no_grad():
-    """Context manager: ops inside record no graph (inference, optimizer steps)."""
-    return _setting("grad_enabled", False)
+    """Context manager (or decorator): ops inside record no graph (inference, optimizer steps)."""
+    return _Setting("grad_enabled", False)
 
 
 def enable_grad():
-    """Context manager: switch graph recording back on inside a no_grad block."""
-    return _setting("grad_enabled", True)
+    """Context manager (or decorator): switch graph recording back on inside a no_grad block."""
+    return _Setting("grad_enabled", True)
+
+
+def set_grad_enabled(mode):
+    """Context manager: record the graph or not, as `mode` says."""
+    return _Setting("grad_enabled", bool(mode))
 
 
 def is_grad_enabled():
-    return _Config.grad_enabled
+    return _modes.grad_enabled
 
 
 def detect_anomaly():
     """Context manager: raise at the first op whose forward or backward makes NaN or inf."""
-    return _setting("detect_anomaly", True)
+    return _Setting("detect_anomaly", True)
+
+
+def is_anomaly_enabled():
+    return _modes.detect_anomaly
 
 
 def _check_finite(arrays, what):
     for a in arrays:
         if a.dtype.kind in "fc" and not backend.get_array_module(a).isfinite(a).all():
             raise FloatingPointError(f"detect_anomaly: {what} produced NaN or inf")
+
+
+def increment_version(tensor):
+    """Record that `tensor`'s values were changed in place behind autograd's back
+    (an optimizer step, an init): a backward that saved it will now refuse to run."""
+    tensor._version_counter[0] += 1
 
 
 # ----------------------------------------------------------------------------
@@ -81,32 +157,33 @@ class Function:
     `self.inputs` are the input Tensors, `self.output(i)` the i-th output as a
     Tensor still connected to the graph, and `self.needs_input_grad[i]` says
     whether input i wants a gradient at all (so work can be skipped).
+
+    Two class attributes tell the engine about the op:
+      reads_inputs  - backward uses the inputs' values, not only their shapes
+                      (True by default), so changing an input in place between
+                      forward and backward is an error;
+      returns_view  - forward may return a view of its first input (reshape,
+                      indexing): the output then shares the input's memory, and
+                      so its version counter.
+
+    (Unlike torch.autograd.Function, whose forward and backward are static
+    methods on a ctx object, a minidl Function is an object per call: forward
+    sees arrays, backward writes Tensor ops, and the op's own attributes are
+    its saved state.)
     """
+    reads_inputs = True
+    returns_view = False
 
     def __call__(self, *inputs):
         tensors = _as_tensors(inputs, self.name)
-        try:
-            outputs = self.forward(*[t.data for t in tensors])
-        except ValueError as exc:  # numpy's message, with the op and the shapes added
-            shapes = ", ".join(str(t.shape) for t in tensors)
-            raise ValueError(f"{self.name}: {exc} (input shapes {shapes})") from None
-        single = not isinstance(outputs, tuple)
-        if single:
-            outputs = (outputs,)
-        outputs = tuple(np.asarray(y) if isinstance(y, np.generic) else y for y in outputs)
-        if _Config.detect_anomaly:
-            _check_finite(outputs, f"{self.name} forward")
-
-        record = _Config.grad_enabled and any([t._requires_grad for t in tensors])
-        results = [Tensor(y, requires_grad=record) for y in outputs]
-        if record:
-            self.inputs = tensors
-            self.needs_input_grad = tuple([t._requires_grad for t in tensors])
-            self.outputs = [weakref.ref(y) for y in results]
-            self.output_data = outputs
-            for y in results:
-                y.creator = self
-        return results[0] if single else tuple(results)
+        outputs = self._forward(tensors)
+        if _modes.grad_enabled and any([t._requires_grad for t in tensors]):
+            results = self._record(tensors, outputs)
+        else:
+            results = [Tensor(y) for y in outputs]
+            if self.returns_view:
+                _share_memory_facts(results, tensors[0], None)
+        return results[0] if len(results) == 1 else tuple(results)
 
     @property
     def name(self):
@@ -118,19 +195,82 @@ class Function:
     def backward(self, *grad_outputs):
         raise NotImplementedError
 
+    def _forward(self, tensors):
+        """Run forward on the arrays; always a tuple of arrays, errors naming the op."""
+        try:
+            outputs = self.forward(*[t.data for t in tensors])
+        except ValueError as exc:  # numpy's message, with the op and the shapes added
+            shapes = ", ".join(str(t.shape) for t in tensors)
+            raise ValueError(f"{self.name}: {exc} (input shapes {shapes})") from None
+        if not isinstance(outputs, tuple):
+            outputs = (outputs,)
+        outputs = tuple([np.asarray(y) if isinstance(y, np.generic) else y for y in outputs])
+        if _modes.detect_anomaly:
+            _check_finite(outputs, f"{self.name} forward")
+        return outputs
+
+    def _record(self, tensors, outputs):
+        """Make this op a node of the graph: remember the inputs and their versions."""
+        self.inputs = tensors
+        self.needs_input_grad = tuple([t._requires_grad for t in tensors])
+        if self.reads_inputs:
+            self.input_versions = tuple([t._version_counter[0] for t in tensors])
+        results = [Tensor(y, requires_grad=True) for y in outputs]
+        if self.returns_view:
+            _share_memory_facts(results, tensors[0], self)
+        for y in results:
+            y.creator = self
+        self.outputs = [weakref.ref(y) for y in results]
+        self.output_data = outputs
+        self.output_versions = [(y._version_counter, y._version_counter[0]) for y in results]
+        return results
+
     def output(self, i=0):
-        """Output i as a Tensor in the graph (rebuilt from its data if the caller dropped it)."""
+        """Output i as a Tensor in the graph (rebuilt from its data if the caller dropped it).
+
+        Raises if the output was changed in place since forward made it: a
+        backward that reads its own output would otherwise use the new values."""
+        counter, version = self.output_versions[i]
+        if counter[0] != version:
+            raise _modified_error(self, f"output {i}", self.output_data[i], counter[0], version)
         y = self.outputs[i]()
         if y is None:
             y = Tensor(self.output_data[i], requires_grad=True)
             y.creator = self
+            y._version_counter = counter
             self.outputs[i] = weakref.ref(y)
         return y
+
+    def check_versions(self):
+        """Raise if an input this op's backward reads was changed in place since forward."""
+        if not self.reads_inputs:
+            return
+        for i, (x, version) in enumerate(zip(self.inputs, self.input_versions)):
+            if x._version_counter[0] != version:
+                raise _modified_error(self, f"input {i}", x.data, x._version_counter[0], version)
 
     def release(self):
         """Drop the inputs and everything forward saved: the graph behind this op is freed."""
         self.__dict__.clear()
         self.inputs = None
+
+
+def _modified_error(f, which, data, now, then):
+    return RuntimeError(
+        f"{f.name} backward: its {which} (shape {tuple(data.shape)}, {data.dtype}) was changed "
+        f"in place after {f.name} saved it: it is at version {now}, expected version {then}. "
+        "An in-place op (add_, x[i] = v, ...) or an optimizer step changed it between the "
+        "forward and this backward; change a clone() instead, or run the forward again.")
+
+
+def _share_memory_facts(results, source, creator):
+    """Outputs of a view op that do share the input's memory share its version counter
+    (changing one in place changes the other); indexing also remembers how to write back."""
+    xp = backend.get_array_module(source.data)
+    for y in results:
+        if xp.may_share_memory(y.data, source.data):
+            y._version_counter = source._version_counter
+            y._base = (source, getattr(creator, "index", None))
 
 
 def _as_tensors(values, op):
@@ -149,6 +289,9 @@ def _as_tensors(values, op):
     return out
 
 
+as_tensors = _as_tensors
+
+
 def _constant_array(value, ref):
     if ref is None:
         return value
@@ -162,7 +305,7 @@ def _constant_array(value, ref):
 
 
 # ----------------------------------------------------------------------------
-# The graph walk
+# The graph walk, step by step
 # ----------------------------------------------------------------------------
 def _topological_order(roots):
     """Functions behind `roots`, each after all the Functions that feed it.
@@ -192,48 +335,80 @@ def _topological_order(roots):
     return order
 
 
+def _take_output_gradients(f, grads, captured, capture):
+    """The gradients of f's outputs, now complete (every later op has added its share).
+
+    Each is removed from `grads`, passed through the tensor's hooks, kept for
+    grad()'s caller or retain_grad() where asked, and returned; None where no
+    gradient reached an output.
+    """
+    gys = []
+    for ref in f.outputs:
+        y = ref()
+        g = grads.pop(id(y), (None, None))[1] if y is not None else None
+        if g is not None:
+            if y._backward_hooks:
+                g = _run_hooks(y, g)
+            if capture is not None and id(y) in capture:
+                captured[id(y)] = g
+            if y.retains_grad:
+                y.grad = g if y.grad is None else y.grad + g
+        gys.append(g)
+    return gys
+
+
+def _call_backward(f, gys):
+    """f.backward on its output gradients (zeros for outputs no gradient reached)."""
+    f.check_versions()
+    gys = [g if g is not None else _zeros_like_array(f.output_data[i])
+           for i, g in enumerate(gys)]
+    try:
+        gxs = f.backward(*gys)
+    except FloatingPointError as exc:  # raised by detect_anomaly inside the backward
+        raise FloatingPointError(f"{exc}, inside the backward of {f.name}") from None
+    if not isinstance(gxs, tuple):
+        gxs = (gxs,)
+    if _modes.detect_anomaly:
+        _check_finite([g.data for g in gxs if g is not None], f"{f.name} backward")
+    return gxs
+
+
+def _pass_to_inputs(f, gxs, grads):
+    """Add each input's gradient into `grads` (a tensor used twice collects both)."""
+    for x, gx, needed in zip(f.inputs, gxs, f.needs_input_grad):
+        if needed and gx is not None:
+            _accumulate(grads, x, _match(gx, x, f.name))
+
+
 def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     """Propagate gradients from `roots` to every tensor behind them.
 
-    Returns {id(tensor): (tensor, grad)} for the leaves reached. Non-leaf
-    tensors whose id is in `capture` (and those that called retain_grad) get
-    their gradient recorded when their creator is reached.
+    Returns ({id(tensor): (tensor, grad)} for the leaves reached, {id: grad} of
+    the non-leaf tensors whose id is in `capture`).
     """
-    grads = {}
+    grads, captured = {}, {}
     for t, g in zip(roots, root_grads):
         _accumulate(grads, t, g)
-    captured = {}
-    with _setting("grad_enabled", create_graph):
+    with _Setting("grad_enabled", create_graph):
         for f in reversed(_topological_order(roots)):
-            gys = []
-            for i, ref in enumerate(f.outputs):
-                y = ref()
-                entry = grads.pop(id(y), None) if y is not None else None
-                g = entry[1] if entry is not None else None
-                if y is not None and g is not None:
-                    if capture is not None and id(y) in capture:
-                        captured[id(y)] = g
-                    if y.retains_grad:
-                        y.grad = g if y.grad is None else y.grad + g
-                gys.append(g)
-            if all(g is None for g in gys):
-                continue
-            gys = [g if g is not None else _zeros_like_array(f.output_data[i])
-                   for i, g in enumerate(gys)]
-            try:
-                gxs = f.backward(*gys)
-            except FloatingPointError as exc:  # raised by detect_anomaly inside the backward
-                raise FloatingPointError(f"{exc}, inside the backward of {f.name}") from None
-            if not isinstance(gxs, tuple):
-                gxs = (gxs,)
-            if _Config.detect_anomaly:
-                _check_finite([g.data for g in gxs if g is not None], f"{f.name} backward")
-            for x, gx, needed in zip(f.inputs, gxs, f.needs_input_grad):
-                if needed and gx is not None:
-                    _accumulate(grads, x, _match(gx, x, f.name))
+            gys = _take_output_gradients(f, grads, captured, capture)
+            if any(g is not None for g in gys):
+                _pass_to_inputs(f, _call_backward(f, gys), grads)
             if not retain_graph:
                 f.release()
+        for key, (t, g) in grads.items():  # what is left: the leaves' gradients, complete
+            if t._backward_hooks:
+                grads[key] = (t, _run_hooks(t, g))
     return grads, captured
+
+
+def _run_hooks(t, g):
+    """Call t's hooks in order; a hook that returns a Tensor replaces the gradient."""
+    for hook in list(t._backward_hooks.values()):
+        result = hook(g)
+        if result is not None:
+            g = result
+    return g
 
 
 def _accumulate(grads, t, g):
@@ -267,7 +442,7 @@ def _default_root_grads(outputs, grad_outputs, who):
                 f"{who}: tensor of shape {y.shape} does not require grad and has no "
                 "creator; did you set requires_grad=True on the inputs, or run under no_grad?")
         if g is None:
-            if y.size != 1:
+            if y.numel() != 1:
                 raise RuntimeError(
                     f"{who}: a gradient can be created implicitly only for a scalar output, "
                     f"got shape {y.shape}; pass the gradient of the output explicitly")
@@ -280,13 +455,27 @@ def _default_root_grads(outputs, grad_outputs, who):
     return result
 
 
-def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
-    """Add d(tensor)/d(leaf) into `leaf.grad` for every leaf that requires grad."""
-    roots = [tensor]
-    root_grads = _default_root_grads(roots, None if gradient is None else [gradient], "backward")
-    grads, _ = _run_backward(roots, root_grads, retain_graph or create_graph, create_graph)
-    for t, g in grads.values():
-        if t.creator is None and t.requires_grad:
+# ----------------------------------------------------------------------------
+# The two ways in: backward() fills .grad, grad() returns the gradients
+# ----------------------------------------------------------------------------
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Add d(tensors)/d(leaf) into `leaf.grad` for every leaf that requires grad
+    (only for the tensors in `inputs`, when it is given)."""
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if isinstance(grad_tensors, Tensor) or grad_tensors is None:
+        grad_tensors = [grad_tensors] * len(roots) if grad_tensors is None else [grad_tensors]
+    root_grads = _default_root_grads(roots, list(grad_tensors), "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    wanted = None if inputs is None else [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    capture = None if wanted is None else {id(t) for t in wanted}
+    grads, captured = _run_backward(roots, root_grads, retain_graph, create_graph, capture)
+    if wanted is None:
+        targets = [(t, g) for t, g in grads.values() if t.creator is None and t.requires_grad]
+    else:
+        targets = [(t, captured.get(id(t), grads.get(id(t), (None, None))[1])) for t in wanted]
+    for t, g in targets:
+        if g is not None:
             t.grad = g if t.grad is None else t.grad + g
 
 
@@ -297,8 +486,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     With create_graph=True the gradients are themselves in a graph and can be
     differentiated again: `g, = grad(y, [x], create_graph=True); g.backward()`.
     """
-    single_output = isinstance(outputs, Tensor)
-    outputs = [outputs] if single_output else list(outputs)
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is not None and isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs]
@@ -319,7 +507,3 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 "pass allow_unused=True to get None for it")
         result.append(g)
     return tuple(result)
-
-
-# Tensor needs Function (above), and Function needs Tensor: import it last.
-from .tensor import Tensor  # noqa: E402

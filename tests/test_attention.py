@@ -1,5 +1,5 @@
 """Attention and transformers: scaled dot-product attention (masks, gradients, second
-derivatives), MultiHeadAttention and TransformerEncoderLayer against PyTorch with the same
+derivatives), MultiheadAttention and TransformerEncoderLayer against PyTorch with the same
 weights, positional encodings, and a one-layer transformer that learns."""
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from helpers import fit_batch
 import minidl as mdl
 import minidl.functional as F
 from minidl import nn, optim
-from minidl.nn.attention import sinusoidal_positions, unpack_in_proj
+from minidl.nn.attention import sinusoidal_positions
 
 
 def rand(*shape, seed=0):
@@ -33,36 +33,56 @@ PADDING = np.array([[True, True, True, False], [True, True, False, False]])  # T
 # ----------------------------------------------------------------------------
 def test_attention_is_the_formula():
     q, k, v = rand(2, 3, 4), rand(2, 5, 4, seed=1), rand(2, 5, 6, seed=2)
-    out, weights = F.scaled_dot_product_attention(mdl.tensor(q), mdl.tensor(k), mdl.tensor(v))
+    out = F.scaled_dot_product_attention(mdl.tensor(q), mdl.tensor(k), mdl.tensor(v))
+    weights = F.attention_weights(mdl.tensor(q), mdl.tensor(k))
     expected = softmax_np(q @ k.swapaxes(1, 2) / 2.0)  # sqrt(E) = 2
     np.testing.assert_allclose(weights.numpy(), expected, rtol=1e-12)
     np.testing.assert_allclose(out.numpy(), expected @ v, rtol=1e-12)
 
 
 @pytest.mark.parametrize("mask, is_causal", [
+    (None, False),
     (None, True),                                  # causal
     (PADDING[:, None, None, :], False),            # padding: (N, 1, 1, S), broadcast over heads
     (np.where(CAUSAL, 0.0, -np.inf), False),       # additive float mask
-    (PADDING[:, None, None, :], True),             # both
+    (np.where(CAUSAL, rand(4, 4, seed=9), -np.inf), False),  # a bias and forbidden places
 ])
-def test_masks_match_pytorch(mask, is_causal):
+def test_attention_matches_pytorch_values_and_gradients(mask, is_causal):
     torch = pytest.importorskip("torch")
-    q, k, v = (rand(2, 3, 4, 5, seed=s) for s in range(3))
-    out, weights = F.scaled_dot_product_attention(mdl.tensor(q), mdl.tensor(k), mdl.tensor(v),
-                                                  mask=mask, is_causal=is_causal)
-    t_mask = None if mask is None else torch.tensor(mask)
-    if mask is not None and is_causal:  # PyTorch takes one or the other: merge them
-        t_mask, is_causal = t_mask & torch.tensor(CAUSAL), False
+    arrays = [rand(2, 3, 4, 5, seed=s) for s in range(3)]
+    ours = [mdl.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = F.scaled_dot_product_attention(*ours, attn_mask=mask, is_causal=is_causal)
     expected = torch.nn.functional.scaled_dot_product_attention(
-        torch.tensor(q), torch.tensor(k), torch.tensor(v), attn_mask=t_mask, is_causal=is_causal)
+        *theirs, attn_mask=None if mask is None else torch.tensor(mask), is_causal=is_causal)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    cotangent = rand(*out.shape, seed=7)
+    out.backward(mdl.tensor(cotangent))
+    expected.backward(torch.tensor(cotangent))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_grouped_query_attention_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    q, k, v = rand(2, 4, 3, 5), rand(2, 2, 6, 5, seed=1), rand(2, 2, 6, 3, seed=2)
+    out = F.scaled_dot_product_attention(mdl.tensor(q), mdl.tensor(k), mdl.tensor(v),
+                                         enable_gqa=True)
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        torch.tensor(q), torch.tensor(k), torch.tensor(v), enable_gqa=True)
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(weights.numpy().sum(axis=-1), 1.0, rtol=1e-12)
+
+
+def test_causal_and_a_mask_together_are_refused_as_in_pytorch():
+    q = mdl.zeros(1, 3, 2)
+    with pytest.raises(RuntimeError, match="attn_mask or is_causal"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=CAUSAL[:3, :3], is_causal=True)
 
 
 def test_masked_keys_get_zero_weight():
-    q, k, v = (mdl.tensor(rand(2, 4, 3, seed=s)) for s in range(3))
-    _, weights = F.scaled_dot_product_attention(q, k, v, mask=PADDING[:, None, :], is_causal=True)
+    q, k = (mdl.tensor(rand(2, 4, 3, seed=s)) for s in range(2))
     allowed = PADDING[:, None, :] & CAUSAL
+    weights = F.attention_weights(q, k, attn_mask=allowed)
     assert (weights.numpy()[~np.broadcast_to(allowed, (2, 4, 4))] == 0).all()
 
 
@@ -70,7 +90,8 @@ def test_fully_masked_row_gives_zeros_not_nan():
     q, k, v = leaf(1, 3, 4), leaf(1, 3, 4, seed=1), leaf(1, 3, 2, seed=2)
     mask = np.array([[True, False, True], [False, False, False], [True, True, True]])
     for m in (mask, np.where(mask, 0.0, -np.inf)):
-        out, weights = F.scaled_dot_product_attention(q, k, v, mask=m)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
+        weights = F.attention_weights(q, k, attn_mask=m)
         (out.sum() + weights.sum()).backward()
         assert np.isfinite(out.numpy()).all()
         assert (out.numpy()[0, 1] == 0).all() and (weights.numpy()[0, 1] == 0).all()
@@ -83,15 +104,17 @@ def test_fully_masked_row_gives_zeros_not_nan():
 @pytest.mark.parametrize("mask, is_causal", [(None, True), (PADDING[:, None, None, :], False)])
 def test_attention_gradients(mask, is_causal):
     def fn(q, k, v):
-        return F.scaled_dot_product_attention(q, k, v, mask=mask, is_causal=is_causal)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
 
     assert mdl.gradcheck(fn, [leaf(2, 2, 4, 3), leaf(2, 2, 4, 3, seed=1), leaf(2, 2, 4, 2, seed=2)])
+    assert mdl.gradcheck(lambda q, k: F.attention_weights(q, k, mask, is_causal),
+                         [leaf(2, 2, 4, 3), leaf(2, 2, 4, 3, seed=1)])
 
 
 def test_float_mask_tensor_gets_a_gradient():
     """A learned additive bias (relative positions, ALiBi-style) is differentiable."""
     def fn(q, k, v, bias):
-        return F.scaled_dot_product_attention(q, k, v, mask=bias)[0]
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 
     assert mdl.gradcheck(fn, [leaf(2, 3, 2), leaf(2, 4, 2, seed=1), leaf(2, 4, 2, seed=2),
                               leaf(3, 4, seed=3)])
@@ -102,18 +125,21 @@ def test_attention_second_derivatives():
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
     assert mdl.gradgradcheck(fn, [leaf(1, 3, 2), leaf(1, 3, 2, seed=1), leaf(1, 3, 2, seed=2)])
+    assert mdl.gradgradcheck(lambda q, k: F.attention_weights(q, k),
+                             [leaf(1, 3, 2), leaf(1, 3, 2, seed=1)])
 
 
-def test_attention_dropout():
+def test_attention_dropout_drops_weights_and_rescales_the_rest():
+    """With the identity as the values, the output IS the (dropped-out) weight matrix."""
     mdl.manual_seed(0)
-    q, k, v = (mdl.tensor(rand(2, 8, 4, seed=s)) for s in range(3))
-    kept, w = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5, training=False)
-    plain, _ = F.scaled_dot_product_attention(q, k, v)
-    np.testing.assert_array_equal(kept.numpy(), plain.numpy())
-    _, dropped = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
-    zero = dropped.numpy() == 0
+    q, k = (mdl.tensor(rand(2, 8, 4, seed=s)) for s in range(2))
+    v = mdl.tensor(np.broadcast_to(np.eye(8), (2, 8, 8)).copy())
+    w = F.attention_weights(q, k).numpy()
+    np.testing.assert_allclose(F.scaled_dot_product_attention(q, k, v).numpy(), w, rtol=1e-12)
+    dropped = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).numpy()
+    zero = dropped == 0
     assert 0.3 < zero.mean() < 0.7
-    np.testing.assert_allclose(dropped.numpy()[~zero], 2 * w.numpy()[~zero], rtol=1e-6)
+    np.testing.assert_allclose(dropped[~zero], 2 * w[~zero], rtol=1e-12)
 
 
 @pytest.mark.parametrize("call, words", [
@@ -123,8 +149,8 @@ def test_attention_dropout():
     (lambda: F.scaled_dot_product_attention(mdl.zeros(2, 3, 4), mdl.zeros(2, 5, 4),
                                             mdl.zeros(2, 6, 4)), ["5 positions", "6"]),
     (lambda: F.scaled_dot_product_attention(mdl.zeros(2, 3, 4), mdl.zeros(2, 5, 4),
-                                            mdl.zeros(2, 5, 4), mask=np.ones((3, 4), bool)),
-     ["mask of shape (3, 4)", "(2, 3, 5)"]),
+                                            mdl.zeros(2, 5, 4), attn_mask=np.ones((3, 4), bool)),
+     ["attn_mask of shape (3, 4)", "(2, 3, 5)"]),
 ])
 def test_attention_errors_are_clear(call, words):
     with pytest.raises(ValueError) as info:
@@ -134,23 +160,50 @@ def test_attention_errors_are_clear(call, words):
 
 
 # ----------------------------------------------------------------------------
-# MultiHeadAttention
+# MultiheadAttention
 # ----------------------------------------------------------------------------
 def torch_mha(embed_dim=8, num_heads=2, **kwargs):
+    """PyTorch's layer (biases made non-zero) and ours, loaded with its state dict as it is."""
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     theirs = torch.nn.MultiheadAttention(embed_dim, num_heads, **kwargs).double().eval()
     with torch.no_grad():  # PyTorch starts the biases at 0: make them count
         theirs.in_proj_bias.uniform_(-0.5, 0.5)
         theirs.out_proj.bias.uniform_(-0.5, 0.5)
-    ours = nn.MultiHeadAttention(embed_dim, num_heads, **kwargs).double().eval()
-    ours.load_state_dict(unpack_in_proj(
-        {k: v.detach().numpy() for k, v in theirs.state_dict().items()}))
+    ours = nn.MultiheadAttention(embed_dim, num_heads, **kwargs).double().eval()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     return torch, theirs, ours
 
 
+def _compare_mha(torch, theirs, ours, arrays, **kwargs):
+    """Outputs, weights and every gradient under a random cotangent, ours against PyTorch's."""
+    inputs = [mdl.tensor(a, requires_grad=True) for a in arrays]
+    t_inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, weights = ours(*inputs, **kwargs)
+    t_out, t_weights = theirs(*t_inputs, **{n: torch.tensor(m) if isinstance(m, np.ndarray) else m
+                                            for n, m in kwargs.items()})
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12,
+                               equal_nan=True)
+    if t_weights is None:
+        assert weights is None
+    else:
+        np.testing.assert_allclose(weights.numpy(), t_weights.detach().numpy(), rtol=1e-10,
+                                   atol=1e-12, equal_nan=True)
+    if np.isnan(out.numpy()).any():
+        return
+    cotangent = rand(*out.shape, seed=11)
+    out.backward(mdl.tensor(cotangent))
+    t_out.backward(torch.tensor(cotangent))
+    for a, b in zip(inputs, t_inputs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12)
+    ours_params = dict(ours.named_parameters())
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(ours_params[name].grad.numpy(), p.grad.numpy(), rtol=1e-9,
+                                   atol=1e-12, err_msg=name)
+
+
 @pytest.mark.parametrize("masks", ["none", "padding", "attn_bool", "attn_float", "both",
-                                   "per_head"])
+                                   "per_head", "causal_hint"])
 @pytest.mark.parametrize("average", [True, False])
 def test_multihead_attention_matches_pytorch(masks, average):
     torch, theirs, ours = torch_mha(batch_first=True)
@@ -161,65 +214,87 @@ def test_multihead_attention_matches_pytorch(masks, average):
               "attn_bool": dict(attn_mask=attn),
               "attn_float": dict(attn_mask=np.where(attn, -np.inf, rand(3, 4, seed=5))),
               "both": dict(attn_mask=attn, key_padding_mask=padding),
-              "per_head": dict(attn_mask=np.repeat(attn[None], 4, axis=0))}[masks]
-    out, weights = ours(mdl.tensor(q), mdl.tensor(k), mdl.tensor(v),
-                        average_attn_weights=average, **kwargs)
-    t_out, t_weights = theirs(torch.tensor(q), torch.tensor(k), torch.tensor(v),
-                              average_attn_weights=average,
-                              **{n: torch.tensor(m) for n, m in kwargs.items()})
-    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(weights.numpy(), t_weights.detach().numpy(), rtol=1e-10,
-                               atol=1e-12)
+              "per_head": dict(attn_mask=np.repeat(attn[None], 4, axis=0)),
+              "causal_hint": dict(attn_mask=np.triu(np.ones((3, 4), dtype=bool), k=1),
+                                  is_causal=True)}[masks]
+    _compare_mha(torch, theirs, ours, [q, k, v], average_attn_weights=average, **kwargs)
 
 
-def test_multihead_attention_sequence_first_and_self_attention_gradients():
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_multihead_attention_sequence_first_self_attention(need_weights):
     torch, theirs, ours = torch_mha(batch_first=False)
     x = rand(3, 2, 8)  # (L, N, E)
-    x_ours, x_theirs = mdl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out, w = ours(x_ours, x_ours, x_ours, need_weights=False)
-    t_out, _ = theirs(x_theirs, x_theirs, x_theirs, need_weights=False)
-    assert w is None and out.shape == (3, 2, 8)
-    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
-    g = rand(3, 2, 8, seed=4)
-    (out * mdl.tensor(g)).sum().backward()
-    (t_out * torch.tensor(g)).sum().backward()
-    np.testing.assert_allclose(x_ours.grad.numpy(), x_theirs.grad.numpy(), rtol=1e-9, atol=1e-12)
-    for name, packed in (("weight", theirs.in_proj_weight), ("bias", theirs.in_proj_bias)):
-        ours_grad = np.concatenate([getattr(getattr(ours, f"{p}_proj"), name).grad.numpy()
-                                    for p in "qkv"])
-        np.testing.assert_allclose(ours_grad, packed.grad.numpy(), rtol=1e-9, atol=1e-12)
+    _compare_mha(torch, theirs, ours, [x, x + 0.5, x - 0.5], need_weights=need_weights)
 
 
-@pytest.mark.parametrize("masks", [dict(is_causal=True),
+@pytest.mark.parametrize("kwargs", [dict(kdim=5, vdim=3), dict(add_bias_kv=True),
+                                    dict(add_zero_attn=True), dict(bias=False)])
+def test_multihead_attention_options_match_pytorch(kwargs):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True, **kwargs).double().eval()
+    ours = nn.MultiheadAttention(8, 2, batch_first=True, **kwargs).double().eval()
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    kdim, vdim = kwargs.get("kdim", 8), kwargs.get("vdim", 8)
+    _compare_mha(torch, theirs, ours, [rand(2, 3, 8), rand(2, 4, kdim, seed=1),
+                                       rand(2, 4, vdim, seed=2)],
+                 key_padding_mask=~PADDING)
+
+
+def test_multihead_attention_unbatched_matches_pytorch():
+    torch, theirs, ours = torch_mha()
+    _compare_mha(torch, theirs, ours, [rand(3, 8), rand(4, 8, seed=1), rand(4, 8, seed=2)],
+                 key_padding_mask=~PADDING[1])
+
+
+def test_multihead_attention_fully_padded_query_is_nan_as_in_pytorch():
+    torch, theirs, ours = torch_mha(batch_first=True)
+    x = rand(1, 3, 8)
+    padding = np.ones((1, 3), dtype=bool)
+    for need_weights in (True, False):
+        _compare_mha(torch, theirs, ours, [x, x, x], key_padding_mask=padding,
+                     need_weights=need_weights)
+
+
+def test_multihead_attention_causal_hint_needs_the_mask():
+    x = mdl.zeros(3, 2, 8)
+    with pytest.raises(RuntimeError, match="attn_mask must be given"):
+        nn.MultiheadAttention(8, 2)(x, x, x, is_causal=True)
+    mask = nn.generate_square_subsequent_mask(3)
+    assert mask.numpy().tolist() == [[0, -np.inf, -np.inf], [0, 0, -np.inf], [0, 0, 0]]
+
+
+@pytest.mark.parametrize("masks", [dict(attn_mask=nn.generate_square_subsequent_mask(3).double(),
+                                        is_causal=True),
                                    dict(key_padding_mask=~PADDING[:, :3])])
 def test_multihead_attention_gradients(masks):
     mdl.manual_seed(0)
-    mha = nn.MultiHeadAttention(4, 2).double()
+    mha = nn.MultiheadAttention(4, 2, batch_first=True).double()
 
     def fn(q, k, v):
-        return mha(q, k, v, **masks)
+        return mha(q, k, v, **masks)[0]
 
     assert mdl.gradcheck(fn, [leaf(2, 3, 4), leaf(2, 3, 4, seed=1), leaf(2, 3, 4, seed=2)])
 
 
 def test_multihead_attention_init_and_names():
-    mha = nn.MultiHeadAttention(16, 4)
+    mha = nn.MultiheadAttention(16, 4)
     assert [n for n, _ in mha.named_parameters()] == [
-        f"{p}_proj.{w}" for p in ("q", "k", "v", "out") for w in ("weight", "bias")]
+        "in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]
     bound = np.sqrt(6 / (16 + 48))  # Xavier over the packed (3E, E) matrix, as PyTorch
-    packed = np.concatenate([mha.q_proj.weight.numpy(), mha.k_proj.weight.numpy(),
-                             mha.v_proj.weight.numpy()])
+    packed = mha.in_proj_weight.numpy()
     assert np.abs(packed).max() <= bound and np.abs(packed).max() > 0.9 * bound
-    assert (mha.q_proj.bias.numpy() == 0).all() and (mha.out_proj.bias.numpy() == 0).all()
+    assert (mha.in_proj_bias.numpy() == 0).all() and (mha.out_proj.bias.numpy() == 0).all()
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda: nn.MultiHeadAttention(10, 3), ["embed_dim 10", "num_heads 3"]),
-    (lambda: nn.MultiHeadAttention(8, 2)(mdl.zeros(2, 3, 8), mdl.zeros(2, 4, 8), mdl.zeros(2, 4, 8),
-                                         key_padding_mask=np.ones((2, 3), bool)),
-     ["key_padding_mask", "(2, 4)", "(2, 3)"]),
-    (lambda: nn.MultiHeadAttention(8, 2)(mdl.zeros(2, 3, 6), mdl.zeros(2, 4, 8),
-                                         mdl.zeros(2, 4, 8)), ["query", "(N, T, 8)", "(2, 3, 6)"]),
+    (lambda: nn.MultiheadAttention(10, 3), ["embed_dim 10", "num_heads 3"]),
+    (lambda: nn.MultiheadAttention(8, 2, batch_first=True)(
+        mdl.zeros(2, 3, 8), mdl.zeros(2, 4, 8), mdl.zeros(2, 4, 8),
+        key_padding_mask=np.ones((2, 3), bool)), ["key_padding_mask", "(2, 4)", "(2, 3)"]),
+    (lambda: nn.MultiheadAttention(8, 2)(mdl.zeros(2, 3, 6), mdl.zeros(2, 4, 8),
+                                         mdl.zeros(2, 4, 8)), ["query", "(L, N, 8)", "(2, 3, 6)"]),
 ])
 def test_multihead_attention_errors_are_clear(call, words):
     with pytest.raises(ValueError) as info:
@@ -243,8 +318,7 @@ def test_encoder_layer_matches_pytorch_in_eval_mode(norm_first, activation):
         for p in (theirs.norm1.weight, theirs.norm2.bias, theirs.self_attn.in_proj_bias):
             p.uniform_(-0.5, 1.5)
     ours = nn.TransformerEncoderLayer(**kwargs).double().eval()
-    ours.load_state_dict(unpack_in_proj(
-        {k: v.detach().numpy() for k, v in theirs.state_dict().items()}))
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     x = rand(2, 4, 8)
     for padding in (None, ~PADDING):
         out = ours(mdl.tensor(x), src_key_padding_mask=padding)
@@ -262,7 +336,7 @@ def test_encoder_layer_submodules_are_pytorchs():
 
 def test_encoder_copies_a_layer_or_calls_a_factory():
     mdl.manual_seed(0)
-    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True)
     copied = nn.TransformerEncoder(layer, num_layers=2, norm=nn.LayerNorm(8))
     w0, w1 = (copied.layers[i].linear1.weight for i in range(2))
     np.testing.assert_array_equal(w0.numpy(), w1.numpy())  # same start, as in PyTorch
@@ -321,7 +395,8 @@ class TransformerClassifier(nn.Module):
         super().__init__()
         self.embedding = nn.Embedding(vocab, d_model)
         self.positions = nn.LearnedPositionalEmbedding(length, d_model)
-        self.encoder = nn.TransformerEncoderLayer(d_model, 2, dim_feedforward=32, dropout=0.0)
+        self.encoder = nn.TransformerEncoderLayer(d_model, 2, dim_feedforward=32, dropout=0.0,
+                                                  batch_first=True)
         self.head = nn.Linear(d_model, classes)
 
     def forward(self, tokens):

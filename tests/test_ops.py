@@ -79,17 +79,45 @@ OPS = {
     "sum": (lambda a: F.sum(a, axis=(0, 2), keepdims=True),
             lambda a: a.sum(axis=(0, 2), keepdims=True), [rand(2, 3, 4)], True),
     "mean": (lambda a: F.mean(a, axis=1), lambda a: a.mean(axis=1), [rand(3, 4)], True),
-    "max": (lambda a: F.max(a, axis=-1), lambda a: a.max(axis=-1),
+    "amax": (lambda a: F.amax(a, dim=-1), lambda a: a.max(axis=-1),
+             [without_ties(rand(3, 4))], True),
+    "amin": (lambda a: F.amin(a, axis=0, keepdims=True), lambda a: a.min(axis=0, keepdims=True),
+             [without_ties(rand(3, 4))], True),
+    "max": (lambda a: F.max(a, 1).values, lambda a: a.max(axis=1), [without_ties(rand(3, 4))],
+            True),
+    "min": (lambda a: F.min(a, -1, keepdim=True)[0], lambda a: a.min(axis=-1, keepdims=True),
             [without_ties(rand(3, 4))], True),
-    "min": (lambda a: F.min(a, axis=0, keepdims=True), lambda a: a.min(axis=0, keepdims=True),
-            [without_ties(rand(3, 4))], True),
-    "var": (lambda a: F.var(a, axis=1, ddof=1), lambda a: a.var(axis=1, ddof=1),
-            [rand(3, 5)], True),
-    "std": (lambda a: F.std(a), lambda a: a.std(), [rand(3, 5)], True),
+    "var": (lambda a: F.var(a, dim=1), lambda a: a.var(axis=1, ddof=1), [rand(3, 5)], True),
+    "std": (lambda a: F.std(a, correction=0), lambda a: a.std(), [rand(3, 5)], True),
     "reshape": (lambda a: F.reshape(a, (4, -1)), lambda a: a.reshape(4, -1), [rand(2, 6)], True),
-    "transpose": (lambda a: F.transpose(a, (2, 0, 1)), lambda a: a.transpose(2, 0, 1),
-                  [rand(2, 3, 4)], True),
+    "view": (lambda a: F.view(a, 3, 4), lambda a: a.reshape(3, 4), [rand(2, 6)], True),
+    "permute": (lambda a: F.permute(a, (2, 0, 1)), lambda a: a.transpose(2, 0, 1),
+                [rand(2, 3, 4)], True),
+    "movedim": (lambda a: F.movedim(a, 0, -1), lambda a: np.moveaxis(a, 0, -1),
+                [rand(2, 3, 4)], True),
+    "transpose": (lambda a: F.transpose(a, 0, 2), lambda a: a.swapaxes(0, 2), [rand(2, 3, 4)],
+                  True),
     "swapaxes": (lambda a: F.swapaxes(a, 0, -1), lambda a: a.swapaxes(0, -1), [rand(2, 3, 4)], True),
+    "t": (F.t, lambda a: a.T, [rand(2, 3)], True),
+    "expand": (lambda a: F.expand(a, 2, -1, 4), lambda a: np.broadcast_to(a, (2, 3, 4)),
+               [rand(3, 1)], True),
+    "expand_as": (lambda a, b: F.expand_as(a, b), lambda a, b: np.broadcast_to(a, b.shape),
+                  [rand(1, 4), rand(3, 4)], True),
+    "repeat": (lambda a: F.repeat(a, 2, 1, 3), lambda a: np.tile(a, (2, 1, 3)), [rand(3, 2)], True),
+    "tile": (lambda a: F.tile(a, (2,)), lambda a: np.tile(a, 2), [rand(3, 2)], True),
+    "unflatten": (lambda a: F.unflatten(a, 1, (2, -1)), lambda a: a.reshape(3, 2, 3),
+                  [rand(3, 6)], True),
+    "gather": (lambda a: F.gather(a, 1, np.array([[0, 0], [2, 1], [1, 1]])),
+               lambda a: np.take_along_axis(a, np.array([[0, 0], [2, 1], [1, 1]]), 1),
+               [rand(3, 4)], True),
+    "take_along_dim": (lambda a: F.take_along_dim(a, np.array([[2], [0], [0]]), 1),
+                       lambda a: np.take_along_axis(a, np.array([[2], [0], [0]]), 1),
+                       [rand(3, 4)], True),
+    "clone": (F.clone, np.copy, [rand(3, 2)], True),
+    "square": (F.square, np.square, [rand(3, 2)], True),
+    "masked_fill": (lambda a: F.masked_fill(a, a.data > 0, 0.5),
+                    lambda a: np.where(a > 0, 0.5, a), [rand(3, 4)], True),
+
     "broadcast_to": (lambda a: F.broadcast_to(a, (2, 3, 4)),
                      lambda a: np.broadcast_to(a, (2, 3, 4)), [rand(3, 1)], True),
     "sum_to": (lambda a: F.sum_to(a, (3, 1)), lambda a: a.sum(axis=(0, 2))[:, None],
@@ -101,8 +129,12 @@ OPS = {
                lambda a, b: np.concatenate([a, b, a], axis=1), [rand(2, 3), rand(2, 1)], True),
     "stack": (lambda a, b: F.stack([a, b], axis=1), lambda a, b: np.stack([a, b], axis=1),
               [rand(2, 3), rand(2, 3, seed=4)], True),
-    "split": (lambda a: F.split(a, [1, 3], axis=1)[1] * 2, lambda a: np.split(a, [1, 3], 1)[1] * 2,
-              [rand(2, 5)], True),
+    "split": (lambda a: F.split(a, [1, 2, 2], dim=1)[1] * 2,
+              lambda a: np.split(a, [1, 3], 1)[1] * 2, [rand(2, 5)], True),
+    "chunk": (lambda a: F.chunk(a, 3, 1)[2] * 2, lambda a: a[:, 4:] * 2, [rand(2, 5)], True),
+    "tensor_split": (lambda a: F.tensor_split(a, 2, 1)[0] * 2, lambda a: a[:, :3] * 2,
+                     [rand(2, 5)], True),
+    "unbind": (lambda a: F.unbind(a, 1)[1] * 2, lambda a: a[:, 1] * 2, [rand(2, 5)], True),
     "getitem_slice": (lambda a: a[1:, ::2], lambda a: a[1:, ::2], [rand(3, 5)], True),
     "getitem_repeated": (lambda a: a[np.array([0, 2, 0, 0])], lambda a: a[[0, 2, 0, 0]],
                          [rand(3, 2)], True),
@@ -121,11 +153,12 @@ TOLERANCE = {"cast": dict(eps=1e-3, atol=1e-4, rtol=1e-3)}
 
 # op names in minidl.functional that are not differentiable ops, or that are the same
 # op under a second name; everything else must appear in OPS or in CHECKED_ELSEWHERE.
-NOT_OPS = {"compare", "argmax", "argmin", "to_device", "clamp", "cat", "expand_dims", "permute"}
+NOT_OPS = {"argmax", "argmin", "to_device", "clamp", "cat", "concatenate", "expand_dims",
+           "swapdims", "true_divide", "lt", "le", "gt", "ge", "eq", "ne"}
 
 # the layer-sized ops are gradient-checked beside their layers
 CHECKED_ELSEWHERE = {
-    "scaled_dot_product_attention": "test_attention.py",
+    "scaled_dot_product_attention": "test_attention.py", "attention_weights": "test_attention.py",
     "conv2d": "test_conv.py", "max_pool2d": "test_conv.py", "avg_pool2d": "test_conv.py",
     "linear": "test_nn_core.py", "dropout": "test_nn_core.py", "embedding": "test_nn_core.py",
     "layer_norm": "test_nn_core.py", "batch_norm": "test_nn_core.py",
@@ -296,7 +329,9 @@ def test_tensor_methods_mirror_functional():
     np.testing.assert_allclose(t.reshape(6, 4).numpy(), a.reshape(6, 4))
     np.testing.assert_allclose(t.T.numpy(), a.T)
     np.testing.assert_allclose(t.mT.numpy(), a.swapaxes(-1, -2))
-    np.testing.assert_allclose(t.var(axis=1).numpy(), a.var(axis=1))
+    np.testing.assert_allclose(t.var(axis=1).numpy(), a.var(axis=1, ddof=1))
+    np.testing.assert_allclose(t.var(1, keepdim=True, correction=0).numpy(),
+                               a.var(axis=1, keepdims=True))
     np.testing.assert_array_equal(t.argmax(axis=1).numpy(), a.argmax(axis=1))
 
 
@@ -311,7 +346,7 @@ def test_stable_at_huge_logits(fn, dtype):
                    requires_grad=True)
     y = fn(x)
     assert np.isfinite(y.numpy()).all()
-    (y * mdl.tensor(np.arange(y.size).reshape(y.shape), dtype=dtype)).sum().backward()
+    (y * mdl.tensor(np.arange(y.numel()).reshape(y.shape), dtype=dtype)).sum().backward()
     assert np.isfinite(x.grad.numpy()).all()
 
 
@@ -332,13 +367,14 @@ def test_softmax_values_at_huge_logits():
     (lambda: mdl.tensor(np.ones((3, 4))) * mdl.tensor(np.ones((2, 4))), ["Mul", "(3, 4)", "(2, 4)"]),
     (lambda: F.reshape(mdl.tensor(np.ones((3, 4))), (5, 2)), ["reshape", "(3, 4)", "(5, 2)"]),
     (lambda: F.concat([mdl.tensor(np.ones((3, 4))), mdl.tensor(np.ones((2, 5)))], axis=0),
-     ["concat", "(3, 4)", "(2, 5)"]),
+     ["cat", "(3, 4)", "(2, 5)"]),
     (lambda: F.stack([mdl.tensor(np.ones(3)), mdl.tensor(np.ones(4))]), ["stack", "(3,)", "(4,)"]),
     (lambda: F.broadcast_to(mdl.tensor(np.ones(3)), (4, 2)), ["broadcast_to", "(3,)", "(4, 2)"]),
-    (lambda: F.sum(mdl.tensor(np.ones(3)), axis=2), ["sum", "axis 2"]),
-    (lambda: F.squeeze(mdl.tensor(np.ones((3, 2))), 1), ["squeeze", "(3, 2)"]),
-    (lambda: F.split(mdl.tensor(np.ones((3, 2))), 2), ["split", "(3, 2)"]),
-    (lambda: F.transpose(mdl.tensor(np.ones((3, 2))), (0, 0)), ["transpose", "(3, 2)"]),
+    (lambda: F.sum(mdl.tensor(np.ones(3)), axis=2), ["sum", "dim 2"]),
+    (lambda: F.unflatten(mdl.tensor(np.ones((3, 2))), 1, (4, 2)), ["unflatten", "(3, 2)"]),
+    (lambda: F.split(mdl.tensor(np.ones((3, 2))), [2, 2]), ["split", "(3, 2)"]),
+    (lambda: F.permute(mdl.tensor(np.ones((3, 2))), (0, 0)), ["permute", "(3, 2)"]),
+    (lambda: F.expand(mdl.tensor(np.ones((3, 2))), 3, 4), ["expand", "(3, 2)"]),
 ])
 def test_shape_errors_are_clear(call, words):
     with pytest.raises(ValueError) as info:

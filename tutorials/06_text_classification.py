@@ -241,7 +241,7 @@ class TransformerClassifier(nn.Module):
         self.embedding = nn.Embedding(vocabulary, d_model, padding_idx=0)
         self.position = nn.PositionalEncoding(d_model, max_len=maxlen)
         self.encoder = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=64,
-                                                  dropout=0.1)
+                                                  dropout=0.1, batch_first=True)
         self.logit = nn.Linear(d_model, 1)
 
     def embed(self, tokens):
@@ -322,7 +322,7 @@ save(fig, "06_learning_curves.png")
 # ## 7. Where does the transformer look?
 #
 # `nn.TransformerEncoderLayer` computes its attention with its `self_attn` module (an
-# `nn.MultiHeadAttention`), but does not return the weights. We ask that module
+# `nn.MultiheadAttention`), but does not return the weights. We ask that module
 # directly: in this layer (post-norm, PyTorch's default) `self_attn` receives exactly the
 # embedded message, so calling `self_attn(x, x, x, key_padding_mask=...)` on it, in eval
 # mode, gives back the very weights the layer used, averaged over the four heads. Row i

@@ -79,33 +79,40 @@ print("x:", x.shape)
 #
 #   out = softmax(Q Kᵀ / √d) V
 #
-# We borrow the weights of an `nn.MultiHeadAttention` with one head, so that we can
-# compare. Its last step is one more linear map, `out_proj`.
+# We borrow the weights of an `nn.MultiheadAttention` with one head, so that we can
+# compare. As in PyTorch, it keeps W_Q, W_K and W_V stacked in one matrix,
+# `in_proj_weight` (3E, E), and the biases in `in_proj_bias`; its last step is one more
+# linear map, `out_proj`. (`batch_first=True`: our sequences are (N, T, E).)
 
 # %%
-attention = nn.MultiHeadAttention(E, num_heads=1)
+attention = nn.MultiheadAttention(E, num_heads=1, batch_first=True)
 
 
-def project(layer, inputs):
+def project(inputs, weight, bias):
     """x Wᵀ + b: what nn.Linear computes, written out."""
-    return inputs @ layer.weight.swapaxes(0, 1) + layer.bias
+    return inputs @ weight.transpose(0, 1) + bias
 
 
-queries = project(attention.q_proj, x)                   # Q, (4, 16, 16)
-keys = project(attention.k_proj, x)                      # K
-values = project(attention.v_proj, x)                    # V
-scores = queries @ keys.swapaxes(-1, -2) / math.sqrt(E)  # (4, 16, 16): query i, key j
-weights = F.softmax(scores, axis=-1)                     # each row sums to 1
+def qkv(layer, inputs):
+    """The queries, keys and values of `inputs`, from the layer's stacked weights."""
+    weights, biases = layer.in_proj_weight.chunk(3), layer.in_proj_bias.chunk(3)
+    return [project(inputs, w, b) for w, b in zip(weights, biases)]
+
+
+queries, keys, values = qkv(attention, x)                # Q, K, V: (4, 16, 16) each
+scores = queries @ keys.transpose(-1, -2) / math.sqrt(E)  # (4, 16, 16): query i, key j
+weights = F.softmax(scores, dim=-1)                      # each row sums to 1
 by_hand = weights @ values                               # (4, 16, 16)
 
-by_function, _ = F.scaled_dot_product_attention(queries, keys, values)
+by_function = F.scaled_dot_product_attention(queries, keys, values)
 by_layer, _ = attention(x, x, x)
+out_proj = attention.out_proj
 RESULTS["by_hand_vs_sdpa"] = largest_difference(by_hand, by_function)
-RESULTS["by_hand_vs_multihead_1"] = largest_difference(project(attention.out_proj, by_hand),
-                                                       by_layer)
+RESULTS["by_hand_vs_multihead_1"] = largest_difference(
+    project(by_hand, out_proj.weight, out_proj.bias), by_layer)
 print(f"rows of the weights sum to 1: {np.allclose(weights.numpy().sum(-1), 1, atol=1e-6)}")
 print(f"by hand vs F.scaled_dot_product_attention: {RESULTS['by_hand_vs_sdpa']:.1e}")
-print(f"by hand + out_proj vs nn.MultiHeadAttention: {RESULTS['by_hand_vs_multihead_1']:.1e}")
+print(f"by hand + out_proj vs nn.MultiheadAttention: {RESULTS['by_hand_vs_multihead_1']:.1e}")
 
 # %% [markdown]
 # (All in float32, so "equal" means equal up to rounding, about 10⁻⁷ of the values.)
@@ -121,16 +128,16 @@ print(f"by hand + out_proj vs nn.MultiHeadAttention: {RESULTS['by_hand_vs_multih
 # %%
 length = x.shape[1]
 future = np.triu(np.ones((length, length), dtype=bool), k=1)   # True above the diagonal
-causal_weights = F.softmax(mdl.where(future, -np.inf, scores), axis=-1)
+causal_weights = F.softmax(mdl.where(future, -np.inf, scores), dim=-1)
 causal_by_hand = causal_weights @ values
 
-causal_function, _ = F.scaled_dot_product_attention(queries, keys, values, is_causal=True)
+causal_function = F.scaled_dot_product_attention(queries, keys, values, is_causal=True)
 causal_layer, _ = attention(x, x, x, attn_mask=future)     # the layer's mask: True = forbidden
 RESULTS["causal_by_hand_vs_sdpa"] = largest_difference(causal_by_hand, causal_function)
 RESULTS["causal_by_hand_vs_multihead"] = largest_difference(
-    project(attention.out_proj, causal_by_hand), causal_layer)
+    project(causal_by_hand, out_proj.weight, out_proj.bias), causal_layer)
 print(f"causal, by hand vs F.scaled_dot_product_attention(is_causal=True): "
-      f"{RESULTS['causal_by_hand_vs_sdpa']:.1e}; vs nn.MultiHeadAttention(attn_mask): "
+      f"{RESULTS['causal_by_hand_vs_sdpa']:.1e}; vs nn.MultiheadAttention(attn_mask): "
       f"{RESULTS['causal_by_hand_vs_multihead']:.1e}")
 
 # %% [markdown]
@@ -143,8 +150,9 @@ changed = x.numpy().copy()
 changed[0, -1] = embed.weight.numpy()[vocab.stoi["!"]]
 changed = mdl.tensor(changed)
 for masked in (False, True):
-    before, _ = attention(x, x, x, is_causal=masked)
-    after, _ = attention(changed, changed, changed, is_causal=masked)
+    mask = future if masked else None
+    before, _ = attention(x, x, x, attn_mask=mask)
+    after, _ = attention(changed, changed, changed, attn_mask=mask)
     moved = float(np.abs(after.numpy()[0, :-1] - before.numpy()[0, :-1]).max())
     RESULTS[f"earlier_outputs_moved_{'causal' if masked else 'full'}"] = moved
     print(f"{'causal' if masked else 'no mask':>8}: earlier outputs moved by at most {moved:.1e}")
@@ -173,26 +181,26 @@ save(fig, "08_causal_mask.png")
 # %%
 heads = 4
 d = E // heads
-multihead = nn.MultiHeadAttention(E, num_heads=heads)
+multihead = nn.MultiheadAttention(E, num_heads=heads, batch_first=True)
 
 
 def split_heads(t):
     """(N, T, E) -> (N, heads, T, d): head k gets features k*d .. (k+1)*d - 1."""
     n, steps, _ = t.shape
-    return t.reshape(n, steps, heads, d).swapaxes(1, 2)
+    return t.reshape(n, steps, heads, d).transpose(1, 2)
 
 
 def merge_heads(t):
     """(N, heads, T, d) -> (N, T, E): the heads' outputs side by side."""
     n, _, steps, _ = t.shape
-    return t.swapaxes(1, 2).reshape(n, steps, heads * d)
+    return t.transpose(1, 2).reshape(n, steps, heads * d)
 
 
-q = split_heads(project(multihead.q_proj, x))
-k = split_heads(project(multihead.k_proj, x))
-v = split_heads(project(multihead.v_proj, x))
-head_weights = F.softmax(q @ k.swapaxes(-1, -2) / math.sqrt(d), axis=-1)   # (4, 4, 16, 16)
-multi_by_hand = project(multihead.out_proj, merge_heads(head_weights @ v))
+all_queries, all_keys, all_values = qkv(multihead, x)
+q, k, v = split_heads(all_queries), split_heads(all_keys), split_heads(all_values)
+head_weights = F.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)   # (4, 4, 16, 16)
+multi_by_hand = project(merge_heads(head_weights @ v), multihead.out_proj.weight,
+                        multihead.out_proj.bias)
 
 multi_layer, multi_layer_weights = multihead(x, x, x, average_attn_weights=False)
 RESULTS["multihead_by_hand_vs_layer"] = largest_difference(multi_by_hand, multi_layer)
@@ -201,11 +209,10 @@ RESULTS["multihead_weights_by_hand_vs_layer"] = largest_difference(head_weights,
 
 # head 1 alone, from plain slices of the features: the reshape did nothing more than this
 cut = slice(d, 2 * d)
-all_queries, all_keys = project(multihead.q_proj, x), project(multihead.k_proj, x)
-head_1 = F.softmax(all_queries[..., cut] @ all_keys[..., cut].swapaxes(-1, -2) / math.sqrt(d),
-                   axis=-1)
+head_1 = F.softmax(all_queries[..., cut] @ all_keys[..., cut].transpose(-1, -2) / math.sqrt(d),
+                   dim=-1)
 RESULTS["head_1_by_slicing_vs_reshape"] = largest_difference(head_1, head_weights[:, 1])
-print(f"4 heads by reshape vs nn.MultiHeadAttention: output "
+print(f"4 heads by reshape vs nn.MultiheadAttention: output "
       f"{RESULTS['multihead_by_hand_vs_layer']:.1e}, weights "
       f"{RESULTS['multihead_weights_by_hand_vs_layer']:.1e}; head 1 by slicing vs reshape "
       f"{RESULTS['head_1_by_slicing_vs_reshape']:.1e}")
@@ -305,22 +312,29 @@ print("mean PE[p]·PE[p+k] for k = 0..3:", np.round(band, 2))
 # written out, and compare with the layer's own forward (dropout off, causal mask on).
 
 # %%
+def causal_mask(length):
+    """-inf above the diagonal, 0 elsewhere: PyTorch's causal mask for the layers."""
+    return nn.generate_square_subsequent_mask(length)
+
+
 def layer_norm(t, norm):
-    mean = t.mean(axis=-1, keepdims=True)
-    variance = ((t - mean) ** 2).mean(axis=-1, keepdims=True)
+    mean = t.mean(dim=-1, keepdim=True)
+    variance = ((t - mean) ** 2).mean(dim=-1, keepdim=True)
     return (t - mean) / (variance + norm.eps).sqrt() * norm.weight + norm.bias
 
 
 def encoder_layer_by_hand(layer, t):
-    attended, _ = layer.self_attn(t, t, t, is_causal=True)
+    attended, _ = layer.self_attn(t, t, t, attn_mask=causal_mask(t.shape[1]))
     t = layer_norm(t + attended, layer.norm1)                                  # block 1
     feed_forward = layer.linear2(F.relu(layer.linear1(t)))
     return layer_norm(t + feed_forward, layer.norm2)                          # block 2
 
 
-encoder_layer = nn.TransformerEncoderLayer(E, nhead=heads, dim_feedforward=4 * E, dropout=0.0)
+encoder_layer = nn.TransformerEncoderLayer(E, nhead=heads, dim_feedforward=4 * E, dropout=0.0,
+                                           batch_first=True)
 RESULTS["encoder_layer_by_hand_vs_layer"] = largest_difference(
-    encoder_layer_by_hand(encoder_layer, x), encoder_layer(x, is_causal=True))
+    encoder_layer_by_hand(encoder_layer, x),
+    encoder_layer(x, src_mask=causal_mask(x.shape[1]), is_causal=True))
 RESULTS["layer_norm_by_hand_vs_layer"] = largest_difference(
     layer_norm(x, encoder_layer.norm1), encoder_layer.norm1(x))
 print(f"layer norm by hand vs nn.LayerNorm: {RESULTS['layer_norm_by_hand_vs_layer']:.1e}; "
@@ -354,12 +368,15 @@ class CharTransformer(nn.Module):
         self.embed = nn.Embedding(vocabulary, d_model)
         self.position = nn.PositionalEncoding(d_model, max_len=context)
         self.encoder = nn.TransformerEncoder(
-            lambda: nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0),
+            lambda: nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0,
+                                               batch_first=True),
             num_layers=layers)
         self.head = nn.Linear(d_model, vocabulary)
 
     def forward(self, characters):
-        return self.head(self.encoder(self.position(self.embed(characters)), is_causal=True))
+        mask = causal_mask(characters.shape[1])
+        return self.head(self.encoder(self.position(self.embed(characters)), mask=mask,
+                                      is_causal=True))
 
 
 codes = vocab.encode(text)
@@ -617,10 +634,11 @@ def attention_maps(model, characters):
     maps = []
     with mdl.no_grad():
         h = model.position(model.embed(mdl.tensor(characters[None])))
+        mask = causal_mask(len(characters))
         for layer in model.encoder.layers:
-            _, weights = layer.self_attn(h, h, h, is_causal=True)
+            _, weights = layer.self_attn(h, h, h, attn_mask=mask)
             maps.append(weights[0])
-            h = layer(h, is_causal=True)
+            h = layer(h, src_mask=mask, is_causal=True)
     return maps
 
 
@@ -653,7 +671,7 @@ print("how far back each layer looks, on average (characters):",
 #
 # - Attention is softmax(Q Kᵀ / √d) V: each position takes a weighted average of the
 #   values, weighted by how well its query matches each key. Written out with tensor ops
-#   it equals `F.scaled_dot_product_attention` and `nn.MultiHeadAttention`.
+#   it equals `F.scaled_dot_product_attention` and `nn.MultiheadAttention`.
 # - The causal mask sets future scores to -∞, so a position's output cannot depend on
 #   later characters: checked by changing the last one.
 # - Multi-head attention is a reshape of the features into heads, and costs no extra

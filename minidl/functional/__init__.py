@@ -1,23 +1,28 @@
-"""Differentiable ops, one file per family (import as `import minidl.functional as F`)."""
+"""Differentiable ops, one file per family (import as `import minidl.functional as F`).
+
+This module is also `minidl.nn.functional`, so PyTorch's habit
+`import torch.nn.functional as F` carries over.
+"""
 from .activation import (
     erf, gelu, leaky_relu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh,
 )
-from .attention import scaled_dot_product_attention
+from .attention import attention_weights, scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d
+from .dense import dropout, embedding, linear
 from .elementwise import (
-    abs, add, cast, clip, compare, div, exp, log, maximum, minimum, mul, neg, pow, sqrt, sub,
-    to_device, where,
+    abs, add, cast, clamp, clip, clone, div, eq, exp, ge, gt, le, log, lt, masked_fill, maximum,
+    minimum, mul, ne, neg, pow, sqrt, square, sub, to_device, true_divide, where,
 )
 from .linalg import matmul
 from .loss import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss,
     nll_loss,
 )
-from .nn import batch_norm, dropout, embedding, layer_norm, linear
-from .reduce import argmax, argmin, max, mean, min, std, sum, var
+from .normalization import batch_norm, layer_norm
+from .reduce import amax, amin, argmax, argmin, max, mean, min, std, sum, var
 from .shape import (
-    broadcast_to, cat, concat, expand_dims, flatten, getitem, permute, reshape, split, squeeze,
-    stack, sum_to, swapaxes, transpose, unsqueeze,
+    broadcast_to, cat, chunk, concat, concatenate, expand, expand_as, expand_dims, flatten,
+    gather, getitem, movedim, permute, repeat, reshape, split, squeeze, stack, sum_to, swapaxes,
+    swapdims, t, take_along_dim, tensor_split, tile, transpose, unbind, unflatten, unsqueeze,
+    view,
 )
-
-clamp = clip

@@ -5,21 +5,24 @@ For queries q (..., L, E), keys k (..., S, E) and values v (..., S, Ev):
     weights = softmax(q @ k^T / sqrt(E))     (..., L, S)   row i: how much query i looks at each key
     out     = weights @ v                    (..., L, Ev)  row i: that mix of the values
 
-It is written with ordinary tensor ops (matmul, where, softmax), so its
-gradient, and the gradient of its gradient, come from those ops for free.
+`scaled_dot_product_attention` is PyTorch's function: it returns `out`.
+`attention_weights` returns the weights themselves, for looking at them (the
+tutorials draw them) and for nn.MultiheadAttention, which hands them back.
+Both are written with ordinary tensor ops (matmul, where, softmax), so their
+gradients, and the gradients of those, come from those ops for free.
 
-Masks. `mask` is either
-- boolean, True where a query MAY attend to a key (PyTorch's SDPA convention), or
-- floating, added to the scores (0 keeps a score, -inf forbids it; a learned
+Masks (`attn_mask`), as in PyTorch's scaled_dot_product_attention:
+- boolean: True where a query MAY attend to a key;
+- floating: added to the scores (0 keeps a score, -inf forbids it; a learned
   float Tensor, such as a relative-position bias, gets a gradient).
-`is_causal=True` also forbids every key after the query's own position.
-nn.MultiHeadAttention uses the opposite boolean convention (True = NOT
-allowed), as PyTorch's nn.MultiheadAttention does; it converts before calling here.
+`is_causal=True` forbids every key after the query's own position (and may not
+be combined with attn_mask). nn.MultiheadAttention uses the opposite boolean
+convention (True = NOT allowed), as PyTorch's does, and converts before calling.
 
 Forbidden scores are replaced by the most negative finite number, never
 -inf: a row with every key forbidden would otherwise be softmax(-inf, ...,
 -inf) = 0/0 = NaN. Such a row gets weights of exactly 0 (so its output is 0
-and its gradients are 0) instead of NaN.
+and its gradients are 0) instead of NaN, as PyTorch's function gives.
 """
 import math
 
@@ -28,57 +31,74 @@ import numpy as np
 from .. import backend
 from ..tensor import Tensor
 from .activation import softmax
+from .dense import dropout
 from .elementwise import where
-from .nn import dropout
-from .shape import swapaxes
+from .shape import repeat, reshape, transpose
+
+NAME = "scaled_dot_product_attention"
 
 
-def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, dropout_p=0.0,
-                                 training=True, return_weights=True, scale=None):
-    """softmax(q k^T * scale + mask) v, with scale = 1/sqrt(E) by default.
-
-    Returns (out, weights): out (..., L, Ev) and the attention weights
-    (..., L, S) that mixed the values (after dropout, as in PyTorch), or
-    (out, None) with return_weights=False.
-    """
-    _check_shapes(q, k, v)
-    if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), "
-                         f"got {dropout_p}")
+def attention_weights(query, key, attn_mask=None, is_causal=False, scale=None):
+    """softmax(query key^T * scale + mask) over the keys: (..., L, S); rows that may
+    attend to no key are all 0."""
+    _check_shapes(query, key, None)
+    if is_causal and attn_mask is not None:
+        raise RuntimeError(f"{NAME}: give attn_mask or is_causal=True, not both")
     if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    scores = (q @ swapaxes(k, -1, -2)) * scale
-    scores, allowed = _apply_mask(scores, mask, is_causal)
-    weights = softmax(scores, axis=-1)
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    scores = (query @ transpose(key, -1, -2)) * scale
+    scores, allowed = _apply_mask(scores, attn_mask, is_causal)
+    weights = softmax(scores, -1)
     if allowed is not None:
         # rows with no allowed key came out uniform; multiplying by the mask makes them 0
         # (elsewhere it changes nothing: forbidden entries are already exp(-huge) = 0)
         weights = weights * Tensor(allowed.astype(weights.dtype))
-    if dropout_p > 0.0 and training:
+    return weights
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, enable_gqa=False):
+    """dropout(attention_weights(query, key, ...)) @ value: (..., L, Ev), as in PyTorch.
+
+    enable_gqa=True lets key and value have fewer heads (dim -3) than query, a divisor
+    of its count: each key/value head then serves a group of query heads."""
+    _check_shapes(query, key, value)
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{NAME}: dropout_p must be in [0, 1], got {dropout_p}")
+    if enable_gqa:
+        key, value = _shared_heads(query, key), _shared_heads(query, value)
+    weights = attention_weights(query, key, attn_mask, is_causal, scale)
+    if dropout_p > 0.0:
         weights = dropout(weights, dropout_p)
-    out = weights @ v
-    return out, (weights if return_weights else None)
+    return weights @ value
+
+
+def _shared_heads(query, t):
+    """Repeat each of t's heads so that t has as many heads as query (grouped-query attention)."""
+    heads, groups = query.shape[-3], t.shape[-3]
+    if heads % groups:
+        raise RuntimeError(f"{NAME}: with enable_gqa the query's {heads} heads must be a "
+                           f"multiple of the key/value's {groups}")
+    if heads == groups:
+        return t
+    copies = repeat(t.unsqueeze(-3), *([1] * (t.ndim - 2) + [heads // groups, 1, 1]))
+    return reshape(copies, t.shape[:-3] + (heads,) + t.shape[-2:])
 
 
 def _check_shapes(q, k, v):
-    name = "scaled_dot_product_attention"
     for label, t in (("query", q), ("key", k), ("value", v)):
+        if t is None:
+            continue
         if not isinstance(t, Tensor):
-            raise TypeError(f"{name}: {label} must be a Tensor, got {type(t).__name__}")
+            raise TypeError(f"{NAME}: {label} must be a Tensor, got {type(t).__name__}")
         if t.ndim < 2:
-            raise ValueError(f"{name}: {label} needs shape (..., length, features), "
-                             f"got {t.shape}")
+            raise ValueError(f"{NAME}: {label} needs shape (..., length, features), got {t.shape}")
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"{name}: query has {q.shape[-1]} features but key has {k.shape[-1]} "
+        raise ValueError(f"{NAME}: query has {q.shape[-1]} features but key has {k.shape[-1]} "
                          f"(shapes {q.shape} and {k.shape})")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"{name}: key has {k.shape[-2]} positions but value has "
+    if v is not None and k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"{NAME}: key has {k.shape[-2]} positions but value has "
                          f"{v.shape[-2]} (shapes {k.shape} and {v.shape})")
-    try:
-        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except ValueError:
-        raise ValueError(f"{name}: batch dims of query {q.shape}, key {k.shape} and value "
-                         f"{v.shape} do not broadcast") from None
 
 
 def _apply_mask(scores, mask, is_causal):
@@ -100,8 +120,7 @@ def _apply_mask(scores, mask, is_causal):
             scores = scores + where(allowed, bias, 0.0)
     if is_causal:
         length, keys = scores.shape[-2:]
-        causal = xp.tril(xp.ones((length, keys), dtype=bool))  # query i sees keys 0..i
-        allowed = causal if allowed is None else allowed & causal
+        allowed = xp.tril(xp.ones((length, keys), dtype=bool))  # query i sees keys 0..i
     if allowed is None:
         return scores, None
     lowest = float(np.finfo(scores.dtype).min)
@@ -109,14 +128,13 @@ def _apply_mask(scores, mask, is_causal):
 
 
 def _check_mask(data, scores_shape):
-    name = "scaled_dot_product_attention"
     if data.dtype != bool and data.dtype.kind != "f":
-        raise TypeError(f"{name}: mask must be boolean (True = may attend) or floating "
+        raise TypeError(f"{NAME}: attn_mask must be boolean (True = may attend) or floating "
                         f"(added to the scores), got dtype {data.dtype}")
     try:
         fits = np.broadcast_shapes(data.shape, scores_shape) == tuple(scores_shape)
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(f"{name}: mask of shape {data.shape} does not broadcast to the "
+        raise ValueError(f"{NAME}: attn_mask of shape {data.shape} does not broadcast to the "
                          f"attention scores' shape {tuple(scores_shape)} (..., L, S)")

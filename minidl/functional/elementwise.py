@@ -5,13 +5,19 @@ at the broadcast shape, then `sum_to` adds it back down to each input's own
 shape: an input that was repeated along an axis collects the gradient from
 every copy.
 """
+import operator
+
+import numpy as np
+
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, as_tensors
 from ..tensor import Tensor
 from .shape import sum_to
 
 
 class Add(Function):
+    reads_inputs = False
+
     def forward(self, a, b):
         return a + b
 
@@ -23,6 +29,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    reads_inputs = False
+
     def forward(self, a, b):
         return a - b
 
@@ -56,6 +64,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    reads_inputs = False
+
     def forward(self, a):
         return -a
 
@@ -64,19 +74,33 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """a ** b. d/da = b a^(b-1); d/db = a^b log a (only computed when b needs it)."""
+    """a ** b. d/da = b a^(b-1); d/db = a^b log a (only computed when b needs it).
+
+    Two corners, taken as PyTorch takes them: where b = 0 the derivative for a
+    is 0, even at a = 0 (where a^(b-1) is infinite); where a = 0 and b >= 0 the
+    derivative for b is 0 (a^b log a -> 0). Both are computed with a base of 1
+    in those places, not by masking an infinity afterwards, so that the second
+    derivative is finite there too.
+    """
 
     def forward(self, a, b):
         return a ** b
 
     def backward(self, gy):
         a, b = self.inputs
-        ga = sum_to(gy * b * a ** (b - 1), a.shape) if self.needs_input_grad[0] else None
-        gb = sum_to(gy * self.output() * log(a), b.shape) if self.needs_input_grad[1] else None
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            base = where(b.data == 0, 1, a)
+            ga = sum_to(gy * b * base ** (b - 1), a.shape)
+        if self.needs_input_grad[1]:
+            base = where((a.data == 0) & (b.data >= 0), 1, a)
+            gb = sum_to(gy * self.output() * log(base), b.shape)
         return ga, gb
 
 
 class Exp(Function):
+    reads_inputs = False  # its backward reads its output
+
     def forward(self, a):
         return backend.get_array_module(a).exp(a)
 
@@ -93,6 +117,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    reads_inputs = False  # its backward reads its output
+
     def forward(self, a):
         return backend.get_array_module(a).sqrt(a)
 
@@ -135,6 +161,7 @@ class Minimum(Function):
 
 class Where(Function):
     """where(condition, a, b): condition is a constant boolean array."""
+    reads_inputs = False
 
     def __init__(self, condition):
         self.condition = condition
@@ -169,7 +196,20 @@ class Clip(Function):
         return gy * Tensor(inside.astype(gy.dtype))
 
 
+class Clone(Function):
+    """A copy with its own memory; the gradient passes through unchanged."""
+    reads_inputs = False
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, gy):
+        return gy
+
+
 class Cast(Function):
+    reads_inputs = False
+
     def __init__(self, dtype):
         self.dtype = dtype
 
@@ -181,6 +221,8 @@ class Cast(Function):
 
 
 class ToDevice(Function):
+    reads_inputs = False
+
     def __init__(self, device):
         self.device = device
 
@@ -195,38 +237,94 @@ class ToDevice(Function):
 # ----------------------------------------------------------------------------
 # the functional names
 # ----------------------------------------------------------------------------
-def add(a, b): return Add()(a, b)
-def sub(a, b): return Sub()(a, b)
-def mul(a, b): return Mul()(a, b)
-def div(a, b): return Div()(a, b)
-def neg(a): return Neg()(a)
-def pow(a, b): return Pow()(a, b)  # noqa: A001 (the operator's name)
-def exp(a): return Exp()(a)
-def log(a): return Log()(a)
-def sqrt(a): return Sqrt()(a)
-def abs(a): return Abs()(a)  # noqa: A001
-def maximum(a, b): return Maximum()(a, b)
-def minimum(a, b): return Minimum()(a, b)
-def clip(a, min=None, max=None): return Clip(min, max)(a)  # noqa: A002
-def cast(a, dtype): return a if a.dtype == dtype else Cast(dtype)(a)
-def to_device(a, device): return ToDevice(backend.check_device(device))(a)
+def add(input, other, *, alpha=1):  # noqa: A002 (PyTorch's argument names)
+    """input + alpha * other."""
+    return Add()(input, other if alpha == 1 else mul(other, alpha))
 
 
-def where(condition, a, b):
-    """Pick from a where condition is true, else from b (condition: bool tensor or array)."""
+def sub(input, other, *, alpha=1):  # noqa: A002
+    """input - alpha * other."""
+    return Sub()(input, other if alpha == 1 else mul(other, alpha))
+
+
+def mul(input, other): return Mul()(input, other)  # noqa: A002, E704
+
+
+def div(input, other, *, rounding_mode=None):  # noqa: A002
+    """input / other; rounding_mode "trunc" or "floor" rounds the quotient (no gradient)."""
+    if rounding_mode is None:
+        return Div()(input, other)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', "
+                         f"not {rounding_mode!r}")
+    a, b = as_tensors((input, other), "div")
+    xp = backend.get_array_module(a.data)
+    q = xp.true_divide(a.data, b.data)
+    q = xp.trunc(q) if rounding_mode == "trunc" else xp.floor(q)
+    kind = xp.result_type(a.data, b.data)
+    return Tensor(q.astype(kind) if kind.kind in "iu" else q)
+
+
+def true_divide(input, other): return div(input, other)  # noqa: A002, E704
+def neg(input): return Neg()(input)  # noqa: A002, E704
+def pow(input, exponent): return Pow()(input, exponent)  # noqa: A001, A002, E704
+def exp(input): return Exp()(input)  # noqa: A002, E704
+def log(input): return Log()(input)  # noqa: A002, E704
+def sqrt(input): return Sqrt()(input)  # noqa: A002, E704
+def abs(input): return Abs()(input)  # noqa: A001, A002, E704
+def square(input): return mul(input, input)  # noqa: A002, E704
+def maximum(input, other): return Maximum()(input, other)  # noqa: A002, E704
+def minimum(input, other): return Minimum()(input, other)  # noqa: A002, E704
+
+
+def clamp(input, min=None, max=None):  # noqa: A001, A002
+    """Limit every element to [min, max] (either may be None); the gradient passes only
+    where the value was inside (both ends included, as in PyTorch)."""
+    bounds = []
+    for name, bound in (("min", min), ("max", max)):
+        if isinstance(bound, Tensor):
+            if bound.requires_grad:
+                raise NotImplementedError(f"clamp: a {name} bound that requires grad is not "
+                                          "supported; use maximum/minimum")
+            bound = bound.data
+        bounds.append(bound)
+    if bounds[0] is None and bounds[1] is None:
+        raise RuntimeError("clamp: at least one of min and max must be given")
+    return Clip(*bounds)(input)
+
+
+clip = clamp
+
+
+def clone(input): return Clone()(input)  # noqa: A002, E704
+def cast(a, dtype): return a if a.dtype == dtype else Cast(np.dtype(dtype))(a)  # noqa: E704
+def to_device(a, device): return ToDevice(backend.check_device(device))(a)  # noqa: E704
+
+
+def where(condition, input, other):  # noqa: A002
+    """Pick from input where condition is true, else from other (condition: bool tensor or array)."""
     if isinstance(condition, Tensor):
         condition = condition.data
-    return Where(condition)(a, b)
+    return Where(condition)(input, other)
 
 
-def compare(op, a, b):
-    """a < b and friends: boolean tensors, outside the graph."""
-    a = a.data if isinstance(a, Tensor) else a
-    b = b.data if isinstance(b, Tensor) else b
+def masked_fill(input, mask, value):  # noqa: A002
+    """input with `value` wherever the boolean `mask` is True."""
+    return where(mask, value, input)
+
+
+# comparisons give boolean tensors, outside the graph
+def _compare(compare, name, a, b):
+    a, b = as_tensors((a, b), name)
     try:
-        result = {"lt": a.__lt__, "le": a.__le__, "gt": a.__gt__, "ge": a.__ge__,
-                  "eq": a.__eq__, "ne": a.__ne__}[op](b)
-    except ValueError as exc:
-        raise ValueError(f"{op}: shapes {getattr(a, 'shape', ())} and "
-                         f"{getattr(b, 'shape', ())} do not broadcast") from exc
-    return Tensor(result)
+        return Tensor(compare(a.data, b.data))
+    except ValueError:
+        raise RuntimeError(f"{name}: shapes {a.shape} and {b.shape} do not broadcast") from None
+
+
+def lt(input, other): return _compare(operator.lt, "lt", input, other)  # noqa: A002, E704
+def le(input, other): return _compare(operator.le, "le", input, other)  # noqa: A002, E704
+def gt(input, other): return _compare(operator.gt, "gt", input, other)  # noqa: A002, E704
+def ge(input, other): return _compare(operator.ge, "ge", input, other)  # noqa: A002, E704
+def eq(input, other): return _compare(operator.eq, "eq", input, other)  # noqa: A002, E704
+def ne(input, other): return _compare(operator.ne, "ne", input, other)  # noqa: A002, E704

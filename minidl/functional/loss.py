@@ -23,7 +23,7 @@ from ..tensor import Tensor
 from .activation import log_softmax, sigmoid
 from .elementwise import abs, clip, log, where
 from .reduce import mean, sum
-from .shape import transpose
+from .shape import permute
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -77,7 +77,7 @@ def _classes_last(t):
     """(N, C, d1, ...) -> (N, d1, ..., C): the class scores of each position last."""
     if t.ndim <= 2:
         return t
-    return transpose(t, (0,) + tuple(range(2, t.ndim)) + (1,))
+    return permute(t, (0,) + tuple(range(2, t.ndim)) + (1,))
 
 
 def _index_target(target, input, ignore_index, op):
@@ -241,7 +241,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-weight * (t log p + (1 - t) log(1 - p)) for probabilities p = input in [0, 1]."""
     target = _constant(target, input)
     _check_same_shape(input, target, "binary_cross_entropy")
-    low, high = (float(input.data.min()), float(input.data.max())) if input.size else (0, 0)
+    low, high = (float(input.data.min()), float(input.data.max())) if input.numel() else (0, 0)
     if low < 0 or high > 1:
         raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got "
                          f"values from {low} to {high}; use binary_cross_entropy_with_logits "

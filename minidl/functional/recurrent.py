@@ -33,9 +33,9 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from .activation import sigmoid, tanh
 from .linalg import matmul_arrays
-from .nn import linear
+from .dense import linear
 from .reduce import sum
-from .shape import concat, reshape, split
+from .shape import chunk, concat, reshape, split
 
 
 # ----------------------------------------------------------------------------
@@ -108,7 +108,7 @@ class LSTMSequence(Function):
     def _local_derivatives_in_graph(self, h_prev):
         """(dz_i..dz_o concatenated, dh_dc, f), each (N, T, .), as Tensor ops on the inputs."""
         xw, w_hh, _, c0 = self.inputs
-        z_i, z_f, z_g, z_o = split(xw + linear(h_prev, w_hh), 4, axis=-1)
+        z_i, z_f, z_g, z_o = chunk(xw + linear(h_prev, w_hh), 4, -1)
         i, f, g, o = sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o)
         cs = self.output(1)
         *dz, dh_dc = lstm_local_derivatives(i, f, g, o, tanh(cs), _shifted(c0, cs))
@@ -216,7 +216,7 @@ class GRUSequence(Function):
         need = self.needs_input_grad
         g_xw = None
         if need[0]:  # as ghw, but xw_n gets gh * dn where hw_n got gh * dn * r
-            g_xw = concat([split(ghw, [2 * hidden], axis=-1)[0], _joined(gh_steps) * dn],
+            g_xw = concat([split(ghw, [2 * hidden, hidden], -1)[0], _joined(gh_steps) * dn],
                           axis=-1)
         return (g_xw,
                 _weight_gradient(ghw, h_prev) if need[1] else None,
@@ -226,8 +226,8 @@ class GRUSequence(Function):
     def _local_derivatives_in_graph(self, h_prev):
         """(dr, dz, dn * r concatenated; dn; z), each (N, T, .), as Tensor ops on the inputs."""
         xw, w_hh, b_hh, _ = self.inputs
-        x_r, x_z, x_n = split(xw, 3, axis=-1)
-        h_r, h_z, hw_n = split(linear(h_prev, w_hh, b_hh), 3, axis=-1)
+        x_r, x_z, x_n = chunk(xw, 3, -1)
+        h_r, h_z, hw_n = chunk(linear(h_prev, w_hh, b_hh), 3, -1)
         r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
         dr, dz, dn = gru_local_derivatives(r, z, tanh(x_n + r * hw_n), hw_n, h_prev)
         return concat([dr, dz, dn * r], axis=-1), dn, z
@@ -277,7 +277,7 @@ def _shifted(first, states):
 def _steps(a):
     """(N, T, K) -> a list of the T steps (N, K), with two ops (a reshape and a split)."""
     n, steps = a.shape[:2]
-    return split(reshape(a, (n, -1)), steps, axis=1)
+    return chunk(reshape(a, (n, -1)), steps, 1)
 
 
 def _joined(pieces):

@@ -1,14 +1,20 @@
-"""Shape ops: reshape, transpose, broadcast_to / sum_to, squeeze, concat, stack, split, getitem.
+"""Shape ops: reshape, permute / transpose, expand / sum_to, squeeze, cat, stack, split, indexing.
 
 They move numbers around without changing them, so each backward moves the
-gradient back: reshape's is a reshape, transpose's the inverse transpose,
-broadcast_to's a sum (`sum_to`) and sum_to's a broadcast. Indexing scatters
-the gradient into a zero array with `np.add.at`, so an element picked twice
-collects both gradients.
+gradient back: reshape's is a reshape, a permutation's the inverse
+permutation, broadcast_to's a sum (`sum_to`) and sum_to's a broadcast.
+Indexing scatters the gradient into a zero array with `np.add.at`, so an
+element picked twice collects both gradients.
+
+Names and arguments are PyTorch's: `transpose(x, 0, 1)` swaps two dims
+(NumPy's all-axes `transpose` is `permute` here), `split(x, 2)` cuts pieces
+of size 2 (NumPy's "2 equal sections" is `tensor_split`), `dim=` names a
+dimension (NumPy's `axis=` is accepted too).
 """
 import math
 
 import numpy as np
+from numpy.exceptions import AxisError  # both an IndexError and a ValueError
 
 from .. import backend
 from ..autograd import Function
@@ -22,13 +28,52 @@ def normalize_axis(axis, ndim, op="op"):
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     result = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise AxisError(f"{op}: dim {a} is out of range for a tensor with {ndim} dims")
         result.append(int(a) % max(ndim, 1))
+    if len(set(result)) != len(result):
+        raise ValueError(f"{op}: dim {axis} names a dimension twice")
     return tuple(sorted(result))
 
 
+def one_dim(dim, ndim, op):
+    """One dim (negatives allowed) -> its non-negative index, with a clear error."""
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    return normalize_axis(int(dim), ndim, op)[0]
+
+
+def dim_alias(dim, axis, op, default=None):
+    """Accept NumPy's axis= beside PyTorch's dim= (not both)."""
+    if axis is not None:
+        if dim is not None and dim is not default:
+            raise TypeError(f"{op}: got both dim={dim!r} and axis={axis!r}; give one")
+        return axis
+    return dim
+
+
+def keepdim_alias(keepdim, keepdims, op):
+    """Accept NumPy's keepdims= beside PyTorch's keepdim= (not both)."""
+    if keepdims is not None:
+        if keepdim:
+            raise TypeError(f"{op}: got both keepdim and keepdims; give one")
+        return bool(keepdims)
+    return bool(keepdim)
+
+
+def shape_arg(args):
+    """Accept both f(x, 2, 3) and f(x, (2, 3)), as PyTorch does."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        return tuple(int(n) for n in args[0].tolist())
+    return tuple(args)
+
+
 class Reshape(Function):
+    reads_inputs = False
+    returns_view = True
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -39,19 +84,24 @@ class Reshape(Function):
         return reshape(gy, self.inputs[0].shape)
 
 
-class Transpose(Function):
-    def __init__(self, axes):
-        self.axes = axes
+class Permute(Function):
+    reads_inputs = False
+    returns_view = True
+
+    def __init__(self, dims):
+        self.dims = dims
 
     def forward(self, a):
-        return a.transpose(self.axes)
+        return a.transpose(self.dims)
 
     def backward(self, gy):
-        inverse = tuple(np.argsort(self.axes))
-        return transpose(gy, inverse)
+        return permute(gy, tuple(np.argsort(self.dims)))
 
 
 class BroadcastTo(Function):
+    reads_inputs = False
+    returns_view = True
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -64,6 +114,7 @@ class BroadcastTo(Function):
 
 class SumTo(Function):
     """Sum an array down to `shape`, undoing a broadcast to a larger one."""
+    reads_inputs = False
 
     def __init__(self, shape):
         self.shape = shape
@@ -80,6 +131,8 @@ class SumTo(Function):
 
 
 class Concat(Function):
+    reads_inputs = False
+
     def __init__(self, axis):
         self.axis = axis
 
@@ -88,10 +141,14 @@ class Concat(Function):
 
     def backward(self, gy):
         sizes = [x.shape[self.axis] for x in self.inputs]
-        return tuple(split(gy, list(np.cumsum(sizes)[:-1]), self.axis))
+        return tuple(split(gy, sizes, self.axis))
 
 
 class Split(Function):
+    """Cut along `axis` at the given indices (NumPy's np.split convention)."""
+    reads_inputs = False
+    returns_view = True
+
     def __init__(self, indices, axis):
         self.indices, self.axis = indices, axis
 
@@ -99,10 +156,13 @@ class Split(Function):
         return tuple(backend.get_array_module(a).split(a, self.indices, axis=self.axis))
 
     def backward(self, *gys):
-        return concat(list(gys), self.axis)
+        return cat(list(gys), self.axis)
 
 
 class GetItem(Function):
+    reads_inputs = False
+    returns_view = True  # basic indexing (slices, ints) gives a view; fancy indexing a copy
+
     def __init__(self, index):
         self.index = index
 
@@ -115,6 +175,7 @@ class GetItem(Function):
 
 class ScatterAdd(Function):
     """The gradient of a[index]: zeros of the input's shape with gy added at `index`."""
+    reads_inputs = False
 
     def __init__(self, index, shape):
         self.index, self.shape = index, shape
@@ -140,8 +201,9 @@ def _has_integer_array(index):
 # ----------------------------------------------------------------------------
 # the functional names
 # ----------------------------------------------------------------------------
-def reshape(a, shape):
-    shape = tuple(shape) if not isinstance(shape, (int, np.integer)) else (shape,)
+def reshape(a, *shape):
+    """a with a new shape of the same size; one entry may be -1 (inferred)."""
+    shape = shape_arg(shape)
     if a.shape == shape:
         return a
     return Reshape(_resolve_shape(shape, a))(a)
@@ -150,32 +212,62 @@ def reshape(a, shape):
 def _resolve_shape(shape, a):
     """Fill in one -1 and check that the element count is kept."""
     known = math.prod(n for n in shape if n != -1)
-    if shape.count(-1) == 1 and known and a.size % known == 0:
-        shape = tuple(a.size // known if n == -1 else n for n in shape)
-    if -1 in shape or math.prod(shape) != a.size:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} "
-                         f"({a.size} elements) into {shape}")
+    size = a.numel()
+    if shape.count(-1) == 1 and known and size % known == 0:
+        shape = tuple(size // known if n == -1 else n for n in shape)
+    if -1 in shape or math.prod(shape) != size or min(shape, default=0) < 0:
+        raise ValueError(f"reshape: shape {shape} is invalid for a tensor of shape "
+                           f"{a.shape} ({size} elements)")
     return shape
 
 
-def transpose(a, axes=None):
-    if axes is None:
-        axes = tuple(reversed(range(a.ndim)))
-    axes = tuple(int(ax) % max(a.ndim, 1) for ax in axes)
-    if sorted(axes) != list(range(a.ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation of the "
-                         f"{a.ndim} dims of shape {a.shape}")
-    return Transpose(axes)(a)
+view = reshape
 
 
-permute = transpose
+def permute(a, *dims):
+    """Reorder all the dims: output dim i is input dim dims[i] (NumPy's transpose)."""
+    dims = shape_arg(dims)
+    if len(dims) != a.ndim:
+        raise ValueError(f"permute: got {len(dims)} dims {dims} for a tensor with "
+                           f"{a.ndim} dims (shape {a.shape})")
+    dims = tuple(one_dim(d, a.ndim, "permute") for d in dims)
+    if sorted(dims) != list(range(a.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the "
+                           f"{a.ndim} dims of shape {a.shape}")
+    if dims == tuple(range(a.ndim)):
+        return a
+    return Permute(dims)(a)
 
 
-def swapaxes(a, axis1, axis2):
-    axes = list(range(a.ndim))
-    axis1, axis2 = axis1 % a.ndim, axis2 % a.ndim
-    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return transpose(a, axes)
+def transpose(a, dim0, dim1):
+    """Swap two dims (PyTorch's transpose; for every dim at once use permute)."""
+    dims = list(range(a.ndim))
+    if a.ndim == 0:
+        one_dim(dim0, 1, "transpose"), one_dim(dim1, 1, "transpose")
+        return a
+    dim0, dim1 = one_dim(dim0, a.ndim, "transpose"), one_dim(dim1, a.ndim, "transpose")
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return permute(a, dims)
+
+
+swapaxes = swapdims = transpose
+
+
+def t(a):
+    """Transpose a matrix (a 0-d or 1-d tensor is returned as it is)."""
+    if a.ndim > 2:
+        raise ValueError(f"t: expects a tensor with <= 2 dims, got shape {a.shape}; "
+                           "use transpose(dim0, dim1) or permute")
+    return a if a.ndim < 2 else transpose(a, 0, 1)
+
+
+def movedim(a, source, destination):
+    """Move dim `source` to position `destination`, keeping the others in order."""
+    source = one_dim(source, a.ndim, "movedim")
+    destination = one_dim(destination, a.ndim, "movedim")
+    order = [d for d in range(a.ndim) if d != source]
+    order.insert(destination, source)
+    return permute(a, order)
 
 
 def broadcast_to(a, shape):
@@ -183,10 +275,35 @@ def broadcast_to(a, shape):
     if a.shape == shape:
         return a
     try:
-        np.broadcast_shapes(a.shape, shape)
+        if np.broadcast_shapes(a.shape, shape) != shape:
+            raise ValueError
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}") from None
     return BroadcastTo(shape)(a)
+
+
+def expand(a, *sizes):
+    """A view with size-1 dims repeated to `sizes` (-1 keeps a dim; new dims go in front)."""
+    sizes = shape_arg(sizes)
+    lead = len(sizes) - a.ndim
+    if lead < 0:
+        raise ValueError(f"expand: the number of sizes {len(sizes)} is less than the "
+                           f"number of dims {a.ndim} of shape {a.shape}")
+    shape = []
+    for i, n in enumerate(sizes):
+        if n == -1:
+            if i < lead:
+                raise ValueError(f"expand: -1 is not allowed for a new leading dim ({sizes})")
+            n = a.shape[i - lead]
+        elif i >= lead and a.shape[i - lead] not in (1, n):
+            raise ValueError(f"expand: the size {a.shape[i - lead]} of dim {i - lead} of "
+                               f"shape {a.shape} must be 1 or match {n} (sizes {sizes})")
+        shape.append(n)
+    return broadcast_to(a, tuple(shape))
+
+
+def expand_as(a, other):
+    return expand(a, other.shape)
 
 
 def sum_to(a, shape):
@@ -197,88 +314,199 @@ def sum_to(a, shape):
     return SumTo(shape)(a)
 
 
-def squeeze(a, axis=None):
-    if axis is None:
+def repeat(a, *sizes):
+    """Tile a: dim i repeated sizes[i] times (PyTorch's Tensor.repeat; len(sizes) >= ndim)."""
+    sizes = shape_arg(sizes)
+    if len(sizes) < a.ndim:
+        raise ValueError(f"repeat: give at least as many sizes as dims: {len(sizes)} sizes "
+                           f"for shape {a.shape}")
+    shape = (1,) * (len(sizes) - a.ndim) + a.shape
+    # (d0, d1) -> (1, d0, 1, d1) -> expanded to (r0, d0, r1, d1) -> (r0*d0, r1*d1)
+    spread = reshape(a, [n for d in shape for n in (1, d)])
+    copies = expand(spread, [n for r, d in zip(sizes, shape) for n in (r, d)])
+    return reshape(copies, tuple(r * d for r, d in zip(sizes, shape)))
+
+
+def tile(a, dims):
+    """Like repeat, but fewer dims than a.ndim are padded with 1s in front (torch.tile)."""
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    return repeat(a, (1,) * (a.ndim - len(dims)) + dims)
+
+
+def squeeze(a, dim=None, *, axis=None):
+    """Drop dims of size 1 (all of them, or those in `dim` that have size 1)."""
+    dim = dim_alias(dim, axis, "squeeze")
+    if dim is None:
         return reshape(a, tuple(n for n in a.shape if n != 1))
-    axes = normalize_axis(axis, a.ndim, "squeeze")
-    for ax in axes:
-        if a.shape[ax] != 1:
-            raise ValueError(f"squeeze: dim {ax} of shape {a.shape} has size {a.shape[ax]}, not 1")
-    return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in axes))
+    dims = normalize_axis(dim, a.ndim, "squeeze")
+    return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in dims or n != 1))
 
 
-def unsqueeze(a, axis):
-    axis = axis % (a.ndim + 1)
-    return reshape(a, a.shape[:axis] + (1,) + a.shape[axis:])
+def unsqueeze(a, dim):
+    """Insert a dim of size 1 at position `dim` (-1 appends one)."""
+    dim = normalize_axis(dim, a.ndim + 1, "unsqueeze")[0]
+    return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
 
 
-expand_dims = unsqueeze
+def expand_dims(a, axis):
+    """NumPy's name for unsqueeze."""
+    return unsqueeze(a, axis)
 
 
 def flatten(a, start_dim=0, end_dim=-1):
     if a.ndim == 0:
         return reshape(a, (1,))
-    start, end = start_dim % a.ndim, end_dim % a.ndim
+    start, end = one_dim(start_dim, a.ndim, "flatten"), one_dim(end_dim, a.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = math.prod(a.shape[start:end + 1])
     return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
 
 
-def concat(tensors, axis=0):
+def unflatten(a, dim, sizes):
+    """Split dim `dim` into several dims of `sizes` (one may be -1)."""
+    dim = one_dim(dim, a.ndim, "unflatten")
+    known = math.prod(n for n in sizes if n != -1)
+    sizes = tuple(a.shape[dim] // known if n == -1 else n for n in sizes)
+    if math.prod(sizes) != a.shape[dim]:
+        raise ValueError(f"unflatten: sizes {sizes} do not multiply to {a.shape[dim]}, "
+                           f"the size of dim {dim} of shape {a.shape}")
+    return reshape(a, a.shape[:dim] + sizes + a.shape[dim + 1:])
+
+
+def cat(tensors, dim=0, *, axis=None):
+    """Join tensors along an existing dim; all other dims must match."""
+    dim = dim_alias(dim, axis, "cat", default=0)
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("concat: needs at least one tensor")
+        raise ValueError("cat: needs at least one tensor")
     first = tensors[0]
-    ndim = first.ndim
-    axis = normalize_axis(axis, ndim, "concat")[0]
-    for t in tensors[1:]:
-        if t.ndim != ndim or any(m != n for i, (m, n) in enumerate(zip(t.shape, first.shape))
-                                 if i != axis):
-            raise ValueError(f"concat: shapes {first.shape} and {t.shape} differ outside "
-                             f"axis {axis}")
+    axis = one_dim(dim, first.ndim, "cat")
+    for t_ in tensors[1:]:
+        if t_.ndim != first.ndim or any(m != n for i, (m, n) in enumerate(zip(t_.shape, first.shape))
+                                        if i != axis):
+            raise ValueError(f"cat: shapes {first.shape} and {t_.shape} differ outside "
+                               f"dim {axis}")
+    if len(tensors) == 1:
+        return first
     return Concat(axis)(*tensors)
 
 
-cat = concat
+concat = concatenate = cat
 
 
-def stack(tensors, axis=0):
+def stack(tensors, dim=0, *, axis=None):
+    """Join tensors of one shape along a new dim."""
+    dim = dim_alias(dim, axis, "stack", default=0)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
-    for t in tensors[1:]:
-        if t.shape != tensors[0].shape:
+    for t_ in tensors[1:]:
+        if t_.shape != tensors[0].shape:
             raise ValueError(f"stack: all tensors need one shape, got {tensors[0].shape} "
-                             f"and {t.shape}")
-    axis = axis % (tensors[0].ndim + 1)
-    return concat([unsqueeze(t, axis) for t in tensors], axis)
+                               f"and {t_.shape}")
+    dim = normalize_axis(dim, tensors[0].ndim + 1, "stack")[0]
+    return cat([unsqueeze(t_, dim) for t_ in tensors], dim)
 
 
-def split(a, indices_or_sections, axis=0):
-    """Split along `axis` at the given indices (list) or into equal sections (int)."""
-    axis = normalize_axis(axis, a.ndim, "split")[0]
-    if isinstance(indices_or_sections, (int, np.integer)):
-        if a.shape[axis] % indices_or_sections:
-            raise ValueError(f"split: dim {axis} of shape {a.shape} does not divide "
-                             f"into {indices_or_sections} equal parts")
-        step = a.shape[axis] // indices_or_sections
-        indices = [step * i for i in range(1, indices_or_sections)]
+def _cut(a, indices, dim):
+    """Pieces of a along dim, cut before each of `indices` (ascending)."""
+    return list(Split(list(indices), dim)(a)) if indices else [a]
+
+
+def split(a, split_size_or_sections, dim=0):
+    """Pieces along `dim`: of `split_size` each (the last may be shorter) when given an
+    int, or of the listed sizes, which must add up to the dim's length (PyTorch's split)."""
+    dim = one_dim(dim, a.ndim, "split")
+    length = a.shape[dim]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0 and length:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [min(size, length - start) for start in range(0, length, size)] or [0]
     else:
-        indices = [int(i) for i in indices_or_sections]
-    return list(Split(indices, axis)(a)) if indices else [a]
+        sizes = [int(n) for n in split_size_or_sections]
+        if sum(sizes) != length or min(sizes, default=0) < 0:
+            raise ValueError(f"split: sizes {sizes} do not add up to {length}, the size of "
+                               f"dim {dim} of shape {a.shape}")
+    return _cut(a, np.cumsum(sizes)[:-1].tolist(), dim)
+
+
+def chunk(a, chunks, dim=0):
+    """About `chunks` pieces of equal size ceil(n / chunks) along dim (maybe fewer)."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    dim = one_dim(dim, a.ndim, "chunk")
+    return split(a, max(1, -(-a.shape[dim] // chunks)), dim)
+
+
+def tensor_split(a, indices_or_sections, dim=0):
+    """NumPy's split: an int n gives n pieces as equal as can be (the first n % len are one
+    longer); a list gives the indices to cut before."""
+    dim = one_dim(dim, a.ndim, "tensor_split")
+    length = a.shape[dim]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        n = int(indices_or_sections)
+        if n <= 0:
+            raise ValueError(f"tensor_split: the number of sections must be positive, got {n}")
+        sizes = [length // n + (1 if i < length % n else 0) for i in range(n)]
+        return _cut(a, np.cumsum(sizes)[:-1].tolist(), dim)
+    indices = [min(max(int(i) if i >= 0 else int(i) + length, 0), length)
+               for i in indices_or_sections]
+    pieces, start = [], 0
+    for stop in indices + [length]:
+        pieces.append(getitem(a, (slice(None),) * dim + (slice(start, max(start, stop)),)))
+        start = max(start, stop)
+    return pieces
+
+
+def unbind(a, dim=0):
+    """The slices along dim, each without that dim."""
+    dim = one_dim(dim, a.ndim, "unbind")
+    return [squeeze(piece, dim) for piece in split(a, 1, dim)]
 
 
 def getitem(a, index):
     """a[index] with slices, ints, None, Ellipsis, integer arrays or boolean masks."""
-    return GetItem(_array_index(index, a))(a)
+    return GetItem(array_index(index, a))(a)
 
 
-def _array_index(index, a):
+def array_index(index, a):
     """Tensors and lists inside an index become arrays on a's device."""
     xp = backend.get_array_module(a.data)
     if isinstance(index, tuple):
-        return tuple(_array_index(i, a) for i in index)
+        return tuple(array_index(i, a) for i in index)
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
         return xp.asarray(index)
     return index
+
+
+def gather(a, dim, index):
+    """out[i][j][k] = a[index[i][j][k]][j][k] for dim 0 (and so on): PyTorch's gather."""
+    dim = one_dim(dim, a.ndim, "gather")
+    index = index.data if isinstance(index, Tensor) else index
+    xp = backend.get_array_module(a.data)
+    index = xp.asarray(index)
+    if index.ndim != a.ndim or index.dtype.kind not in "iu":
+        raise ValueError(f"gather: index must be an integer tensor with {a.ndim} dims like "
+                           f"the input {a.shape}, got shape {index.shape}, dtype {index.dtype}")
+    if index.size and (int(index.min()) < -a.shape[dim] or int(index.max()) >= a.shape[dim]):
+        raise IndexError(f"gather: index out of range for dim {dim} of size {a.shape[dim]}")
+    full = list(xp.ix_(*[xp.arange(n) for n in index.shape]))
+    full[dim] = index
+    return getitem(a, tuple(full))
+
+
+def take_along_dim(a, indices, dim):
+    """Pick along `dim` at `indices` (broadcast with a's other dims), like np.take_along_axis."""
+    indices = indices.data if isinstance(indices, Tensor) else indices
+    dim = one_dim(dim, a.ndim, "take_along_dim")
+    shape = list(np.broadcast_shapes(a.shape[:dim] + (1,) + a.shape[dim + 1:],
+                                     indices.shape[:dim] + (1,) + indices.shape[dim + 1:]))
+    shape[dim] = indices.shape[dim]
+    xp = backend.get_array_module(a.data)
+    a_shape = list(shape)
+    a_shape[dim] = a.shape[dim]
+    return gather(expand(a, a_shape), dim, xp.broadcast_to(indices, tuple(shape)))

@@ -1,7 +1,13 @@
 """Layers and models: Module, Parameter, containers, and the layers built on minidl.functional."""
+import sys
+
+from .. import functional
 from . import init, utils
 from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .attention import LearnedPositionalEmbedding, MultiHeadAttention, PositionalEncoding
+from .attention import (
+    LearnedPositionalEmbedding, MultiheadAttention, PositionalEncoding,
+    generate_square_subsequent_mask,
+)
 from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .dropout import Dropout
 from .embedding import Embedding
@@ -12,3 +18,7 @@ from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .summary import summary
 from .transformer import TransformerEncoder, TransformerEncoderLayer
+
+# `import minidl.nn.functional as F` works as `import torch.nn.functional as F` does:
+# it is minidl.functional itself.
+sys.modules[__name__ + ".functional"] = functional

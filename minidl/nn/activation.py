@@ -62,7 +62,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x):
-        return F.softmax(x, axis=self.dim)
+        return F.softmax(x, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -76,7 +76,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, x):
-        return F.log_softmax(x, axis=self.dim)
+        return F.log_softmax(x, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"

@@ -1,9 +1,15 @@
 """Multi-head attention and positional encodings, the layers a transformer is made of.
 
-Multi-head attention projects queries, keys and values with three Linear
-layers, cuts the E features into `num_heads` heads of E/num_heads features,
+Multi-head attention projects queries, keys and values with three linear
+maps, cuts the E features into `num_heads` heads of E/num_heads features,
 lets every head attend on its own (scaled dot-product attention), glues the
-heads back together and mixes them with a fourth Linear layer (`out_proj`).
+heads back together and mixes them with a fourth linear layer (`out_proj`).
+
+nn.MultiheadAttention is PyTorch's, parameters and all, so that a PyTorch
+state dict loads into it: when keys and values have the query's width the
+three projections are one packed `in_proj_weight` (3E, E) (rows 0..E-1 for
+the queries, then keys, then values) with `in_proj_bias` (3E,); otherwise
+`q_proj_weight`, `k_proj_weight`, `v_proj_weight`.
 
 Masks follow nn.MultiheadAttention's convention, which is the OPPOSITE of
 F.scaled_dot_product_attention's for boolean masks:
@@ -11,15 +17,15 @@ F.scaled_dot_product_attention's for boolean masks:
                       or float, added to the scores (-inf = not allowed)
     key_padding_mask  (N, S): boolean True = this key is PADDING, ignore it
                       (or float, added to the scores)
-Both are turned into one additive float mask before the attention.
+Both are turned into one additive float mask before the attention. As in
+PyTorch, a query that may attend to no key at all gets NaN weights (a softmax
+over nothing) when the weights are asked for (need_weights=True), and zeros
+otherwise.
 
 Attention has no idea of order: shuffle the positions and the outputs are
 shuffled the same way. Positional encodings add a different vector to each
 position so that order can matter: fixed sinusoids (PositionalEncoding) or
 trained vectors (LearnedPositionalEmbedding).
-
-PyTorch keeps the three input projections in one packed `in_proj_weight`
-(3E, E); `unpack_in_proj` converts such a state dict to these names.
 """
 import math
 
@@ -34,91 +40,160 @@ from .linear import Linear
 from .module import Module, Parameter
 
 
-class MultiHeadAttention(Module):
-    """Multi-head attention with separate q_proj, k_proj, v_proj and out_proj Linear layers.
+class MultiheadAttention(Module):
+    """Multi-head attention, as torch.nn.MultiheadAttention.
 
-    forward(query (N, L, E), key (N, S, kdim), value (N, S, vdim)) ->
-    (out (N, L, E), weights (N, L, S) averaged over the heads, or
-    (N, num_heads, L, S) with average_attn_weights=False, or None with
-    need_weights=False). With batch_first=False the sequences are (L, N, E).
-    is_causal=True forbids each query to look at later keys (it builds the
-    mask itself; in PyTorch it is only a hint about a given attn_mask).
+    forward(query, key, value, key_padding_mask=None, need_weights=True,
+    attn_mask=None, average_attn_weights=True, is_causal=False) ->
+    (out, weights): out (L, N, E) ((N, L, E) with batch_first=True, (L, E)
+    unbatched); weights (N, L, S) averaged over the heads, (N, num_heads, L, S)
+    with average_attn_weights=False, or None with need_weights=False.
+    is_causal=True is only a hint that attn_mask is the causal mask (PyTorch's
+    meaning): attn_mask must still be given, e.g. nn.generate_square_subsequent_mask(L).
     """
 
-    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, batch_first=True,
-                 kdim=None, vdim=None):
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None):
         super().__init__()
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be positive, "
+                             f"got {embed_dim} and {num_heads}")
         if embed_dim % num_heads:
-            raise ValueError(f"MultiHeadAttention: embed_dim {embed_dim} is not divisible by "
+            raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} is not divisible by "
                              f"num_heads {num_heads}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"MultiHeadAttention: dropout must be in [0, 1), got {dropout}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"MultiheadAttention: dropout must be in [0, 1], got {dropout}")
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.head_dim = embed_dim // num_heads
         self.dropout, self.batch_first = dropout, batch_first
         self.kdim = embed_dim if kdim is None else kdim
         self.vdim = embed_dim if vdim is None else vdim
-        self.q_proj = Linear(embed_dim, embed_dim, bias=bias)
-        self.k_proj = Linear(self.kdim, embed_dim, bias=bias)
-        self.v_proj = Linear(self.vdim, embed_dim, bias=bias)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
-        self._reset_parameters(bias)
+        self._qkv_same_embed_dim = self.kdim == self.vdim == embed_dim
+        self.add_zero_attn = add_zero_attn
+        dtype = backend.default_dtype() if dtype is None else np.dtype(dtype)
+        empty = lambda *shape: Parameter(np.empty(shape, dtype=dtype))  # noqa: E731
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = empty(3 * embed_dim, embed_dim)
+            self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
+        else:
+            self.q_proj_weight = empty(embed_dim, embed_dim)
+            self.k_proj_weight = empty(embed_dim, self.kdim)
+            self.v_proj_weight = empty(embed_dim, self.vdim)
+            self.in_proj_weight = None
+        self.in_proj_bias = empty(3 * embed_dim) if bias else None
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        self.bias_k = empty(1, 1, embed_dim) if add_bias_kv else None
+        self.bias_v = empty(1, 1, embed_dim) if add_bias_kv else None
+        self._reset_parameters()
+        if device is not None:
+            self.to(device)
 
-    def _reset_parameters(self, bias):
-        """PyTorch's init: Xavier-uniform in-projections and zero biases.
-
-        PyTorch packs the three (E, E) projections into one (3E, E) matrix when
-        kdim = vdim = E, and Xavier's bound for that matrix is sqrt(6 / (E + 3E));
-        otherwise each projection gets its own Xavier bound.
-        """
-        packed = self.kdim == self.vdim == self.embed_dim
-        packed_bound = math.sqrt(6.0 / (self.embed_dim + 3 * self.embed_dim))
-        for proj in (self.q_proj, self.k_proj, self.v_proj):
-            if packed:
-                init.uniform_(proj.weight, -packed_bound, packed_bound)
-            else:
-                init.xavier_uniform_(proj.weight)
-        if bias:
-            for proj in (self.q_proj, self.k_proj, self.v_proj, self.out_proj):
-                init.zeros_(proj.bias)
+    def _reset_parameters(self):
+        """PyTorch's init: Xavier-uniform projections (the packed (3E, E) matrix as one),
+        zero biases, Xavier-normal bias_k and bias_v."""
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(w)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
     def extra_repr(self):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"
 
-    def forward(self, query, key, value, attn_mask=None, key_padding_mask=None,
-                need_weights=True, average_attn_weights=True, is_causal=False):
-        self._check_inputs(query, key, value)
-        if not self.batch_first:
-            query, key, value = (F.swapaxes(t, 0, 1) for t in (query, key, value))
-        n, length, keys = query.shape[0], query.shape[1], key.shape[1]
-        q = self._heads(self.q_proj(query))                      # (N, heads, L, head_dim)
-        k = self._heads(self.k_proj(key))                        # (N, heads, S, head_dim)
-        v = self._heads(self.v_proj(value))
-        mask = self._merged_mask(attn_mask, key_padding_mask, n, length, keys, q)
-        out, weights = scaled_dot_product_attention(
-            q, k, v, mask=mask, is_causal=is_causal, dropout_p=self.dropout,
-            training=self.training, return_weights=need_weights)
-        out = F.reshape(F.swapaxes(out, 1, 2), (n, length, self.embed_dim))  # heads side by side
+    def projection_weights(self):
+        """(W_q, W_k, W_v) and (b_q, b_k, b_v) (None without bias), cut from the packed ones."""
+        e = self.embed_dim
+        if self._qkv_same_embed_dim:
+            weights = tuple(self.in_proj_weight[i * e:(i + 1) * e] for i in range(3))
+        else:
+            weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
+        if self.in_proj_bias is None:
+            return weights, (None, None, None)
+        return weights, tuple(self.in_proj_bias[i * e:(i + 1) * e] for i in range(3))
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
+                attn_mask=None, average_attn_weights=True, is_causal=False):
+        unbatched = self._check_inputs(query, key, value)
+        if is_causal and attn_mask is None:
+            raise RuntimeError("MultiheadAttention: is_causal=True is a hint that attn_mask is "
+                               "the causal mask, so attn_mask must be given too; build it with "
+                               "nn.generate_square_subsequent_mask(L)")
+        if unbatched:
+            query, key, value = (F.unsqueeze(t, 1) for t in (query, key, value))
+            if key_padding_mask is not None:
+                key_padding_mask = F.unsqueeze(_as_tensor(key_padding_mask), 0)
+        elif self.batch_first:
+            query, key, value = (F.transpose(t, 0, 1) for t in (query, key, value))
+        out, weights = self._attend(query, key, value, key_padding_mask, need_weights,
+                                    attn_mask, average_attn_weights)
+        if unbatched:
+            out = F.squeeze(out, 1)
+            weights = None if weights is None else F.squeeze(weights, 0)
+        elif self.batch_first:
+            out = F.transpose(out, 0, 1)
+        return out, weights
+
+    def _attend(self, query, key, value, key_padding_mask, need_weights, attn_mask, average):
+        """The computation on (L, N, E) sequences, PyTorch's internal layout."""
+        length, n = query.shape[:2]
+        (w_q, w_k, w_v), (b_q, b_k, b_v) = self.projection_weights()
+        q = self._heads(F.linear(query, w_q, b_q))                # (N, heads, L, head_dim)
+        k, v = F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)  # (S, N, E)
+        if self.bias_k is not None:  # one more key and value, learned, that every query sees
+            k = F.cat([k, F.expand(self.bias_k, 1, n, self.embed_dim)], 0)
+            v = F.cat([v, F.expand(self.bias_v, 1, n, self.embed_dim)], 0)
+            attn_mask, key_padding_mask = _pad_masks(attn_mask, key_padding_mask)
+        k, v = self._heads(k), self._heads(v)
+        if self.add_zero_attn:  # and one more of zeros
+            zeros = Tensor(backend.get_array_module(k.data).zeros(k.shape[:2] + (1, self.head_dim),
+                                                                  dtype=k.dtype))
+            k, v = F.cat([k, zeros], 2), F.cat([v, zeros], 2)
+            attn_mask, key_padding_mask = _pad_masks(attn_mask, key_padding_mask)
+        mask = self._merged_mask(attn_mask, key_padding_mask, n, length, k.shape[2], q)
+        dropout = self.dropout if self.training else 0.0
+        if need_weights:
+            scores = q @ F.transpose(k, -1, -2) * (1.0 / math.sqrt(self.head_dim))
+            weights = F.softmax(scores if mask is None else scores + mask, -1)
+            out = F.dropout(weights, dropout) @ v if dropout else weights @ v
+        else:
+            out, weights = scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                                        dropout_p=dropout), None
+        out = F.reshape(F.permute(out, 2, 0, 1, 3), (length, n, self.embed_dim))  # heads side by side
         out = self.out_proj(out)
-        if not self.batch_first:
-            out = F.swapaxes(out, 0, 1)
-        if need_weights and average_attn_weights:
-            weights = F.mean(weights, axis=1)
+        if need_weights and average:
+            weights = F.mean(weights, 1)
         return out, weights
 
     def _heads(self, x):
-        """(N, T, E) -> (N, heads, T, head_dim): each head gets its own slice of the features."""
-        n, steps = x.shape[:2]
-        return F.swapaxes(F.reshape(x, (n, steps, self.num_heads, self.head_dim)), 1, 2)
+        """(T, N, E) -> (N, heads, T, head_dim): each head gets its own slice of the features."""
+        steps, n = x.shape[:2]
+        return F.permute(F.reshape(x, (steps, n, self.num_heads, self.head_dim)), 1, 2, 0, 3)
 
     def _check_inputs(self, query, key, value):
-        name = "MultiHeadAttention"
+        """Check the shapes; True when the inputs are unbatched (L, E)."""
+        name = "MultiheadAttention"
         for label, t, dim in (("query", query, self.embed_dim), ("key", key, self.kdim),
                               ("value", value, self.vdim)):
-            if not isinstance(t, Tensor) or t.ndim != 3 or t.shape[2] != dim:
-                layout = "(N, T, {})" if self.batch_first else "(T, N, {})"
-                raise ValueError(f"{name}: {label} must have shape {layout.format(dim)}, got "
+            if not isinstance(t, Tensor) or t.ndim not in (2, 3) or t.shape[-1] != dim:
+                layout = "(N, L, {})" if self.batch_first else "(L, N, {})"
+                raise ValueError(f"{name}: {label} must have shape {layout.format(dim)} or "
+                                 f"(L, {dim}) unbatched, got "
                                  f"{getattr(t, 'shape', type(t).__name__)}")
+        if not query.ndim == key.ndim == value.ndim:
+            raise ValueError(f"{name}: query {query.shape}, key {key.shape} and value "
+                             f"{value.shape} must all be batched or all unbatched")
+        if query.ndim == 2:
+            if key.shape[0] != value.shape[0]:
+                raise ValueError(f"{name}: key {key.shape} and value {value.shape} have "
+                                 "different lengths")
+            return True
         batch = 0 if self.batch_first else 1
         if not query.shape[batch] == key.shape[batch] == value.shape[batch]:
             raise ValueError(f"{name}: query {query.shape}, key {key.shape} and value "
@@ -126,6 +201,7 @@ class MultiHeadAttention(Module):
         if key.shape[1 - batch] != value.shape[1 - batch]:
             raise ValueError(f"{name}: key {key.shape} and value {value.shape} have "
                              "different lengths")
+        return False
 
     def _merged_mask(self, attn_mask, key_padding_mask, n, length, keys, like):
         """One additive float mask (N or 1, heads or 1, L, S) from both masks, or None."""
@@ -135,17 +211,42 @@ class MultiHeadAttention(Module):
             if merged.shape == (n * self.num_heads, length, keys):
                 merged = F.reshape(merged, (n, self.num_heads, length, keys))
             elif merged.shape != (length, keys):
-                raise ValueError(f"MultiHeadAttention: attn_mask must be (L, S) = "
+                raise ValueError(f"MultiheadAttention: attn_mask must be (L, S) = "
                                  f"{(length, keys)} or (N*num_heads, L, S) = "
                                  f"{(n * self.num_heads, length, keys)}, got {merged.shape}")
         if key_padding_mask is not None:
             padding = _additive(key_padding_mask, like, "key_padding_mask")
             if padding.shape != (n, keys):
-                raise ValueError(f"MultiHeadAttention: key_padding_mask must be (N, S) = "
+                raise ValueError(f"MultiheadAttention: key_padding_mask must be (N, S) = "
                                  f"{(n, keys)}, got {padding.shape}")
             padding = F.reshape(padding, (n, 1, 1, keys))
             merged = padding if merged is None else merged + padding
         return merged
+
+
+def generate_square_subsequent_mask(sz, device=None, dtype=None):
+    """The causal mask for nn.MultiheadAttention: (sz, sz) floats, -inf above the diagonal
+    (query i may not see key j > i) and 0 elsewhere (PyTorch's
+    nn.Transformer.generate_square_subsequent_mask)."""
+    dtype = backend.default_dtype() if dtype is None else np.dtype(dtype)
+    mask = np.triu(np.full((sz, sz), -np.inf, dtype=dtype), k=1)
+    return Tensor(backend.to_device(mask, device or "cpu"))
+
+
+def _as_tensor(mask):
+    return mask if isinstance(mask, Tensor) else Tensor(np.asarray(mask))
+
+
+def _pad_masks(attn_mask, key_padding_mask):
+    """One more key was appended: let every query attend to it (a column of 'allowed')."""
+    def pad(mask):
+        if mask is None:
+            return None
+        mask = _as_tensor(mask)
+        xp = backend.get_array_module(mask.data)
+        column = Tensor(xp.zeros(mask.shape[:-1] + (1,), dtype=mask.dtype))
+        return F.cat([mask, column], -1)
+    return pad(attn_mask), pad(key_padding_mask)
 
 
 def _additive(mask, like, label):
@@ -156,36 +257,11 @@ def _additive(mask, like, label):
         xp = backend.get_array_module(data)
         return Tensor(xp.where(data, -xp.inf, 0.0).astype(like.dtype))
     if data.dtype.kind != "f":
-        raise TypeError(f"MultiHeadAttention: {label} must be boolean or floating, "
+        raise TypeError(f"MultiheadAttention: {label} must be boolean or floating, "
                         f"got dtype {data.dtype}")
     if isinstance(mask, Tensor):
         return mask
     return Tensor(backend.to_device(data.astype(like.dtype), like.device))
-
-
-def unpack_in_proj(state_dict):
-    """Convert a PyTorch state dict with packed attention projections to minidl's names.
-
-    Every `<prefix>in_proj_weight` (3E, E) becomes `<prefix>q_proj.weight`,
-    `k_proj.weight` and `v_proj.weight` (E, E each, in that order), and
-    `<prefix>in_proj_bias` likewise. Other entries are kept. Values may be
-    NumPy arrays or Tensors; pass torch tensors through `.numpy()` first:
-
-        state = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
-        model.load_state_dict(unpack_in_proj(state))
-    """
-    out = {}
-    for name, value in state_dict.items():
-        for packed, suffix in (("in_proj_weight", "weight"), ("in_proj_bias", "bias")):
-            if name.endswith(packed):
-                prefix = name[:-len(packed)]
-                array = value.data if isinstance(value, Tensor) else np.asarray(value)
-                for part, chunk in zip("qkv", np.split(array, 3, axis=0)):
-                    out[f"{prefix}{part}_proj.{suffix}"] = chunk
-                break
-        else:
-            out[name] = value
-    return out
 
 
 # ----------------------------------------------------------------------------

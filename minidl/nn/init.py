@@ -15,12 +15,17 @@ import math
 import numpy as np
 
 from .. import backend
+from ..autograd import increment_version
 
 
 def _fill(tensor, values):
-    """Write `values` (a NumPy array or number) into tensor.data in place."""
+    """Write `values` (a NumPy array or number) into tensor.data in place.
+
+    Bumping the version makes a backward through a graph that used the old
+    values refuse to run, instead of silently using the new ones."""
     values = np.asarray(values, dtype=tensor.dtype)
     tensor.data[...] = backend.to_device(values, tensor.device)
+    increment_version(tensor)
     return tensor
 
 

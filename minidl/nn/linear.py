@@ -16,11 +16,12 @@ class Linear(Module):
     the same uniform distribution.
     """
 
-    def __init__(self, in_features, out_features, bias=True):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(zeros(out_features, in_features))
-        self.bias = Parameter(zeros(out_features)) if bias else None
+        make = dict(dtype=dtype, device=device or "cpu")
+        self.weight = Parameter(zeros(out_features, in_features, **make))
+        self.bias = Parameter(zeros(out_features, **make)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self):

@@ -218,7 +218,7 @@ class Module:
 
     def num_parameters(self, trainable_only=False):
         """How many numbers the parameters hold (only those that require grad, if asked)."""
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def apply(self, fn):
         """Call fn(module) on every submodule, then on self (e.g. a custom init). Returns self."""

@@ -13,6 +13,7 @@ layer in a range where training is easy.
 import numpy as np
 
 from .. import functional as F
+from ..autograd import increment_version
 from ..creation import ones, tensor, zeros
 from .module import Module, Parameter
 
@@ -24,14 +25,17 @@ class LayerNorm(Module):
     leaves them out.
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
         super().__init__()
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape, self.eps = tuple(normalized_shape), eps
         self.elementwise_affine = elementwise_affine
-        self.weight = Parameter(ones(*self.normalized_shape)) if elementwise_affine else None
-        self.bias = (Parameter(zeros(*self.normalized_shape))
+        make = dict(dtype=dtype, device=device or "cpu")
+        self.weight = (Parameter(ones(*self.normalized_shape, **make))
+                       if elementwise_affine else None)
+        self.bias = (Parameter(zeros(*self.normalized_shape, **make))
                      if elementwise_affine and bias else None)
 
     def forward(self, x):
@@ -52,16 +56,18 @@ class _BatchNorm(Module):
     expected_dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True):
+                 track_running_stats=True, device=None, dtype=None):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = Parameter(ones(num_features)) if affine else None
-        self.bias = Parameter(zeros(num_features)) if affine else None
+        make = dict(dtype=dtype, device=device or "cpu")
+        self.weight = Parameter(ones(num_features, **make)) if affine else None
+        self.bias = Parameter(zeros(num_features, **make)) if affine else None
         if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features))
-            self.register_buffer("running_var", ones(num_features))
-            self.register_buffer("num_batches_tracked", tensor(0, dtype=np.int64))
+            self.register_buffer("running_mean", zeros(num_features, **make))
+            self.register_buffer("running_var", ones(num_features, **make))
+            self.register_buffer("num_batches_tracked",
+                                 tensor(0, dtype=np.int64, device=device or "cpu"))
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
 
@@ -72,6 +78,7 @@ class _BatchNorm(Module):
         momentum = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
+            increment_version(self.num_batches_tracked)
             if momentum is None:  # cumulative moving average: 1/1, 1/2, 1/3, ...
                 momentum = 1.0 / int(self.num_batches_tracked.item())
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,

@@ -48,7 +48,7 @@ def rnn_update(xw, hw, nonlinearity="tanh"):
 
 def lstm_update(xw, hw, c):
     """New (h, c) from the projections and the old cell state c."""
-    i, f, g, o = F.split(xw + hw, 4, axis=-1)
+    i, f, g, o = F.chunk(xw + hw, 4, -1)
     c = F.sigmoid(f) * c + F.sigmoid(i) * F.tanh(g)
     h = F.sigmoid(o) * F.tanh(c)
     return h, c
@@ -56,8 +56,8 @@ def lstm_update(xw, hw, c):
 
 def gru_update(xw, hw, h):
     """New h. The reset gate r scales W_hn h + b_hn, bias included (PyTorch's formula)."""
-    x_r, x_z, x_n = F.split(xw, 3, axis=-1)
-    h_r, h_z, h_n = F.split(hw, 3, axis=-1)
+    x_r, x_z, x_n = F.chunk(xw, 3, -1)
+    h_r, h_z, h_n = F.chunk(hw, 3, -1)
     r = F.sigmoid(x_r + h_r)
     z = F.sigmoid(x_z + h_z)
     n = F.tanh(x_n + r * h_n)
@@ -123,7 +123,7 @@ def _run_sequence(step, x, state, w_ih, w_hh, input_bias, step_bias):
     """
     n, steps = x.shape[0], x.shape[1]
     xw = F.linear(x, w_ih, input_bias)                                   # (N, T, gates*H)
-    xw_steps = [F.reshape(s, (n, xw.shape[2])) for s in F.split(xw, steps, axis=1)]
+    xw_steps = [F.reshape(s, (n, xw.shape[2])) for s in F.chunk(xw, steps, 1)]
     outputs = []
     for xw_t in xw_steps:
         state = step(xw_t, F.linear(state[0], w_hh, step_bias), state)

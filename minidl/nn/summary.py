@@ -55,7 +55,7 @@ def summary(model, input_shape, dtype=None, device="cpu"):
     shapes = input_shape if isinstance(input_shape[0], (tuple, list)) else [input_shape]
     inputs = [zeros(tuple(shape), dtype=dtype, device=device) for shape in shapes]
     rows = [(f"{name} ({type(module).__name__})", shape,
-             f"{sum(p.size for p in module.parameters(recurse=False)):,}")
+             f"{sum(p.numel() for p in module.parameters(recurse=False)):,}")
             for name, module, shape in _run_recording(model, inputs)]
     header = ("Layer (type)", "Output Shape", "Param #")
     widths = [max(len(r[i]) for r in rows + [header]) + 3 for i in range(3)]

@@ -10,14 +10,14 @@ Post-norm (norm_first=False, the original paper):  x = norm(x + block(x))
 Pre-norm  (norm_first=True, GPT-2 and most models since): x = x + block(norm(x))
 Pre-norm leaves the residual path untouched, which makes deep stacks easier to train.
 
-Submodule names and the forward are PyTorch's (self_attn, linear1, dropout,
-linear2, norm1, norm2, dropout1, dropout2), so a state dict converted with
-`nn.attention.unpack_in_proj` loads and gives the same outputs.
+Submodule names, parameters and the forward are PyTorch's (self_attn, linear1,
+dropout, linear2, norm1, norm2, dropout1, dropout2), so a PyTorch state dict
+loads and gives the same outputs.
 """
 import copy
 
 from .. import functional as F
-from .attention import MultiHeadAttention
+from .attention import MultiheadAttention
 from .dropout import Dropout
 from .linear import Linear
 from .module import Module, ModuleList
@@ -29,12 +29,13 @@ _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 class TransformerEncoderLayer(Module):
     """Self-attention and a feed-forward network, each with a residual connection and LayerNorm.
 
-    Input (N, T, d_model) (or (T, N, d_model) with batch_first=False); the
+    Input (T, N, d_model) (or (N, T, d_model) with batch_first=True); the
     output has the same shape. `activation` is "relu", "gelu" or a function.
     """
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
-                 layer_norm_eps=1e-5, batch_first=True, norm_first=False, bias=True):
+                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
+                 device=None, dtype=None):
         super().__init__()
         if isinstance(activation, str):
             if activation not in _ACTIVATIONS:
@@ -43,13 +44,14 @@ class TransformerEncoderLayer(Module):
             activation = _ACTIVATIONS[activation]
         self.activation = activation
         self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+        make = dict(device=device, dtype=dtype)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, **make)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **make)
         self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **make)
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **make)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **make)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
 
@@ -57,7 +59,8 @@ class TransformerEncoderLayer(Module):
         return "norm_first=True" if self.norm_first else ""
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
-        """src_mask and src_key_padding_mask as in nn.MultiHeadAttention (True = not allowed)."""
+        """src_mask and src_key_padding_mask as in nn.MultiheadAttention (True = not allowed);
+        is_causal=True is a hint that src_mask is the causal mask (which must be given)."""
         x = src
         if self.norm_first:
             x = x + self._attention_block(self.norm1(x), src_mask, src_key_padding_mask,
@@ -90,7 +93,8 @@ class TransformerEncoder(Module):
         TransformerEncoder(lambda: TransformerEncoderLayer(64, 4), num_layers=2)
     """
 
-    def __init__(self, encoder_layer, num_layers, norm=None):
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
+                 mask_check=True):
         super().__init__()
         if isinstance(encoder_layer, Module):
             layers = [copy.deepcopy(encoder_layer) for _ in range(num_layers)]

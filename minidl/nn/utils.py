@@ -17,6 +17,8 @@ autograd may hand out read-only views, or one gradient Tensor shared by two para
 """
 import math
 
+import numpy as np
+
 from .. import backend
 from ..tensor import Tensor
 
@@ -40,16 +42,18 @@ def _norm(array, norm_type):
     return float((magnitude ** norm_type).sum() ** (1.0 / norm_type))
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
+                    foreach=None):
     """Scale the gradients together so that their total norm is at most max_norm.
 
         total = ||(||g_1||_p, ||g_2||_p, ...)||_p          (the p-norm of all of g)
         g_i  <- g_i * min(1, max_norm / (total + 1e-6))
 
-    Returns the total norm before clipping (a float; log it to see exploding
+    Returns the total norm before clipping, as a 0-d Tensor (log it to see exploding
     gradients). norm_type is p: 2.0 by default, any p >= 1, or math.inf for the
     largest absolute entry. error_if_nonfinite=True raises when the norm is NaN or
-    infinite; by default such gradients are left as they are.
+    infinite; by default such gradients are left as they are. (foreach, a PyTorch
+    speed switch, changes nothing here.)
     """
     where = "clip_grad_norm_"
     norm_type = float(norm_type)
@@ -59,7 +63,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         raise ValueError(f"{where}: max_norm must be >= 0, got {max_norm}")
     params = _grads(parameters, where)
     if not params:
-        return 0.0
+        return Tensor(np.zeros((), dtype=backend.default_dtype()))
     norms = [_norm(p.grad.data, norm_type) for p in params]
     if norm_type == math.inf:
         total = max(norms)
@@ -71,8 +75,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     scale = max_norm / (total + 1e-6)
     if math.isfinite(total) and scale < 1.0:
         for p in params:
-            p.grad = Tensor(p.grad.data * scale)
-    return total
+            p.grad = Tensor(p.grad.data * p.grad.dtype.type(scale))
+    xp = backend.get_array_module(params[0].grad.data)
+    return Tensor(xp.asarray(total, dtype=params[0].grad.dtype))
 
 
 def clip_grad_value_(parameters, clip_value):

@@ -10,7 +10,9 @@ group; several let different layers learn at different rates:
 A hyperparameter a group leaves out takes the optimizer's default.
 
 `step()` walks every parameter that has a gradient and hands its raw arrays (`p.data`,
-`p.grad.data`) to the subclass's `update`, which changes `p.data` in place. Working on
+`p.grad.data`) to the subclass's `update`, which changes `p.data` in place; then it bumps
+the parameter's version, so that a backward through a graph built with the old values
+raises instead of silently using the new ones. Working on
 arrays keeps the update out of the autograd graph and runs the same on NumPy and CuPy
 (`xp = get_array_module(p.data)`). `update` never writes into the gradient array: autograd
 may hand out read-only views (the gradient of a sum is a broadcast).
@@ -22,7 +24,7 @@ groups, in order), as in PyTorch, so it can be saved with minidl.save and loaded
 new optimizer built over a new copy of the same model.
 """
 from .. import backend
-from ..autograd import enable_grad
+from ..autograd import enable_grad, increment_version
 from ..tensor import Tensor
 
 
@@ -141,6 +143,7 @@ class Optimizer:
                     continue
                 self._check_grad(p)
                 self.update(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+                increment_version(p)  # a graph that saved the old values may not reuse them
         return loss
 
     def _check_grad(self, p):
