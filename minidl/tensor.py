@@ -203,8 +203,22 @@ class Tensor:
     def relu(self): return F.relu(self)
     def sigmoid(self): return F.sigmoid(self)
     def tanh(self): return F.tanh(self)
-    def softmax(self, axis=-1): return F.softmax(self, axis)
-    def log_softmax(self, axis=-1): return F.log_softmax(self, axis)
+
+    # the softmax family: dim is required, as in PyTorch's Tensor methods (F.softmax
+    # has a default); axis / keepdims are accepted as NumPy's names
+    def softmax(self, dim=None, dtype=None, *, axis=None):
+        if dim is None and axis is None:
+            raise TypeError("Tensor.softmax: missing dim (PyTorch's method has no default)")
+        return F.softmax(self, dim, dtype, axis=axis)
+
+    def log_softmax(self, dim=None, dtype=None, *, axis=None):
+        if dim is None and axis is None:
+            raise TypeError("Tensor.log_softmax: missing dim (PyTorch's method has no default)")
+        return F.log_softmax(self, dim, dtype, axis=axis)
+
+    def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return F.logsumexp(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
     def clip(self, min=None, max=None): return F.clip(self, min, max)
     clamp = clip
     def matmul(self, other): return F.matmul(self, other)

@@ -1,6 +1,7 @@
 """Differentiable ops, one file per family (import as `import minidl.functional as F`)."""
 from .activation import (
-    erf, gelu, leaky_relu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh,
+    elu, erf, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, logsumexp, relu, selu, sigmoid,
+    silu, softmax, softplus, softsign, tanh,
 )
 from .attention import scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d

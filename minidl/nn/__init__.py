@@ -1,6 +1,9 @@
 """Layers and models: Module, Parameter, containers, and the layers built on minidl.functional."""
 from . import init, utils
-from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (
+    ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,
+    Softplus, Softsign, Tanh,
+)
 from .attention import LearnedPositionalEmbedding, MultiHeadAttention, PositionalEncoding
 from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .dropout import Dropout
