@@ -119,6 +119,21 @@ class _Methods:
     def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return F.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
+    def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return F.logsumexp(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    # the softmax family: dim is required, as in PyTorch's Tensor methods (F.softmax has a
+    # default)
+    def softmax(self, dim=None, dtype=None, *, axis=None):
+        if dim is None and axis is None:
+            raise TypeError("Tensor.softmax: missing dim (PyTorch's method has no default)")
+        return F.softmax(self, dim, dtype, axis=axis)
+
+    def log_softmax(self, dim=None, dtype=None, *, axis=None):
+        if dim is None and axis is None:
+            raise TypeError("Tensor.log_softmax: missing dim (PyTorch's method has no default)")
+        return F.log_softmax(self, dim, dtype, axis=axis)
+
     # ------------------------------------------------------------------ shape
     def reshape(self, *shape): return F.reshape(self, *shape)
     def view(self, *shape): return F.reshape(self, *shape)

@@ -417,7 +417,7 @@ def test_activation_modules_match_the_functions():
     pairs = [(nn.ReLU(), F.relu(x)), (nn.LeakyReLU(0.2), F.leaky_relu(x, 0.2)),
              (nn.Sigmoid(), F.sigmoid(x)), (nn.Tanh(), F.tanh(x)), (nn.GELU(), F.gelu(x)),
              (nn.GELU("tanh"), F.gelu(x, approximate="tanh")),
-             (nn.Softmax(dim=0), F.softmax(x, axis=0)), (nn.LogSoftmax(), F.log_softmax(x)),
+             (nn.Softmax(dim=0), F.softmax(x, axis=0)), (nn.LogSoftmax(1), F.log_softmax(x, 1)),
              (nn.Identity(), x), (nn.Flatten(0), x.reshape(12))]
     for module, expected in pairs:
         np.testing.assert_array_equal(module(x).numpy(), expected.numpy())

@@ -48,7 +48,7 @@ def build_model():
         nn.LSTM(EMBED_DIM, LSTM_UNITS),               # reads the message word by word
         LastHiddenState(),
         nn.Linear(LSTM_UNITS, DENSE_UNITS), nn.ReLU(),
-        nn.Linear(DENSE_UNITS, 2), nn.LogSoftmax(),   # log P(ham), log P(spam)
+        nn.Linear(DENSE_UNITS, 2), nn.LogSoftmax(1),  # log P(ham), log P(spam)
     )
 
 

@@ -14,6 +14,9 @@ import inspect
 
 import numpy as np
 
+# log(sum(exp(a))) along an axis without overflow; one implementation for all of minidl
+from ..functional.activation import logsumexp_array as logsumexp  # noqa: F401 (re-exported)
+
 
 def to_numpy(data):
     """Return ``data`` as a NumPy array; minidl Tensors (anything with ``.numpy()``) included."""
@@ -159,12 +162,6 @@ class Classifier(BaseModel):
         """Accuracy: the fraction of rows of ``X`` whose predicted label equals ``y``."""
         self._check_fitted("score")
         return float(np.mean(self.predict(X) == to_numpy(y)))
-
-
-def logsumexp(a, axis):
-    """log(sum(exp(a))) along ``axis`` without overflow: shift by the maximum first."""
-    top = a.max(axis=axis, keepdims=True)
-    return np.squeeze(top, axis) + np.log(np.exp(a - top).sum(axis=axis))
 
 
 def softmax(a):

@@ -4,7 +4,8 @@ This module is also `minidl.nn.functional`, so PyTorch's habit
 `import torch.nn.functional as F` carries over.
 """
 from .activation import (
-    erf, gelu, leaky_relu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh,
+    elu, erf, gelu, hardtanh, leaky_relu, log_softmax, logsigmoid, logsumexp, relu, selu, sigmoid,
+    silu, softmax, softplus, softsign, tanh,
 )
 from .attention import attention_weights, scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d

@@ -1,24 +1,47 @@
-"""Activations and the softmax family: relu, leaky_relu, sigmoid, tanh, gelu,
-softmax, log_softmax, logsumexp.
+"""Activations and the softmax family, with PyTorch's names, signatures and gradients.
+
+Elementwise: relu, leaky_relu, hardtanh, elu, selu, sigmoid, logsigmoid, softplus,
+silu, softsign, tanh, gelu (and erf, which gelu is built on). logsigmoid, silu and
+gelu are written with other ops, which give their gradients; the rest are Functions.
+Along a dim: softmax, log_softmax, logsumexp.
 
 Numerical stability is the theme. exp overflows float32 above ~88, so:
 - sigmoid uses exp(-|x|), which is at most 1, on both sides of zero;
+- softplus is max(z, 0) + log1p(exp(-|z|)), whose exponent is never
+  positive, and logsigmoid is -softplus(-x);
+- elu exponentiates min(x, 0), never a large positive x;
 - softmax and logsumexp subtract the row maximum first (the result is the
   same, since softmax(x) = softmax(x - c), and the largest exponent is 0);
 - log_softmax is x - logsumexp(x), never log(softmax(x)), which would take
   the log of an underflowed 0.
-With these, logits of +-1e4 give finite values and finite gradients.
+With these, inputs of +-1e4 give finite values and finite gradients.
+
+At a kink the gradient is PyTorch's choice: relu has slope 0 at 0,
+leaky_relu negative_slope at 0, hardtanh 0 at both bounds, elu alpha at 0
+(the slope from the left), softplus the sigmoid at exactly the threshold.
+The second derivatives there are PyTorch's too (see ELU and Softplus).
+
+`inplace=True` is accepted where PyTorch has it, but the result is always a
+new tensor: the values are the same, the input is just not overwritten.
 """
 import math
+import warnings
 
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from .elementwise import exp, where
+from .elementwise import cast, exp, where
 from .reduce import sum
-from .shape import normalize_axis, reshape
+from .shape import reshape
+
+# Klambauer et al. (2017), "Self-Normalizing Neural Networks"; the digits PyTorch uses
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
 
 
+# ----------------------------------------------------------------------------
+# piecewise linear: relu, leaky_relu, hardtanh
+# ----------------------------------------------------------------------------
 class ReLU(Function):
     def forward(self, a):
         return backend.get_array_module(a).maximum(a, 0)
@@ -39,6 +62,46 @@ class LeakyReLU(Function):
         return gy * Tensor(backend.get_array_module(a).where(a > 0, 1, self.slope).astype(gy.dtype))
 
 
+class Hardtanh(Function):
+    """x clipped to [min_val, max_val]; the gradient is 1 strictly inside, 0 at the bounds
+    and beyond (unlike clamp, whose gradient is 1 at the bounds)."""
+
+    def __init__(self, min_val, max_val):
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, a):
+        return backend.get_array_module(a).clip(a, self.min_val, self.max_val)
+
+    def backward(self, gy):
+        a = self.inputs[0].data
+        return where((a > self.min_val) & (a < self.max_val), gy, 0)
+
+
+# ----------------------------------------------------------------------------
+# smooth: elu and selu, sigmoid, softplus, softsign, tanh, erf
+# ----------------------------------------------------------------------------
+class ELU(Function):
+    """scale * x for x > 0, scale * alpha * (e^x - 1) otherwise (selu is scale != 1).
+
+    The slope, scale * (1 or alpha) * e^min(x, 0), is written so that its own
+    derivative is PyTorch's: scale * alpha * e^x for x < 0 and 0 from x = 0 on.
+    """
+
+    def __init__(self, alpha, scale=1.0):
+        self.alpha, self.scale = alpha, scale
+
+    def forward(self, a):
+        xp = backend.get_array_module(a)
+        negative = self.scale * self.alpha * xp.expm1(xp.minimum(a, 0))
+        return xp.where(a > 0, self.scale * a, negative)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        xp = backend.get_array_module(x.data)
+        factor = xp.where(x.data > 0, self.scale, self.scale * self.alpha).astype(gy.dtype)
+        return gy * Tensor(factor) * exp(where(x.data < 0, x, 0.0))
+
+
 class Sigmoid(Function):
     """1 / (1 + e^-x), computed from e^-|x| so that no exponent is positive."""
 
@@ -50,6 +113,44 @@ class Sigmoid(Function):
     def backward(self, gy):
         y = self.output()
         return gy * y * (1 - y)
+
+
+class Softplus(Function):
+    """log(1 + e^(beta x)) / beta, and x itself where beta * x > threshold.
+
+    With z = beta * x, log(1 + e^z) is computed as max(z, 0) + log1p(e^-|z|):
+    equal, but no positive number is exponentiated, so it cannot overflow.
+    The slope is sigmoid(z) (1 past the threshold), differentiable again; as
+    in PyTorch, the second derivative is cut off from the threshold itself on.
+    """
+
+    def __init__(self, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, a):
+        xp = backend.get_array_module(a)
+        z = a * self.beta
+        curved = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / self.beta
+        return xp.where(z > self.threshold, a, curved)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        z = x.data * self.beta
+        # x again, but with its gradient cut off from the threshold on
+        below = where(z < self.threshold, x, x.detach())
+        return gy * where(z > self.threshold, 1.0, sigmoid(below * self.beta))
+
+
+class Softsign(Function):
+    """x / (1 + |x|). Its slope 1 / (1 + |x|)^2 is computed as that (the slope of the
+    quotient written out would be a difference of two nearly equal terms for large |x|)."""
+
+    def forward(self, a):
+        return a / (1 + backend.get_array_module(a).abs(a))
+
+    def backward(self, gy):
+        d = 1 + abs(self.inputs[0])
+        return gy / (d * d)
 
 
 class Tanh(Function):
@@ -76,13 +177,116 @@ class Erf(Function):
         return gy * (2 / math.sqrt(math.pi)) * exp(-(x * x))
 
 
+# ----------------------------------------------------------------------------
+# the elementwise functional names
+# ----------------------------------------------------------------------------
+def relu(input, inplace=False):
+    """max(x, 0); the gradient at 0 is 0."""
+    return ReLU()(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x for x > 0, negative_slope * x otherwise (also at 0, for the gradient)."""
+    return LeakyReLU(negative_slope)(input)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clipped to [min_val, max_val]; the gradient is 0 at the bounds."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than "
+                         f"max_val ({max_val})")
+    return Hardtanh(min_val, max_val)(input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha * (e^x - 1) otherwise; the gradient at 0 is alpha."""
+    return ELU(alpha)(input)
+
+
+def selu(input, inplace=False):
+    """SELU_SCALE * elu(x, SELU_ALPHA): the self-normalizing activation."""
+    return ELU(SELU_ALPHA, SELU_SCALE)(input)
+
+
+def sigmoid(input):
+    return Sigmoid()(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta, a smooth relu; x itself where beta * x > threshold.
+
+    threshold=math.inf gives the exact formula everywhere (the logistic losses use it).
+    """
+    if beta == 0:
+        raise ValueError("softplus: beta must be nonzero (the formula divides by it)")
+    return Softplus(beta, threshold)(input)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x), exact everywhere (no threshold)."""
+    return -softplus(-input, 1.0, math.inf)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x) (also called swish)."""
+    return input * sigmoid(input)
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    return Softsign()(input)
+
+
+def tanh(input):
+    return Tanh()(input)
+
+
+def erf(input):
+    return Erf()(input)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x), Phi the standard normal CDF; approximate="tanh" uses the tanh formula."""
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (input + 0.044715 * input * input * input)
+        return 0.5 * input * (1 + tanh(inner))
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
+    return 0.5 * input * (1 + erf(input * (1 / math.sqrt(2))))
+
+
+# ----------------------------------------------------------------------------
+# the softmax family, along a dim
+# ----------------------------------------------------------------------------
+def _slice_max(a, axis):
+    """The maximum of each slice along axis, dims kept; -inf for an empty slice."""
+    if a.size == 0:
+        return backend.get_array_module(a).full_like(a.sum(axis=axis, keepdims=True), -math.inf)
+    return a.max(axis=axis, keepdims=True)
+
+
+def logsumexp_array(a, axis, keepdims=False):
+    """log(sum(exp(a))) along axis (None, int or tuple) of a raw array, without overflow.
+
+    The maximum is subtracted first. A slice that is all -inf gives -inf (as in
+    PyTorch), not the NaN of -inf - -inf: its maximum is replaced by 0 before
+    the subtraction. This is also the logsumexp of minidl.classic.
+    """
+    xp = backend.get_array_module(a)
+    m = _slice_max(a, axis)
+    m = xp.where(xp.isfinite(m), m, 0)
+    with backend.np.errstate(divide="ignore"):  # log(0) = -inf is the answer, not an accident
+        out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else out.squeeze(axis=axis)
+
+
 class Softmax(Function):
     def __init__(self, axis):
         self.axis = axis
 
     def forward(self, a):
         xp = backend.get_array_module(a)
-        e = xp.exp(a - a.max(axis=self.axis, keepdims=True))
+        e = xp.exp(a - _slice_max(a, self.axis))
         return e / e.sum(axis=self.axis, keepdims=True)
 
     def backward(self, gy):
@@ -96,7 +300,7 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, a):
-        return a - _logsumexp_array(a, self.axis, keepdims=True)
+        return a - logsumexp_array(a, self.axis, keepdims=True)
 
     def backward(self, gy):
         # y = x - lse(x), so gx = gy - softmax(x) * sum(gy), and softmax(x) = exp(y)
@@ -104,11 +308,14 @@ class LogSoftmax(Function):
 
 
 class LogSumExp(Function):
+    """The gradient is softmax(x) = exp(x - y); for an all -inf slice that is
+    exp(-inf + inf) = NaN, which is also PyTorch's gradient there."""
+
     def __init__(self, axes, keepdims):
         self.axes, self.keepdims = axes, keepdims
 
     def forward(self, a):
-        return _logsumexp_array(a, self.axes, self.keepdims)
+        return logsumexp_array(a, self.axes, self.keepdims)
 
     def backward(self, gy):
         x = self.inputs[0]
@@ -117,41 +324,86 @@ class LogSumExp(Function):
         return reshape(gy, kept) * exp(x - y)
 
 
-def _logsumexp_array(a, axis, keepdims):
-    xp = backend.get_array_module(a)
-    m = a.max(axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)  # a row of all -inf stays -inf, not NaN
-    out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
-    return out if keepdims else out.squeeze(axis=axis)
+def _dim_or_axis(dim, axis, op):
+    """PyTorch's dim or NumPy's name for it, axis (not both)."""
+    if axis is None:
+        return dim
+    if dim is not None:
+        raise TypeError(f"{op}: got both dim={dim!r} and axis={axis!r}; pass one "
+                        "(axis is NumPy's name for dim)")
+    return axis
 
 
-# ----------------------------------------------------------------------------
-# the functional names
-# ----------------------------------------------------------------------------
-def relu(a): return ReLU()(a)
-def leaky_relu(a, negative_slope=0.01): return LeakyReLU(negative_slope)(a)
-def sigmoid(a): return Sigmoid()(a)
-def tanh(a): return Tanh()(a)
-def erf(a): return Erf()(a)
+def _check_dim(dim, x, op):
+    """dim as a non-negative int, with PyTorch's range: -n..n-1 (-1..0 for a 0-d input)."""
+    n = max(x.ndim, 1)
+    if isinstance(dim, bool) or not hasattr(dim, "__index__"):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: dim {dim} is out of range for an input of shape {x.shape} "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return int(dim) % n
 
 
-def gelu(a, approximate="none"):
-    """x * Phi(x), Phi the standard normal CDF; approximate="tanh" uses the tanh formula."""
-    if approximate == "tanh":
-        inner = math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)
-        return 0.5 * a * (1 + tanh(inner))
-    if approximate != "none":
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', not {approximate!r}")
-    return 0.5 * a * (1 + erf(a * (1 / math.sqrt(2))))
+def _float_input(input, dtype, op):
+    """input cast to dtype (if given); it must be floating point."""
+    if dtype is not None:
+        input = cast(input, dtype)
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point, got {input.dtype}; "
+                        "pass dtype= to cast it first")
+    return input
 
 
-def softmax(a, axis=-1):
-    return Softmax(normalize_axis(axis, a.ndim, "softmax")[0])(a)
+def _softmax_axis(input, dim, axis, dtype, op, stacklevel):
+    """The (cast) input and the array axis to work along (None for a 0-d input).
+
+    Without a dim, PyTorch's deprecated rule picks one, with a warning: dim 0
+    for 0-d, 1-d and 3-d inputs, else 1. stacklevel counts as PyTorch's does
+    (3: the warning points at the caller of softmax).
+    """
+    input = _float_input(input, dtype, op)
+    dim = _dim_or_axis(dim, axis, op)
+    if dim is None:
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+        warnings.warn(f"{op}: implicit dimension choice is deprecated (as in PyTorch); "
+                      f"dim={dim} was used for this {input.ndim}-d input. Pass dim=X.",
+                      UserWarning, stacklevel=stacklevel)
+    dim = _check_dim(dim, input, op)
+    return input, (dim if input.ndim else None)
 
 
-def log_softmax(a, axis=-1):
-    return LogSoftmax(normalize_axis(axis, a.ndim, "log_softmax")[0])(a)
+def softmax(input, dim=None, dtype=None, *, axis=None, _stacklevel=3):
+    """exp(x) / sum(exp(x)) along dim: each slice along it sums to 1.
+
+    dim=None picks a dim by PyTorch's deprecated rule, with a warning; dtype
+    casts the input first. A slice of all -inf gives NaN, as in PyTorch.
+    """
+    input, axis = _softmax_axis(input, dim, axis, dtype, "softmax", _stacklevel)
+    return Softmax(axis)(input)
 
 
-def logsumexp(a, axis=None, keepdims=False):
-    return LogSumExp(normalize_axis(axis, a.ndim, "logsumexp"), keepdims)(a)
+def log_softmax(input, dim=None, dtype=None, *, axis=None, _stacklevel=3):
+    """log(softmax(x)) along dim, computed as x - logsumexp(x); arguments as softmax."""
+    input, axis = _softmax_axis(input, dim, axis, dtype, "log_softmax", _stacklevel)
+    return LogSoftmax(axis)(input)
+
+
+def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """log(sum(exp(x))) over dim, an int or a tuple of ints (required, as in PyTorch).
+
+    An all -inf slice gives -inf; an integer input is cast to the default dtype.
+    """
+    dim = _dim_or_axis(dim, axis, "logsumexp")
+    keepdim = keepdim if keepdims is None else keepdims
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    if dim is None or not dims:
+        raise TypeError(f"logsumexp: missing dim, the dim or tuple of dims to reduce over "
+                        f"(got {dim!r}; PyTorch has no default)")
+    if input.dtype.kind != "f":
+        input = cast(input, backend.default_dtype())
+    axes = tuple(sorted(_check_dim(d, input, "logsumexp") for d in dims))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"logsumexp: dim {dims} names a dim more than once "
+                         f"(input shape {input.shape})")
+    return LogSumExp(axes if input.ndim else (), keepdim)(input)

@@ -7,20 +7,22 @@ binary_cross_entropy_with_logits.
 Each loss is written with tensor ops, so its gradient (and the gradient of
 that) comes from the ops. The numerically delicate parts are:
 - cross_entropy uses log_softmax (x - logsumexp x), never log(softmax x);
-- the logistic losses use softplus(z) = log(1 + e^z) computed as
-  max(z, 0) + log1p(e^-|z|), where the exponent is never positive;
+- the logistic losses use softplus(z) = log(1 + e^z) (see activation.py),
+  computed as max(z, 0) + log1p(e^-|z|), where the exponent is never
+  positive, and exact everywhere (threshold=inf: no switch to z itself);
 - binary_cross_entropy clamps each log at -100, as PyTorch does, so a
   probability of exactly 0 or 1 gives a large but finite loss.
 So logits of +-1e4 give finite losses and finite gradients.
 
 `reduction` is "mean" (default), "sum" or "none" (one loss per element).
 """
+import math
+
 import numpy as np
 
 from .. import backend
-from ..autograd import Function
 from ..tensor import Tensor
-from .activation import log_softmax, sigmoid
+from .activation import log_softmax, softplus
 from .elementwise import abs, clip, log, where
 from .reduce import mean, sum
 from .shape import permute
@@ -207,26 +209,6 @@ def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothi
 # ----------------------------------------------------------------------------
 # binary classification
 # ----------------------------------------------------------------------------
-class Softplus(Function):
-    """softplus(z) = log(1 + e^z), computed as max(z, 0) + log1p(e^-|z|).
-
-    Both forms are equal, but the second never exponentiates a positive
-    number, so it cannot overflow. Its derivative is sigmoid(z), itself
-    stable and differentiable, so this op can be differentiated twice.
-    """
-
-    def forward(self, z):
-        xp = backend.get_array_module(z)
-        return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
-
-    def backward(self, gy):
-        return gy * sigmoid(self.inputs[0])
-
-
-def softplus(z):
-    return Softplus()(z)
-
-
 def _clamped_log(p):
     """log(p), but at least -100 (PyTorch's clamp): log(0) gives -100, not -inf.
 
@@ -263,10 +245,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     """
     target = _constant(target, input)
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
-    positives = target * softplus(-input)
+    positives = target * softplus(-input, threshold=math.inf)
     if pos_weight is not None:
         positives = positives * _constant(pos_weight, input)
-    loss = positives + (1 - target) * softplus(input)
+    loss = positives + (1 - target) * softplus(input, threshold=math.inf)
     if weight is not None:
         loss = loss * _constant(weight, input)
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")

@@ -3,7 +3,10 @@ import sys
 
 from .. import functional
 from . import init, utils
-from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (
+    ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,
+    Softplus, Softsign, Tanh,
+)
 from .attention import (
     LearnedPositionalEmbedding, MultiheadAttention, PositionalEncoding,
     generate_square_subsequent_mask,
