@@ -356,6 +356,16 @@ def test_last_epoch_resumes_from_the_optimizers_state_as_torch(name, make):
     assert_same_as_torch(ours, resume(torch.optim, torch.optim.lr_scheduler)[1])
 
 
+def test_last_epoch_resumes_step_lr_at_its_closed_form():
+    """PyTorch's StepLR(last_epoch=2) here multiplies the loaded 0.05 by gamma again (0.025)."""
+    opt = make_optimizer(optim)
+    schedule = lr_scheduler.StepLR(opt, 3, gamma=0.5)
+    run(opt, schedule, 3)
+    new_opt = make_optimizer(optim)
+    new_opt.load_state_dict(opt.state_dict())
+    assert lr_scheduler.StepLR(new_opt, 3, gamma=0.5, last_epoch=2).get_last_lr() == [0.05, 0.01]
+
+
 def test_last_epoch_needs_initial_lr_in_every_group():
     with pytest.raises(KeyError, match="groups \\[0, 1\\] have no 'initial_lr'"):
         lr_scheduler.StepLR(make_optimizer(optim), 3, last_epoch=4)

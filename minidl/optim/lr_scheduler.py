@@ -18,7 +18,7 @@ do not multiply together: each sets the lr it computes. Run them in turn with Se
 
 ReduceLROnPlateau is different in kind: not a function of t but a controller that
 watches a validation metric and cuts lr when it stops improving, so it has its own class
-and its step takes the metric.
+(in PyTorch it is a subclass of LRScheduler) and its step takes the metric.
 
 `state_dict()` is plain data (numbers, strings, lists): it can be saved with minidl.save.
 `load_state_dict` takes the saved settings and step count, as PyTorch's does, and also
@@ -41,7 +41,9 @@ class LRScheduler:
 
     last_epoch=-1 starts the schedule (t = 0). Another value resumes it at t = last_epoch + 1
     (PyTorch's meaning), from the groups' "initial_lr", which must then already be there,
-    as after loading the optimizer's state_dict.
+    as after loading the optimizer's state_dict. The lr is the closed form's at that t;
+    PyTorch's StepLR and MultiStepLR instead multiply the loaded lr by gamma once more
+    when a decay falls at t.
     """
 
     _settings = ()
@@ -99,7 +101,7 @@ class StepLR(LRScheduler):
     _settings = ("step_size", "gamma")
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        if not _is_int(step_size) or step_size < 1:
+        if isinstance(step_size, bool) or int(step_size) != step_size or step_size < 1:
             raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size}")
         self.step_size, self.gamma = int(step_size), gamma
         super().__init__(optimizer, last_epoch)
@@ -278,17 +280,17 @@ class OneCycleLR(LRScheduler):
             three_phase
         self.div_factor, self.final_div_factor = div_factor, final_div_factor
         self._check_phases()
-        self.max_lrs = _per_group("OneCycleLR", "max_lr", max_lr, optimizer)
-        if last_epoch == -1:
-            for group, peak in zip(optimizer.param_groups, self.max_lrs):
-                group["initial_lr"] = peak / div_factor
-        self.cycle_momentum = cycle_momentum
-        self.max_momentums = _per_group("OneCycleLR", "max_momentum", max_momentum, optimizer)
-        self.base_momentums = _per_group("OneCycleLR", "base_momentum", base_momentum, optimizer)
         if cycle_momentum and not {"momentum", "betas"} & set(optimizer.defaults):
             raise ValueError(f"OneCycleLR: cycle_momentum=True needs an optimizer with momentum "
                              f"or betas, and {optimizer.name} has neither; "
                              "pass cycle_momentum=False")
+        self.cycle_momentum = cycle_momentum
+        self.max_momentums = _per_group("OneCycleLR", "max_momentum", max_momentum, optimizer)
+        self.base_momentums = _per_group("OneCycleLR", "base_momentum", base_momentum, optimizer)
+        self.max_lrs = _per_group("OneCycleLR", "max_lr", max_lr, optimizer)
+        if last_epoch == -1:
+            for group, peak in zip(optimizer.param_groups, self.max_lrs):
+                group["initial_lr"] = peak / div_factor
         super().__init__(optimizer, last_epoch)
 
     def _phases(self):
