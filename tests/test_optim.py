@@ -1,10 +1,10 @@
-"""Optimizers, schedules and gradient clipping.
+"""Optimizers and gradient clipping.
 
 Each optimizer's first steps are checked against its textbook update written out here
 in NumPy (and against torch.optim when PyTorch is installed); each must then find the
-minimum of a convex quadratic and of the Rosenbrock function. Schedules are checked
-against their closed forms, clipping against its definition, and an optimizer's state
-must survive minidl.save / minidl.load and resume exactly.
+minimum of a convex quadratic and of the Rosenbrock function. Clipping is checked
+against its definition, and an optimizer's state must survive minidl.save / minidl.load
+and resume exactly. Learning-rate schedules have their own file, test_lr_scheduler.py.
 """
 import math
 
@@ -416,86 +416,6 @@ def test_load_state_dict_mismatch_is_an_error_and_changes_nothing():
     two = optim.SGD([a, mdl.tensor([1.0], requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match="group 0 has 1 parameters in the state but 2 here"):
         two.load_state_dict(opt.state_dict())
-
-
-# ----------------------------------------------------------------------------
-# learning-rate schedules
-# ----------------------------------------------------------------------------
-def lr_sequence(make_schedule, steps, lr=0.1):
-    opt = optim.SGD([mdl.tensor([1.0], requires_grad=True)], lr=lr)
-    schedule = make_schedule(opt)
-    lrs = [opt.param_groups[0]["lr"]]
-    for _ in range(steps):
-        opt.step()
-        schedule.step()
-        lrs.append(schedule.get_last_lr()[0])
-    return np.array(lrs)
-
-
-def torch_lr_sequence(make_schedule, steps, lr=0.1):
-    torch = pytest.importorskip("torch")
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
-    schedule = make_schedule(torch.optim.lr_scheduler, opt)
-    lrs = [opt.param_groups[0]["lr"]]
-    for _ in range(steps):
-        opt.step()
-        schedule.step()
-        lrs.append(schedule.get_last_lr()[0])
-    return np.array(lrs)
-
-
-t = np.arange(26)
-SCHEDULES = [
-    ("StepLR", lambda m, o: m.StepLR(o, step_size=3, gamma=0.5), 0.1 * 0.5 ** (t // 3)),
-    ("ExponentialLR", lambda m, o: m.ExponentialLR(o, gamma=0.9), 0.1 * 0.9 ** t),
-    ("CosineAnnealingLR", lambda m, o: m.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
-     0.01 + 0.09 * (1 + np.cos(np.pi * t / 10)) / 2),
-    ("LinearLR warm-up", lambda m, o: m.LinearLR(o, start_factor=0.25, total_iters=4),
-     0.1 * (0.25 + 0.75 * np.minimum(t, 4) / 4)),
-    ("SequentialLR warm-up then cosine",
-     lambda m, o: m.SequentialLR(o, [m.LinearLR(o, start_factor=0.25, total_iters=4),
-                                     m.CosineAnnealingLR(o, T_max=20)], milestones=[4]),
-     np.where(t < 4, 0.1 * (0.25 + 0.75 * t / 4),
-              0.1 * (1 + np.cos(np.pi * (t - 4) / 20)) / 2)),
-]
-
-
-@pytest.mark.parametrize("name, make, closed_form", SCHEDULES, ids=[s[0] for s in SCHEDULES])
-def test_schedule_follows_its_closed_form(name, make, closed_form):
-    np.testing.assert_allclose(lr_sequence(lambda o: make(lr_scheduler, o), 25), closed_form,
-                               rtol=1e-12)
-
-
-@pytest.mark.parametrize("name, make, closed_form", SCHEDULES, ids=[s[0] for s in SCHEDULES])
-def test_schedule_equals_torch(name, make, closed_form):
-    np.testing.assert_allclose(lr_sequence(lambda o: make(lr_scheduler, o), 25),
-                               torch_lr_sequence(make, 25), rtol=1e-10)
-
-
-def test_schedule_scales_every_group_from_its_own_lr_and_resumes_from_state_dict():
-    a = mdl.tensor([1.0], requires_grad=True)
-    b = mdl.tensor([1.0], requires_grad=True)
-    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)
-    schedule = lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
-    for _ in range(3):
-        schedule.step()
-    np.testing.assert_allclose(schedule.get_last_lr(), [0.01, 0.1])
-    resumed_opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)
-    resumed = lr_scheduler.StepLR(resumed_opt, step_size=2, gamma=0.1)
-    resumed.load_state_dict(schedule.state_dict())
-    resumed.step()
-    schedule.step()
-    assert resumed.get_last_lr() == schedule.get_last_lr() == pytest.approx([0.001, 0.01])
-
-
-def test_schedule_errors():
-    opt = optim.SGD([mdl.tensor([1.0], requires_grad=True)], lr=0.1)
-    with pytest.raises(ValueError, match="StepLR: step_size must be a positive integer"):
-        lr_scheduler.StepLR(opt, step_size=0)
-    with pytest.raises(ValueError, match="2 schedulers need 1 milestones, got 2"):
-        lr_scheduler.SequentialLR(opt, [lr_scheduler.ExponentialLR(opt, 0.9)] * 2, [1, 2])
-    with pytest.raises(TypeError, match="expected a minidl Optimizer"):
-        lr_scheduler.ExponentialLR("sgd", 0.9)
 
 
 # ----------------------------------------------------------------------------
