@@ -67,6 +67,18 @@ def scripted_metric(values):
 
 
 # ----------------------------------------------------------------------------
+# the package
+# ----------------------------------------------------------------------------
+def test_the_loop_and_the_callbacks_live_in_their_own_modules():
+    from minidl.train import callbacks, loop
+    assert mdl.fit is fit is loop.fit and mdl.evaluate is loop.evaluate
+    assert mdl.predict is loop.predict and mdl.History is History is loop.History
+    assert mdl.EarlyStopping is EarlyStopping is callbacks.EarlyStopping
+    assert ModelCheckpoint is callbacks.ModelCheckpoint and Callback is callbacks.Callback
+    assert not hasattr(loop, "EarlyStopping") and not hasattr(callbacks, "fit")
+
+
+# ----------------------------------------------------------------------------
 # fit, evaluate, predict
 # ----------------------------------------------------------------------------
 def test_fit_learns_digits_and_evaluate_reports_test_accuracy(digits):

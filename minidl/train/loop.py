@@ -1,4 +1,4 @@
-"""Train and evaluate a model in one call: fit(), evaluate(), predict(), History, callbacks.
+"""The training loop: fit(), evaluate(), predict(), and the History that fit() returns.
 
     history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3),
                   X_train, y_train, epochs=20, batch_size=64, validation_split=0.1,
@@ -25,20 +25,19 @@ Metrics are given by name ("accuracy", "mae") or as functions metric(y_true, out
 of NumPy arrays that return a number, reported under the function's __name__.
 """
 import contextlib
-import copy
 import functools
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import backend, io
-from .autograd import no_grad
-from .data.dataset import DataLoader, TensorDataset
-from .functional.loss import binary_cross_entropy
-from .metrics import accuracy_score
-from .nn.loss import BCELoss
-from .nn.module import Module
-from .tensor import Tensor
+from .. import backend
+from ..autograd import no_grad
+from ..data.dataset import DataLoader, TensorDataset
+from ..functional.loss import binary_cross_entropy
+from ..metrics import accuracy_score
+from ..nn.loss import BCELoss
+from ..nn.module import Module
+from ..tensor import Tensor
 
 
 # ----------------------------------------------------------------------------
@@ -174,143 +173,6 @@ class History:
         if path is not None:
             figure.savefig(path, dpi=100)
         return figure
-
-
-# ----------------------------------------------------------------------------
-# callbacks
-# ----------------------------------------------------------------------------
-class Callback:
-    """Hooks fit() calls; set `self.stop_training = True` to end training after this epoch.
-
-    on_epoch_end gets the epoch (0-based) and its logs, a dict such as
-    {"loss": 0.31, "accuracy": 0.91, "val_loss": 0.35, "val_accuracy": 0.89}, which it may
-    add entries to (they go into the History).
-    """
-
-    stop_training = False
-
-    def on_train_begin(self, model):
-        pass
-
-    def on_epoch_end(self, epoch, logs, model):
-        pass
-
-    def on_train_end(self, model):
-        pass
-
-
-class _Monitor:
-    """Which logged number to watch, and whether lower ("min") or higher ("max") is better."""
-
-    def __init__(self, who, monitor, mode, min_delta=0.0):
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"{who}: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if mode == "auto":  # as Keras: accuracy-like quantities go up, the rest down
-            mode = "max" if "acc" in monitor else "min"
-        self.who, self.monitor, self.mode, self.min_delta = who, monitor, mode, abs(min_delta)
-        self.best = None
-
-    def value(self, logs):
-        if self.monitor not in logs:
-            raise KeyError(f"{self.who}: monitor {self.monitor!r} is not among the logged "
-                           f"values {sorted(logs)}; for 'val_...' pass validation_split or "
-                           "validation_data to fit()")
-        return logs[self.monitor]
-
-    def improved(self, value):
-        """Is `value` better than the best so far by more than min_delta (and if so, keep it)?"""
-        better = (self.best is None
-                  or (self.mode == "min" and value < self.best - self.min_delta)
-                  or (self.mode == "max" and value > self.best + self.min_delta))
-        if better:
-            self.best = value
-        return better
-
-
-class EarlyStopping(Callback):
-    """Stop when the monitored value has not improved for `patience` epochs in a row.
-
-    An epoch improves on the best so far if it beats it by more than min_delta. With
-    patience=0 (or 1) training stops at the first epoch that does not improve. With
-    restore_best_weights=True the model ends training with the weights of its best epoch
-    (whether training stopped early or ran all its epochs). `stopped_epoch` is the
-    0-based epoch training stopped after (None if it was not stopped), `best_epoch` the
-    best one.
-    """
-
-    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto",
-                 restore_best_weights=False):
-        self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
-        self.restore_best_weights = restore_best_weights
-        self.on_train_begin(None)
-
-    def on_train_begin(self, model):
-        self._watch = _Monitor("EarlyStopping", self.monitor, self.mode, self.min_delta)
-        self.wait, self.best_epoch, self.stopped_epoch, self.last_epoch = 0, None, None, None
-        self.best_weights = None
-        self.stop_training = False
-
-    @property
-    def best(self):
-        return self._watch.best
-
-    def on_epoch_end(self, epoch, logs, model):
-        self.last_epoch = epoch
-        if self._watch.improved(self._watch.value(logs)):
-            self.wait, self.best_epoch = 0, epoch
-            if self.restore_best_weights:
-                self.best_weights = copy_state(model.state_dict())
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.stop_training, self.stopped_epoch = True, epoch
-
-    def on_train_end(self, model):
-        if self.best_weights is not None and self.best_epoch != self.last_epoch:
-            model.load_state_dict(self.best_weights)
-
-
-class ModelCheckpoint(Callback):
-    """Save model.state_dict() with minidl.save after every epoch, or only when it is the best.
-
-    `path` may hold fields filled in each epoch, e.g. "ckpt/model-{epoch:02d}-{val_loss:.3f}.npz"
-    (epoch counts from 1). With save_best_only=True a file is written only when the
-    monitored value improves, so a fixed `path` always holds the best model so far.
-    `saved` lists the paths written.
-    """
-
-    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
-        self.path, self.monitor, self.mode = path, monitor, mode
-        self.save_best_only = save_best_only
-        self.on_train_begin(None)
-
-    def on_train_begin(self, model):
-        self._watch = _Monitor("ModelCheckpoint", self.monitor, self.mode)
-        self.saved = []
-
-    def on_epoch_end(self, epoch, logs, model):
-        if self.save_best_only and not self._watch.improved(self._watch.value(logs)):
-            return
-        path = str(self.path).format(epoch=epoch + 1, **logs)
-        io.save(model.state_dict(), path)
-        self.saved.append(path)
-
-
-class LearningRateScheduler(Callback):
-    """Step a schedule from minidl.optim.lr_scheduler after every epoch; log the lr as "lr"."""
-
-    def __init__(self, schedule):
-        self.schedule = schedule
-
-    def on_epoch_end(self, epoch, logs, model):
-        logs["lr"] = self.schedule.get_last_lr()[0]  # the lr this epoch was trained with
-        self.schedule.step()
-
-
-def copy_state(state):
-    """A deep copy of a state dict (Module.state_dict shares memory with the model)."""
-    return {name: Tensor(value.data.copy()) if isinstance(value, Tensor) else copy.deepcopy(value)
-            for name, value in state.items()}
 
 
 # ----------------------------------------------------------------------------
