@@ -1,5 +1,6 @@
 """How good are the predictions: accuracy, precision, recall, F1, confusion matrix, report
-for classes; mean squared and absolute error and R^2 for values.
+for classes; mean squared and absolute error and R^2 for values; and the metrics that
+minidl.train.fit reports each epoch from a model's raw outputs.
 
 The functions take the true and the predicted class labels or values (numpy arrays, lists,
 or minidl Tensors) and follow scikit-learn's definitions, including what happens when a
@@ -373,3 +374,44 @@ def _r2_per_output(residual, total, force_finite):
         constant = total == 0
         scores[constant] = np.where(residual[constant] == 0, 1.0, 0.0)
     return scores
+
+
+# ---------------------------------------------------------------- metrics of model outputs
+# What fit() and evaluate() report each epoch: functions metric(y_true, outputs) of NumPy
+# arrays, where outputs are what the model returned for the batch (class scores, a single
+# score per sample, or predicted values), not predicted labels.
+
+def accuracy_of_outputs(y_true, outputs, threshold=0.0):
+    """The fraction classified right, from a model's outputs.
+
+    outputs (N, C, ...) are scores per class along axis 1 (as for cross_entropy): the
+    predicted class is the argmax. A single output per sample is class 1 when it is >
+    threshold: 0 for a logit, 0.5 for a probability (fit and evaluate take 0.5 when the
+    loss says its model outputs probabilities, as nn.BCELoss does). Targets are class
+    labels, or one-hot/probability rows shaped like outputs.
+    """
+    if outputs.ndim >= 2 and outputs.shape[1] > 1:
+        predicted = outputs.argmax(axis=1)
+        if y_true.shape == outputs.shape:
+            y_true = y_true.argmax(axis=1)
+    else:
+        predicted = (outputs > threshold).astype(np.int64)
+    predicted, y_true = predicted.reshape(-1), y_true.reshape(-1)
+    if predicted.shape != y_true.shape:
+        raise ValueError(f"accuracy: {predicted.size} predictions for {y_true.size} targets "
+                         f"(outputs {outputs.shape}); targets must be class labels")
+    if y_true.dtype.kind == "f" and not np.all(y_true == np.round(y_true)):
+        raise ValueError("accuracy: the targets are not class labels (they have fractional "
+                         "values); for regression use metrics=('mae',) or metrics=()")
+    return accuracy_score(y_true.astype(np.int64), predicted)
+
+
+def mae_of_outputs(y_true, outputs):
+    """mean_absolute_error of predicted values shaped like the targets (for regression):
+    each value after the sample axis counts as one output."""
+    n_samples = len(y_true)
+    return mean_absolute_error(y_true.reshape(n_samples, -1), outputs.reshape(n_samples, -1))
+
+
+# The metrics fit() and evaluate() know by name.
+OUTPUT_METRICS = {"accuracy": accuracy_of_outputs, "mae": mae_of_outputs}

@@ -265,3 +265,34 @@ def test_variance_weighted_is_only_for_r2():
     with pytest.raises(ValueError, match="mean_squared_error: multioutput must be one of"):
         metrics.mean_squared_error(np.ones((2, 2)), np.ones((2, 2)),
                                    multioutput="variance_weighted")
+
+
+# ---------------------------------------------------------------- metrics of model outputs
+def test_accuracy_of_outputs_takes_the_argmax_or_thresholds_one_output():
+    scores = np.array([[2.0, 1.0, 0.0], [0.0, 0.5, 3.0], [1.0, 4.0, 0.0], [0.0, 0.0, 1.0]])
+    labels = np.array([0, 2, 2, 2])
+    assert metrics.accuracy_of_outputs(labels, scores) == 0.75
+    one_hot = np.eye(3)[labels]
+    assert metrics.accuracy_of_outputs(one_hot, scores) == 0.75
+    single = np.array([[-1.0], [0.3], [0.7], [2.0]])
+    assert metrics.accuracy_of_outputs(np.array([0, 1, 1, 1]), single) == 1.0       # logits
+    assert metrics.accuracy_of_outputs(np.array([0, 0, 1, 1]), single, threshold=0.5) == 1.0
+    with pytest.raises(ValueError, match="accuracy: the targets are not class labels"):
+        metrics.accuracy_of_outputs(np.array([0.5, 1.0, 1.0, 1.0]), single)
+    with pytest.raises(ValueError, match="accuracy: 4 predictions for 2 targets"):
+        metrics.accuracy_of_outputs(np.array([0, 1]), single)
+
+
+def test_mae_of_outputs_is_the_mean_absolute_error_of_every_value():
+    rng = np.random.default_rng(6)
+    y = rng.normal(size=(10, 2, 3)).astype(np.float32)
+    out = y + rng.normal(size=(10, 2, 3)).astype(np.float32)
+    assert metrics.mae_of_outputs(y, out) == pytest.approx(np.mean(np.abs(out - y)), rel=1e-6)
+    column = rng.normal(size=10)
+    _assert_same(metrics.mae_of_outputs(column, column[:, None] + 1.5), 1.5)
+    _assert_same(*_both("mean_absolute_error", column, column[:, None] + out[:, 0, :1]))
+
+
+def test_fit_knows_the_output_metrics_by_name():
+    assert metrics.OUTPUT_METRICS == {"accuracy": metrics.accuracy_of_outputs,
+                                      "mae": metrics.mae_of_outputs}

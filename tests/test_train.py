@@ -328,3 +328,43 @@ def test_accuracy_of_a_sigmoid_model_trained_with_bce_thresholds_at_one_half():
                   epochs=20, batch_size=50, verbose=False)
     assert history.history["accuracy"][-1] > 0.95  # a 0 threshold would call every row 1
     assert evaluate(model, nn.BCELoss(), x, y)["accuracy"] > 0.95
+
+
+class MeanSquaredProbabilityLoss(nn.Module):
+    """Any loss, not only BCELoss, may say that its model outputs probabilities."""
+
+    model_outputs = "probabilities"
+
+    def forward(self, output, target):
+        return mdl.functional.mse_loss(output, target)
+
+
+def fixed_single_output_model(squash):
+    """A model whose one output per sample is w.x (a logit), or sigmoid(w.x) if squash."""
+    linear = nn.Linear(2, 1, bias=False)
+    with mdl.no_grad():
+        linear.weight.data[...] = np.array([[1.0, -1.0]], dtype=np.float32)
+    return nn.Sequential(linear, nn.Sigmoid()) if squash else linear
+
+
+@pytest.mark.parametrize("loss_fn, squash", [
+    (MeanSquaredProbabilityLoss(), True), (mdl.functional.binary_cross_entropy, True),
+    (nn.BCELoss(), True), (nn.BCEWithLogitsLoss(), False),
+    (mdl.functional.binary_cross_entropy_with_logits, False)])
+def test_accuracy_thresholds_where_the_loss_says_the_model_outputs_probabilities(loss_fn,
+                                                                                  squash):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(100, 2)).astype(np.float32)
+    y = (x[:, :1] > x[:, 1:]).astype(np.float32)  # class 1 exactly where w.x > 0
+    model = fixed_single_output_model(squash)
+    # with the other threshold, every sigmoid output (> 0) would be class 1, or for
+    # logits 0.5 would call some positives 0
+    assert evaluate(model, loss_fn, x, y)["accuracy"] == 1.0
+    history = fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.0), x, y,
+                  verbose=False)
+    assert history["accuracy"] == [1.0]
+
+
+def test_the_metrics_of_model_outputs_live_in_minidl_metrics():
+    from minidl.train import loop
+    assert not any(hasattr(loop, name) for name in ("accuracy", "mae", "METRICS"))

@@ -33,66 +33,42 @@ from tqdm.auto import tqdm
 from .. import backend
 from ..autograd import no_grad
 from ..data.dataset import DataLoader, TensorDataset
-from ..functional.loss import binary_cross_entropy
-from ..metrics import accuracy_score
-from ..nn.loss import BCELoss
+from ..metrics import OUTPUT_METRICS, accuracy_of_outputs
 from ..nn.module import Module
 from ..tensor import Tensor
 
 
 # ----------------------------------------------------------------------------
-# metrics on model outputs
+# which metrics
 # ----------------------------------------------------------------------------
-def accuracy(y_true, outputs, threshold=0.0):
-    """The fraction classified right.
-
-    outputs (N, C, ...) are scores per class along axis 1 (as for cross_entropy): the
-    predicted class is the argmax. A single output per sample is class 1 when it is >
-    threshold: 0 for a logit, 0.5 for a probability (fit and evaluate choose 0.5 when
-    the loss is binary_cross_entropy). Targets are class labels, or one-hot/probability
-    rows shaped like outputs.
-    """
-    if outputs.ndim >= 2 and outputs.shape[1] > 1:
-        predicted = outputs.argmax(axis=1)
-        if y_true.shape == outputs.shape:
-            y_true = y_true.argmax(axis=1)
-    else:
-        predicted = (outputs > threshold).astype(np.int64)
-    predicted, y_true = predicted.reshape(-1), y_true.reshape(-1)
-    if predicted.shape != y_true.shape:
-        raise ValueError(f"accuracy: {predicted.size} predictions for {y_true.size} targets "
-                         f"(outputs {outputs.shape}); targets must be class labels")
-    if y_true.dtype.kind == "f" and not np.all(y_true == np.round(y_true)):
-        raise ValueError("accuracy: the targets are not class labels (they have fractional "
-                         "values); for regression use metrics=('mae',) or metrics=()")
-    return accuracy_score(y_true.astype(np.int64), predicted)
+METRIC_ALIASES = {"acc": "accuracy"}
 
 
-def mae(y_true, outputs):
-    """Mean absolute error |outputs - y| (for regression)."""
-    return float(np.mean(np.abs(outputs.reshape(y_true.shape) - y_true)))
-
-
-METRICS = {"accuracy": accuracy, "acc": accuracy, "mae": mae}
+def _accuracy_threshold(loss_fn):
+    """The score above which a single output means class 1: 0.5 when the loss declares that
+    its model outputs probabilities (nn.BCELoss, F.binary_cross_entropy), else 0 (logits).
+    Any loss, a function or a Module, may declare it in a `model_outputs` attribute."""
+    return 0.5 if getattr(loss_fn, "model_outputs", None) == "probabilities" else 0.0
 
 
 def _metric_functions(metrics, loss_fn):
-    """{name: function} from names and callables. A model trained with
-    binary_cross_entropy outputs probabilities, so its accuracy thresholds at 0.5."""
+    """{name: function} from names (see minidl.metrics.OUTPUT_METRICS) and callables."""
     if isinstance(metrics, str) or callable(metrics):
         metrics = (metrics,)
-    named = dict(METRICS)
-    if isinstance(loss_fn, BCELoss) or loss_fn is binary_cross_entropy:
-        named["accuracy"] = named["acc"] = functools.partial(accuracy, threshold=0.5)
+    named = dict(OUTPUT_METRICS)
+    named["accuracy"] = functools.partial(accuracy_of_outputs,
+                                          threshold=_accuracy_threshold(loss_fn))
     functions = {}
     for metric in metrics:
         if callable(metric):
             functions[metric.__name__] = metric
-        elif metric in named:
-            functions["accuracy" if metric == "acc" else metric] = named[metric]
-        else:
-            raise ValueError(f"fit: unknown metric {metric!r}; use one of {sorted(METRICS)} "
+            continue
+        name = METRIC_ALIASES.get(metric, metric)
+        if name not in named:
+            known = sorted([*OUTPUT_METRICS, *METRIC_ALIASES])
+            raise ValueError(f"fit: unknown metric {metric!r}; use one of {known} "
                              "or a function metric(y_true, outputs) -> float")
+        functions[name] = named[name]
     return functions
 
 
