@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from .. import backend
 from ..autograd import no_grad
 from ..data.dataset import DataLoader, TensorDataset
+from ..data.preprocessing import split_last
 from ..metrics import OUTPUT_METRICS, accuracy_of_outputs
 from ..nn.module import Module
 from ..tensor import Tensor
@@ -187,20 +188,13 @@ def _validation_dataset(validation_data, where):
     return _dataset(None, None, validation_data, where)
 
 
-def _split_last(dataset, fraction, where):
+def _split_validation(dataset, fraction, where):
     """(first part, last `fraction` of the samples), as Keras's validation_split."""
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"{where}: validation_split must be in [0, 1), got {fraction}")
     if not isinstance(dataset, TensorDataset):
         raise ValueError(f"{where}: validation_split needs x and y arrays (or a TensorDataset); "
                          "for another dataset pass validation_data")
-    n_train = int(len(dataset) * (1.0 - fraction))
-    if n_train == 0 or n_train == len(dataset):
-        raise ValueError(f"{where}: validation_split={fraction} of {len(dataset)} samples leaves "
-                         "an empty training or validation set")
-    train = TensorDataset(*(a[:n_train] for a in dataset.arrays))
-    validation = TensorDataset(*(a[n_train:] for a in dataset.arrays))
-    return train, validation
+    parts = split_last(*dataset.arrays, validation_split=fraction)
+    return TensorDataset(*parts[0::2]), TensorDataset(*parts[1::2])
 
 
 def _model_device_and_dtype(model):
@@ -277,7 +271,7 @@ def fit(model, loss_fn, optimizer, x=None, y=None, *, dataset=None, epochs=1, ba
         raise ValueError(f"{where}: pass validation_split or validation_data, not both")
     validation_set = None
     if validation_split:
-        train_set, validation_set = _split_last(train_set, validation_split, where)
+        train_set, validation_set = _split_validation(train_set, validation_split, where)
     elif validation_data is not None:
         validation_set = _validation_dataset(validation_data, where)
 
