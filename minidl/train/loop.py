@@ -125,30 +125,13 @@ class History:
         return f"History({len(self.epoch)} epochs, last: {last})"
 
     def plot(self, path=None):
-        """One panel per quantity (training and validation curves together) against the epoch.
-
-        Saves a PNG to `path` if given, and returns the matplotlib Figure (shown inline in
-        Jupyter). It draws on its own Agg canvas, never touching pyplot's global state.
-        """
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        names = [name for name in self.history if not name.startswith("val_")]
-        names += [name[4:] for name in self.history
-                  if name.startswith("val_") and name[4:] not in self.history]
-        figure = Figure(figsize=(4.5 * max(len(names), 1), 3.5), layout="constrained")
-        FigureCanvasAgg(figure)
-        epochs = [e + 1 for e in self.epoch]
-        for i, name in enumerate(names):
-            axes = figure.add_subplot(1, len(names), i + 1)
-            for label in (name, "val_" + name):
-                if label in self.history:
-                    axes.plot(epochs, self.history[label], marker="o", markersize=3, label=label)
-            axes.set_xlabel("epoch")
-            axes.set_title(name)
-            axes.legend()
+        """The curves as minidl.viz.plot_history draws them: one panel per quantity, the
+        training and validation curves together. Saves the image to `path` if given (the
+        format from its suffix) and returns the matplotlib Figure."""
+        from .. import viz  # matplotlib is imported only when a History is drawn
+        figure = viz.plot_history(self)
         if path is not None:
-            figure.savefig(path, dpi=100)
+            viz.save_figure(figure, path)
         return figure
 
 
