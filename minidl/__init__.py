@@ -15,6 +15,6 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .io import load, save
 from .nn.summary import summary
 from .tensor import Tensor
-from .train import EarlyStopping, History, ModelCheckpoint, evaluate, fit, predict
+from .train import EarlyStopping, History, ModelCheckpoint, TerminateOnNaN, evaluate, fit, predict
 
 __version__ = "0.1.0"

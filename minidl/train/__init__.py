@@ -8,5 +8,7 @@
 
 loop.py holds the training loop and History, callbacks.py the callbacks.
 """
-from .callbacks import Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint, copy_state
+from .callbacks import (
+    Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint, TerminateOnNaN, copy_state,
+)
 from .loop import History, evaluate, fit, predict

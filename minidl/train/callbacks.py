@@ -5,26 +5,38 @@
         ModelCheckpoint("best.npz", save_best_only=True),
         LearningRateScheduler(optim.lr_scheduler.StepLR(optimizer, step_size=10))])
 
-A Callback overrides the hooks it needs (on_train_begin, on_epoch_end, on_train_end) and
-sets `stop_training = True` to end training.
+A Callback overrides the hooks it needs (on_train_begin, on_epoch_begin, on_batch_end,
+on_epoch_end, on_train_end) and sets `stop_training = True` to end training. fit() adds a
+TerminateOnNaN of its own unless told not to.
 """
 import copy
+import math
+import warnings
 
 from .. import io
 from ..tensor import Tensor
 
 
 class Callback:
-    """Hooks fit() calls; set `self.stop_training = True` to end training after this epoch.
+    """Hooks fit() calls. Setting `self.stop_training = True` ends training: after this
+    batch when set in on_batch_end (the epoch is cut short, then validated and recorded
+    as usual), after this epoch when set in on_epoch_end.
 
-    on_epoch_end gets the epoch (0-based) and its logs, a dict such as
-    {"loss": 0.31, "accuracy": 0.91, "val_loss": 0.35, "val_accuracy": 0.89}, which it may
-    add entries to (they go into the History).
+    on_batch_end gets the batch's index in the epoch (0-based) and {"loss": its loss},
+    after the optimizer step. on_epoch_end gets the epoch (0-based) and its logs, a dict
+    such as {"loss": 0.31, "accuracy": 0.91, "val_loss": 0.35, "val_accuracy": 0.89},
+    which it may add entries to (they go into the History).
     """
 
     stop_training = False
 
     def on_train_begin(self, model):
+        pass
+
+    def on_epoch_begin(self, epoch, model):
+        pass
+
+    def on_batch_end(self, batch, logs, model):
         pass
 
     def on_epoch_end(self, epoch, logs, model):
@@ -140,6 +152,37 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs, model):
         logs["lr"] = self.schedule.get_last_lr()[0]  # the lr this epoch was trained with
         self.schedule.step()
+
+
+class TerminateOnNaN(Callback):
+    """Stop training at the first batch whose loss is nan or infinite, with a warning that
+    names the epoch and the batch (counting from 1), as Keras's TerminateOnNaN.
+
+    fit() adds one by default (terminate_on_nan=True). The epoch that diverged ends at
+    that batch and is still recorded: its loss is the mean over the batches it ran, so not
+    finite. `stopped_epoch` and `stopped_batch` are where it stopped (0-based), or None.
+    """
+
+    def __init__(self):
+        self.on_train_begin(None)
+
+    def on_train_begin(self, model):
+        self.stop_training = False
+        self._epoch = self.stopped_epoch = self.stopped_batch = None
+
+    def on_epoch_begin(self, epoch, model):
+        self._epoch = epoch
+
+    def on_batch_end(self, batch, logs, model):
+        loss = logs["loss"]
+        if math.isfinite(loss):
+            return
+        self.stop_training = True
+        self.stopped_epoch, self.stopped_batch = self._epoch, batch
+        warnings.warn(f"TerminateOnNaN: the loss is {loss} at epoch {self._epoch + 1}, batch "
+                      f"{batch + 1} (counting from 1); training stopped there. The History "
+                      "holds the epochs so far, the last one cut short at that batch.",
+                      RuntimeWarning, stacklevel=2)
 
 
 def copy_state(state):

@@ -13,6 +13,8 @@ fit() is the training loop every tutorial would otherwise write by hand, as in K
         for each mini-batch (x, y), in a new random order:
             loss = loss_fn(model(x), y)
             optimizer.zero_grad(); loss.backward(); optimizer.step()
+            callbacks see the batch's loss (and may stop training: by default, a loss
+            that is nan or infinite does)
         model.eval(); under no_grad: loss and metrics on the validation data
         callbacks see the epoch's numbers (and may stop training)
 
@@ -21,8 +23,10 @@ a History. The training loss and metrics of an epoch are computed on the fly, fr
 outputs the model gave each batch while it was learning (in train mode, with dropout),
 as Keras reports them; the validation ones from the model at the end of the epoch.
 
-Metrics are given by name ("accuracy", "mae") or as functions metric(y_true, outputs)
-of NumPy arrays that return a number, reported under the function's __name__.
+Metrics are given by name ("accuracy", "mae", from minidl.metrics.OUTPUT_METRICS) or as
+functions metric(y_true, outputs) of NumPy arrays that return a number, reported under
+the function's __name__. Outputs that are not all finite (a model that diverged) have no
+metrics: they are logged as nan.
 """
 import contextlib
 import functools
@@ -37,6 +41,7 @@ from ..data.preprocessing import split_last
 from ..metrics import OUTPUT_METRICS, accuracy_of_outputs
 from ..nn.module import Module
 from ..tensor import Tensor
+from .callbacks import TerminateOnNaN
 
 
 # ----------------------------------------------------------------------------
@@ -97,8 +102,9 @@ class _EpochTotals:
         logs = {"loss": self.mean_loss}
         if self.metric_functions:
             outputs, targets = np.concatenate(self.outputs), np.concatenate(self.targets)
+            measurable = np.isfinite(outputs).all()  # a diverged model has no accuracy
             for name, function in self.metric_functions.items():
-                logs[name] = float(function(targets, outputs))
+                logs[name] = float(function(targets, outputs)) if measurable else float("nan")
         return logs
 
 
@@ -227,7 +233,7 @@ def _evaluate_loader(model, loss_fn, loader, metric_functions, dtype):
 # ----------------------------------------------------------------------------
 def fit(model, loss_fn, optimizer, x=None, y=None, *, dataset=None, epochs=1, batch_size=32,
         shuffle=True, validation_split=0.0, validation_data=None, metrics=("accuracy",),
-        callbacks=(), verbose=True, device=None, seed=None):
+        callbacks=(), verbose=True, device=None, seed=None, terminate_on_nan=True):
     """Train `model` to lower loss_fn(model(x), y) with `optimizer`; return a History.
 
     x, y          inputs and targets (NumPy arrays or Tensors), or
@@ -239,12 +245,17 @@ def fit(model, loss_fn, optimizer, x=None, y=None, *, dataset=None, epochs=1, ba
                   and report "val_loss" and "val_<metric>" on it every epoch
     validation_data   (x_val, y_val) or a Dataset to validate on instead
     metrics       names ("accuracy", "mae") or functions metric(y_true, outputs) -> float
-    callbacks     EarlyStopping, ModelCheckpoint, LearningRateScheduler or your own Callback
+    callbacks     EarlyStopping, ModelCheckpoint, LearningRateScheduler, TerminateOnNaN or
+                  your own Callback
     verbose       show a progress bar per epoch (tqdm)
     device        move the model (and a loss module) there first; default: the model's device.
                   Batches go to the model's device and floating inputs to its dtype.
     seed          the shuffling order's seed (initialization and dropout follow
                   mdl.manual_seed)
+    terminate_on_nan  stop at the first batch whose loss is nan or infinite, with a
+                  warning naming the epoch and batch (a TerminateOnNaN callback, added
+                  unless `callbacks` has one). The History then ends with that epoch,
+                  its numbers taken over the batches it ran.
     """
     where = "fit"
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
@@ -269,52 +280,82 @@ def fit(model, loss_fn, optimizer, x=None, y=None, *, dataset=None, epochs=1, ba
         validation_set, batch_size=batch_size, device=device)
     metric_functions = _metric_functions(metrics, loss_fn)
 
-    history = History()
-    was_training = model.training
-    for callback in callbacks:
-        callback.on_train_begin(model)
-    try:
-        for epoch in range(epochs):
-            logs = _train_epoch(model, loss_fn, optimizer, loader, metric_functions, dtype,
-                                f"Epoch {epoch + 1}/{epochs}", verbose, validation_loader)
-            for callback in callbacks:
-                callback.on_epoch_end(epoch, logs, model)
-            history.append(epoch, logs)
-            if any(getattr(callback, "stop_training", False) for callback in callbacks):
-                break
-    finally:
-        model.train(was_training)
-    for callback in callbacks:
-        callback.on_train_end(model)
-    return history
+    callbacks = list(callbacks)
+    if terminate_on_nan and not any(isinstance(c, TerminateOnNaN) for c in callbacks):
+        callbacks.append(TerminateOnNaN())
+    trainer = _Trainer(model, loss_fn, optimizer, metric_functions, dtype, callbacks)
+    return trainer.fit(loader, validation_loader, epochs, verbose)
 
 
-def _train_epoch(model, loss_fn, optimizer, loader, metric_functions, dtype, description,
-                 verbose, validation_loader):
-    """One pass over the training batches, then the validation numbers; returns the logs."""
-    totals = _EpochTotals(metric_functions)
-    model.train()
-    # the bar is advanced by hand: one that wraps the loader closes itself when the batches
-    # end, before the epoch's validation numbers could be shown on it
-    with tqdm(total=len(loader), desc=description, unit="batch", disable=not verbose) as bar:
-        for batch in loader:
-            x, y = _unpack(batch, "fit")
-            x, y = _to_model_dtype(x, dtype), _to_model_dtype(y, dtype)
-            output = model(x)
-            loss = loss_fn(output, y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            totals.add(loss.item(), output, y)
-            bar.set_postfix(loss=f"{totals.mean_loss:.4f}", refresh=False)
-            bar.update()
-        logs = totals.results()
-        if validation_loader is not None:
-            validation = _evaluate_loader(model, loss_fn, validation_loader, metric_functions,
-                                          dtype)
-            logs.update({"val_" + name: value for name, value in validation.items()})
-        bar.set_postfix({name: f"{value:.4g}" for name, value in logs.items()})
-    return logs
+class _Trainer:
+    """One fit() call: the model, how it learns, what is measured, and who is told."""
+
+    def __init__(self, model, loss_fn, optimizer, metric_functions, dtype, callbacks):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.metric_functions, self.dtype, self.callbacks = metric_functions, dtype, callbacks
+
+    def fit(self, loader, validation_loader, epochs, verbose):
+        """The epochs, each followed by the callbacks; returns the History."""
+        history = History()
+        was_training = self.model.training
+        for callback in self.callbacks:
+            callback.on_train_begin(self.model)
+        try:
+            for epoch in range(epochs):
+                for callback in self.callbacks:
+                    callback.on_epoch_begin(epoch, self.model)
+                logs = self.epoch(loader, validation_loader, f"Epoch {epoch + 1}/{epochs}",
+                                  verbose)
+                for callback in self.callbacks:
+                    callback.on_epoch_end(epoch, logs, self.model)
+                history.append(epoch, logs)
+                if self.stop_requested():
+                    break
+        finally:
+            self.model.train(was_training)
+        for callback in self.callbacks:
+            callback.on_train_end(self.model)
+        return history
+
+    def epoch(self, loader, validation_loader, description, verbose):
+        """The training batches (until they end or a callback stops training), then the
+        validation numbers; returns the epoch's logs."""
+        totals = _EpochTotals(self.metric_functions)
+        self.model.train()
+        # the bar is advanced by hand: one that wraps the loader closes itself when the
+        # batches end, before the epoch's validation numbers could be shown on it
+        with tqdm(total=len(loader), desc=description, unit="batch",
+                  disable=not verbose) as bar:
+            for index, batch in enumerate(loader):
+                loss, output, y = self.step(batch)
+                totals.add(loss, output, y)
+                bar.set_postfix(loss=f"{totals.mean_loss:.4f}", refresh=False)
+                bar.update()
+                for callback in self.callbacks:
+                    callback.on_batch_end(index, {"loss": loss}, self.model)
+                if self.stop_requested():
+                    break
+            logs = totals.results()
+            if validation_loader is not None:
+                validation = _evaluate_loader(self.model, self.loss_fn, validation_loader,
+                                              self.metric_functions, self.dtype)
+                logs.update({"val_" + name: value for name, value in validation.items()})
+            bar.set_postfix({name: f"{value:.4g}" for name, value in logs.items()})
+        return logs
+
+    def step(self, batch):
+        """One optimizer step on one batch; returns (the loss as a float, output, target)."""
+        x, y = _unpack(batch, "fit")
+        x, y = _to_model_dtype(x, self.dtype), _to_model_dtype(y, self.dtype)
+        output = self.model(x)
+        loss = self.loss_fn(output, y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss.item(), output, y
+
+    def stop_requested(self):
+        return any(getattr(callback, "stop_training", False) for callback in self.callbacks)
 
 
 def evaluate(model, loss_fn, x=None, y=None, batch_size=32, metrics=("accuracy",), *,
