@@ -1,5 +1,8 @@
 """fit / evaluate / predict, History, and the callbacks, on the bundled digits data."""
+import re
+import sys
 import warnings
+from io import StringIO
 
 import numpy as np
 import pytest
@@ -192,6 +195,43 @@ def test_progress_bar_is_shown_unless_verbose_is_false(digits, capsys):
     assert "Epoch 1/2" in err and "Epoch 2/2" in err and "val_accuracy=" in err
     fit(model, LOSS, optim.SGD(model.parameters(), lr=0.1), x, y, epochs=2, verbose=False)
     assert capsys.readouterr().err == ""
+
+
+class FakeTerminal(StringIO):
+    """Captured text that says it is a terminal, as sys.stderr is in a console."""
+
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_gets_a_progress_bar_per_epoch(digits, monkeypatch):
+    x, y = digits[0][:64], digits[2][:64]
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    model = mlp()
+    fit(model, LOSS, optim.SGD(model.parameters(), lr=0.1), x, y, epochs=2, batch_size=16,
+        validation_split=0.5)
+    out = terminal.getvalue()
+    assert "\r" in out  # the bar redraws itself in place
+    for epoch in (1, 2):
+        assert re.search(rf"Epoch {epoch}/2: 100%.* 2/2 .*val_accuracy=", out)
+    assert "Epoch 1/2: loss=" not in out  # no plain lines
+
+
+def test_elsewhere_each_epoch_is_one_plain_line(digits, monkeypatch):
+    x, y = digits[0][:64], digits[2][:64]
+    log = StringIO()  # a file or a pipe: not a terminal
+    monkeypatch.setattr(sys, "stderr", log)
+    model = mlp()
+    history = fit(model, LOSS, optim.SGD(model.parameters(), lr=0.1), x, y, epochs=3,
+                  batch_size=16, validation_split=0.5)
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 3
+    for epoch, line in enumerate(lines):
+        numbers = ", ".join(f"{name}={values[epoch]:.4g}"
+                            for name, values in history.history.items())
+        assert line == f"Epoch {epoch + 1}/3: {numbers}"
+    assert lines[0].startswith("Epoch 1/3: loss=") and "val_accuracy=" in lines[0]
 
 
 def test_bad_arguments_are_clear_errors(digits):

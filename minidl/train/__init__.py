@@ -6,7 +6,8 @@
     history.plot("training.png")
     evaluate(model, nn.CrossEntropyLoss(), X_test, y_test)    # {"loss": ..., "accuracy": ...}
 
-loop.py holds the training loop and History, callbacks.py the callbacks.
+loop.py holds the training loop and History, callbacks.py the callbacks, progress.py
+what fit() shows while it trains.
 """
 from .callbacks import (
     Callback, EarlyStopping, LearningRateScheduler, ModelCheckpoint, TerminateOnNaN, copy_state,

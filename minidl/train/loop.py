@@ -32,7 +32,6 @@ import contextlib
 import functools
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .. import backend
 from ..autograd import no_grad
@@ -42,6 +41,7 @@ from ..metrics import OUTPUT_METRICS, accuracy_of_outputs
 from ..nn.module import Module
 from ..tensor import Tensor
 from .callbacks import TerminateOnNaN
+from .progress import epoch_progress
 
 
 # ----------------------------------------------------------------------------
@@ -247,7 +247,8 @@ def fit(model, loss_fn, optimizer, x=None, y=None, *, dataset=None, epochs=1, ba
     metrics       names ("accuracy", "mae") or functions metric(y_true, outputs) -> float
     callbacks     EarlyStopping, ModelCheckpoint, LearningRateScheduler, TerminateOnNaN or
                   your own Callback
-    verbose       show a progress bar per epoch (tqdm)
+    verbose       show the progress: a bar per epoch (tqdm) when sys.stderr is a terminal,
+                  else one line per epoch with its numbers (see progress.py)
     device        move the model (and a loss module) there first; default: the model's device.
                   Batches go to the model's device and floating inputs to its dtype.
     seed          the shuffling order's seed (initialization and dropout follow
@@ -322,15 +323,11 @@ class _Trainer:
         validation numbers; returns the epoch's logs."""
         totals = _EpochTotals(self.metric_functions)
         self.model.train()
-        # the bar is advanced by hand: one that wraps the loader closes itself when the
-        # batches end, before the epoch's validation numbers could be shown on it
-        with tqdm(total=len(loader), desc=description, unit="batch",
-                  disable=not verbose) as bar:
+        with epoch_progress(description, len(loader), verbose) as progress:
             for index, batch in enumerate(loader):
                 loss, output, y = self.step(batch)
                 totals.add(loss, output, y)
-                bar.set_postfix(loss=f"{totals.mean_loss:.4f}", refresh=False)
-                bar.update()
+                progress.batch_done(totals.mean_loss)
                 for callback in self.callbacks:
                     callback.on_batch_end(index, {"loss": loss}, self.model)
                 if self.stop_requested():
@@ -340,7 +337,7 @@ class _Trainer:
                 validation = _evaluate_loader(self.model, self.loss_fn, validation_loader,
                                               self.metric_functions, self.dtype)
                 logs.update({"val_" + name: value for name, value in validation.items()})
-            bar.set_postfix({name: f"{value:.4g}" for name, value in logs.items()})
+            progress.epoch_done(logs)
         return logs
 
     def step(self, batch):
