@@ -304,13 +304,14 @@ def _combine_outputs(scores, multioutput, variances=None):
     """One score per output combined as multioutput says: the array itself ("raw_values"),
     their mean ("uniform_average"), or a mean weighted by the given weights or by each
     output's variance ("variance_weighted"; equal weights if every output is constant)."""
-    if isinstance(multioutput, str) and multioutput == "raw_values":
-        return scores
-    weights = None
-    if isinstance(multioutput, str) and multioutput == "variance_weighted":
-        weights = variances if variances.any() else None
-    elif not isinstance(multioutput, str):
+    if not isinstance(multioutput, str):
         weights = np.asarray(multioutput, dtype=np.float64)
+    elif multioutput == "raw_values":
+        return scores
+    elif multioutput == "variance_weighted" and variances.any():
+        weights = variances
+    else:
+        weights = None
     return float(np.average(scores, weights=weights))
 
 
