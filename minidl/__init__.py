@@ -24,6 +24,8 @@ from .functional import (  # noqa: E402
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 from .io import load, save  # noqa: E402
 from .nn.summary import summary  # noqa: E402
-from .train import EarlyStopping, History, ModelCheckpoint, evaluate, fit, predict  # noqa: E402
+from .train import (  # noqa: E402
+    EarlyStopping, History, ModelCheckpoint, TerminateOnNaN, evaluate, fit, predict,
+)
 
 __version__ = "0.1.0"

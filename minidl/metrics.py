@@ -1,7 +1,10 @@
-"""How good are the predictions: accuracy, precision, recall, F1, confusion matrix, report.
+"""How good are the predictions: accuracy, precision, recall, F1, confusion matrix, report
+for classes; mean squared and absolute error and R^2 for values; and the metrics that
+minidl.train.fit reports each epoch from a model's raw outputs.
 
-All functions take the true and the predicted class labels (numpy arrays, lists, or minidl
-Tensors) and follow scikit-learn's definitions, including what happens when a ratio is 0/0.
+The functions take the true and the predicted class labels or values (numpy arrays, lists,
+or minidl Tensors) and follow scikit-learn's definitions, including what happens when a
+ratio is 0/0.
 
 For one class c, counting over the samples:
     tp = true c and predicted c, predicted = predicted c, actual = true c
@@ -233,3 +236,183 @@ def classification_report(y_true, y_pred, labels=None, target_names=None, digits
             scores = "".join(f" {s:>9.{digits}f}" for s in (precision, recall, f1))
             lines.append(f"{name:>{width}} {scores} {support_total:>9}")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- regression
+
+REGRESSION_AVERAGES = ("raw_values", "uniform_average")
+
+
+def _values_array(y, name, where):
+    """y as a float64 (n_samples, n_outputs) array; a 1-D y is one output."""
+    array = np.asarray(y.numpy() if hasattr(y, "numpy") else y, dtype=np.float64)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"{where}: {name} must be (n_samples,) or (n_samples, n_outputs), "
+                         f"got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{where}: {name} has no values (shape {array.shape})")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{where}: {name} contains NaN or infinity")
+    return array
+
+
+def _sample_weights(sample_weight, n_samples, where):
+    """A float64 (n_samples,) array of weights, or None for equal weights."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.ndim == 0:
+        weights = np.full(n_samples, float(weights))
+    if weights.shape != (n_samples,):
+        raise ValueError(f"{where}: sample_weight must be one number per sample ({n_samples},), "
+                         f"got shape {weights.shape}")
+    if not np.isfinite(weights).all():
+        raise ValueError(f"{where}: sample_weight contains NaN or infinity")
+    if not weights.any():
+        raise ValueError(f"{where}: sample_weight is all zeros; at least one must be non-zero")
+    return weights
+
+
+def _regression_inputs(y_true, y_pred, sample_weight, multioutput, averages, where):
+    """(y_true, y_pred, sample_weight) checked and as float64 arrays (n_samples, n_outputs)."""
+    y_true = _values_array(y_true, "y_true", where)
+    y_pred = _values_array(y_pred, "y_pred", where)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{where}: y_true has {len(y_true)} samples but y_pred has "
+                         f"{len(y_pred)}")
+    if y_true.shape[1] != y_pred.shape[1]:
+        raise ValueError(f"{where}: y_true has {y_true.shape[1]} outputs but y_pred has "
+                         f"{y_pred.shape[1]}")
+    if isinstance(multioutput, str):
+        if multioutput not in averages:
+            raise ValueError(f"{where}: multioutput must be one of {averages} or an array of "
+                             f"weights, got {multioutput!r}")
+    else:
+        n_outputs, shape = y_true.shape[1], np.shape(multioutput)
+        if n_outputs == 1:
+            raise ValueError(f"{where}: multioutput weights need several outputs, but y_true "
+                             "has one")
+        if shape != (n_outputs,):
+            raise ValueError(f"{where}: multioutput weights have shape {shape}; give one per "
+                             f"output ({n_outputs},)")
+    return y_true, y_pred, _sample_weights(sample_weight, len(y_true), where)
+
+
+def _combine_outputs(scores, multioutput, variances=None):
+    """One score per output combined as multioutput says: the array itself ("raw_values"),
+    their mean ("uniform_average"), or a mean weighted by the given weights or by each
+    output's variance ("variance_weighted"; equal weights if every output is constant)."""
+    if not isinstance(multioutput, str):
+        weights = np.asarray(multioutput, dtype=np.float64)
+    elif multioutput == "raw_values":
+        return scores
+    elif multioutput == "variance_weighted" and variances.any():
+        weights = variances
+    else:
+        weights = None
+    return float(np.average(scores, weights=weights))
+
+
+def mean_squared_error(y_true, y_pred, *, sample_weight=None, multioutput="uniform_average"):
+    """The mean of (y_true - y_pred)^2 over the samples (weighted by sample_weight).
+
+    With several outputs (columns), multioutput="raw_values" returns one error per
+    output, "uniform_average" their mean, and an array of weights their weighted mean.
+    """
+    y_true, y_pred, weights = _regression_inputs(y_true, y_pred, sample_weight, multioutput,
+                                                 REGRESSION_AVERAGES, "mean_squared_error")
+    errors = np.average((y_true - y_pred) ** 2, axis=0, weights=weights)
+    return _combine_outputs(errors, multioutput)
+
+
+def mean_absolute_error(y_true, y_pred, *, sample_weight=None, multioutput="uniform_average"):
+    """The mean of |y_true - y_pred| over the samples (weighted by sample_weight).
+
+    multioutput combines several outputs as for mean_squared_error.
+    """
+    y_true, y_pred, weights = _regression_inputs(y_true, y_pred, sample_weight, multioutput,
+                                                 REGRESSION_AVERAGES, "mean_absolute_error")
+    errors = np.average(np.abs(y_true - y_pred), axis=0, weights=weights)
+    return _combine_outputs(errors, multioutput)
+
+
+def r2_score(y_true, y_pred, *, sample_weight=None, multioutput="uniform_average",
+             force_finite=True):
+    """The coefficient of determination R^2 = 1 - residual / total, per output, where
+
+        residual = sum of w (y_true - y_pred)^2
+        total    = sum of w (y_true - mean of y_true)^2     (w: sample_weight, or 1)
+
+    1 is a perfect fit; predicting the mean of y_true scores 0, and worse models score
+    below 0. When y_true is constant (total = 0) R^2 is 0/0 (nan) for perfect predictions
+    and -inf otherwise; force_finite=True gives 1.0 and 0.0 instead. multioutput also
+    takes "variance_weighted": the outputs' mean weighted by their totals. With fewer than
+    two samples R^2 is not defined: nan, with an UndefinedMetricWarning.
+    """
+    where = "r2_score"
+    y_true, y_pred, weights = _regression_inputs(
+        y_true, y_pred, sample_weight, multioutput,
+        REGRESSION_AVERAGES + ("variance_weighted",), where)
+    if len(y_true) < 2:
+        warnings.warn(f"{where}: R^2 is not defined with fewer than two samples",
+                      UndefinedMetricWarning, stacklevel=2)
+        return float("nan")
+    w = np.ones(len(y_true)) if weights is None else weights
+    residual = (w[:, None] * (y_true - y_pred) ** 2).sum(axis=0)
+    total = (w[:, None] * (y_true - np.average(y_true, axis=0, weights=w)) ** 2).sum(axis=0)
+    scores = _r2_per_output(residual, total, force_finite)
+    return _combine_outputs(scores, multioutput, variances=total)
+
+
+def _r2_per_output(residual, total, force_finite):
+    """1 - residual / total; with force_finite, constant outputs (total = 0) score 1.0 if
+    predicted perfectly (residual = 0) and 0.0 if not, instead of nan and -inf."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = 1.0 - residual / total
+    if force_finite:
+        constant = total == 0
+        scores[constant] = np.where(residual[constant] == 0, 1.0, 0.0)
+    return scores
+
+
+# ---------------------------------------------------------------- metrics of model outputs
+# What fit() and evaluate() report each epoch: functions metric(y_true, outputs) of NumPy
+# arrays, where outputs are what the model returned for the batch (class scores, a single
+# score per sample, or predicted values), not predicted labels.
+
+def accuracy_of_outputs(y_true, outputs, threshold=0.0):
+    """The fraction classified right, from a model's outputs.
+
+    outputs (N, C, ...) are scores per class along axis 1 (as for cross_entropy): the
+    predicted class is the argmax. A single output per sample is class 1 when it is >
+    threshold: 0 for a logit, 0.5 for a probability (fit and evaluate take 0.5 when the
+    loss says its model outputs probabilities, as nn.BCELoss does). Targets are class
+    labels, or one-hot/probability rows shaped like outputs.
+    """
+    if outputs.ndim >= 2 and outputs.shape[1] > 1:
+        predicted = outputs.argmax(axis=1)
+        if y_true.shape == outputs.shape:
+            y_true = y_true.argmax(axis=1)
+    else:
+        predicted = (outputs > threshold).astype(np.int64)
+    predicted, y_true = predicted.reshape(-1), y_true.reshape(-1)
+    if predicted.shape != y_true.shape:
+        raise ValueError(f"accuracy: {predicted.size} predictions for {y_true.size} targets "
+                         f"(outputs {outputs.shape}); targets must be class labels")
+    if y_true.dtype.kind == "f" and not np.all(y_true == np.round(y_true)):
+        raise ValueError("accuracy: the targets are not class labels (they have fractional "
+                         "values); for regression use metrics=('mae',) or metrics=()")
+    return accuracy_score(y_true.astype(np.int64), predicted)
+
+
+def mae_of_outputs(y_true, outputs):
+    """mean_absolute_error of predicted values shaped like the targets (for regression):
+    each value after the sample axis counts as one output."""
+    n_samples = len(y_true)
+    return mean_absolute_error(y_true.reshape(n_samples, -1), outputs.reshape(n_samples, -1))
+
+
+# The metrics fit() and evaluate() know by name.
+OUTPUT_METRICS = {"accuracy": accuracy_of_outputs, "mae": mae_of_outputs}

@@ -225,8 +225,9 @@ def plot_history(history, axes=None):
     """Training curves, one panel per metric, train and validation together.
 
     `history` maps names to per-epoch values ({"loss": [...], "val_loss": [...],
-    "accuracy": [...]}), or is an object with such a dict in `.history`. "val_loss" is
-    drawn on the "loss" panel, and so on.
+    "accuracy": [...]}), or is an object with such a dict in `.history` (a History from
+    minidl.train.fit). "val_loss" is drawn on the "loss" panel, and so on; each curve is
+    labelled with its name.
     """
     history = getattr(history, "history", history)
     if not history:
@@ -243,8 +244,7 @@ def plot_history(history, axes=None):
     for ax, (metric, curves) in zip(axes, panels.items()):
         for name in curves:
             values = _as_numpy(history[name])
-            ax.plot(np.arange(1, len(values) + 1), values, marker=".",
-                    label="validation" if name.startswith("val_") else "train")
+            ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.legend()

@@ -8,8 +8,8 @@ import pytest
 import minidl
 from minidl.data import (
     CharVocab, DataLoader, Dataset, Standardizer, TensorDataset, Tokenizer, load_char_corpus,
-    load_diabetes, load_digits, load_sms_spam, one_hot, pad_sequences, standardize,
-    text_to_word_sequence, train_test_split,
+    load_diabetes, load_digits, load_sms_spam, one_hot, pad_sequences, split_last,
+    standardize, text_to_word_sequence, train_test_split,
 )
 from minidl.data import text as text_module
 from minidl.data.datasets import DATA_DIR
@@ -234,6 +234,31 @@ def test_split_keeps_rows_together_and_parts_disjoint():
 def test_split_without_shuffle_takes_the_first_samples_for_training():
     train, test = train_test_split(np.arange(10), test_size=3, shuffle=False)
     assert train.tolist() == list(range(7)) and test.tolist() == [7, 8, 9]
+
+
+def test_split_last_holds_out_the_last_fraction_in_order_as_keras():
+    X, y, texts = np.arange(20).reshape(10, 2), np.arange(10) * 3, [f"t{i}" for i in range(10)]
+    X_first, X_last, y_first, y_last, t_first, t_last = split_last(X, y, texts,
+                                                                   validation_split=0.3)
+    # Keras keeps int(10 * 0.7) = 7 for training (10 * 0.7 is 7.000000000000001); a test
+    # share rounded up as train_test_split rounds it (ceil(10 * 0.3) = 4) would keep 6
+    np.testing.assert_array_equal(X_first, X[:7])
+    np.testing.assert_array_equal(X_last, X[7:])
+    assert y_first.tolist() == (np.arange(7) * 3).tolist() and y_last.tolist() == [21, 24, 27]
+    assert t_first == texts[:7] and t_last == texts[7:]
+    for n in range(2, 60):
+        for fraction in (0.05, 0.1, 0.2, 0.25, 0.3, 1 / 3, 0.5, 0.7, 0.9):
+            if 0 < int(n * (1 - fraction)) < n:
+                first, last = split_last(np.arange(n), validation_split=fraction)
+                assert len(first) == int(n * (1 - fraction))
+                assert np.concatenate([first, last]).tolist() == list(range(n))
+
+
+def test_split_last_that_leaves_an_empty_part_is_an_error():
+    with pytest.raises(ValueError, match="validation_split=0.99 of 64 samples leaves an empty"):
+        split_last(np.arange(64), validation_split=0.99)
+    with pytest.raises(ValueError, match=r"split_last: validation_split must be in \(0, 1\)"):
+        split_last(np.arange(64), validation_split=1.0)
 
 
 def test_split_is_reproducible_by_seed_and_by_manual_seed():

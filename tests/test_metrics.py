@@ -161,3 +161,138 @@ def test_errors_are_clear():
         metrics.confusion_matrix([0, 1], [1, 1], labels=[2, 3])
     with pytest.raises(ValueError, match="average must be"):
         metrics.f1_score([0, 1], [0, 1], average="samples")
+
+
+# ---------------------------------------------------------------- regression
+REGRESSION = ("mean_squared_error", "mean_absolute_error", "r2_score")
+
+
+def _regression_cases(seed=5):
+    """(y_true, y_pred, sample_weight) of varied shapes: 1-D, one column, several columns,
+    some with a constant column, with and without (some negative or zero) weights."""
+    rng = np.random.default_rng(seed)
+    for shape in [(2,), (7,), (30,), (5, 1), (12, 3), (40, 4)]:
+        y_true = rng.normal(size=shape)
+        y_pred = y_true + rng.normal(scale=0.5, size=shape)
+        yield y_true, y_pred, None
+        yield y_true, y_pred, rng.uniform(0, 3, size=shape[0])
+        weights = rng.uniform(-0.5, 3, size=shape[0])
+        weights[0] = 0.0
+        yield y_true, y_pred, weights
+        if len(shape) == 2:
+            y_const = y_true.copy()
+            y_const[:, 0] = 1.5
+            yield y_const, y_pred, None
+            yield y_const, np.where(np.arange(shape[1]) == 0, 1.5, y_pred), None
+
+
+def _multioutputs(name, y_true):
+    options = ["raw_values", "uniform_average"]
+    if name == "r2_score":
+        options.append("variance_weighted")
+    if y_true.ndim == 2 and y_true.shape[1] > 1:
+        options.append(np.arange(1.0, y_true.shape[1] + 1))
+    return options
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_metrics_match_sklearn(name):
+    for y_true, y_pred, weights in _regression_cases():
+        for multioutput in _multioutputs(name, y_true):
+            kwargs = dict(sample_weight=weights, multioutput=multioutput)
+            forces = (True, False) if name == "r2_score" else (None,)
+            for force_finite in forces:
+                if force_finite is not None:
+                    kwargs["force_finite"] = force_finite
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ours, theirs = _both(name, y_true, y_pred, **kwargs)
+                assert isinstance(ours, np.ndarray) == isinstance(theirs, np.ndarray)
+                assert np.shape(ours) == np.shape(theirs)
+                np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15, equal_nan=True)
+
+
+@pytest.mark.parametrize("y_pred, force_finite, expected", [
+    ([2.0, 2.0, 2.0], True, 1.0), ([2.0, 2.0, 3.0], True, 0.0),
+    ([2.0, 2.0, 2.0], False, np.nan), ([2.0, 2.0, 3.0], False, -np.inf)])
+def test_r2_of_a_constant_target_matches_sklearn(y_pred, force_finite, expected):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ours, theirs = _both("r2_score", [2.0, 2.0, 2.0], y_pred, force_finite=force_finite)
+    _assert_same(ours, theirs)
+    _assert_same(ours, expected)
+
+
+def test_regression_metrics_by_hand():
+    y_true, y_pred = [3.0, -0.5, 2.0, 7.0], [2.5, 0.0, 2.0, 8.0]
+    assert metrics.mean_squared_error(y_true, y_pred) == pytest.approx(0.375)
+    assert metrics.mean_absolute_error(y_true, y_pred) == pytest.approx(0.5)
+    # total = sum of (y - 2.875)^2 = 29.1875, residual = 1.5
+    assert metrics.r2_score(y_true, y_pred) == pytest.approx(1 - 1.5 / 29.1875)
+    assert metrics.mean_squared_error(y_true, y_pred, sample_weight=[0, 0, 1, 1]) == 0.5
+    assert metrics.mean_absolute_error(minidl.tensor(y_true), minidl.tensor(y_pred)) == 0.5
+
+
+def test_r2_of_one_sample_is_nan_with_a_warning():
+    with pytest.warns(metrics.UndefinedMetricWarning, match="fewer than two samples"):
+        assert np.isnan(metrics.r2_score([1.0], [2.0]))
+
+
+@pytest.mark.parametrize("name", REGRESSION)
+def test_regression_metrics_reject_bad_input(name):
+    f = getattr(metrics, name)
+    with pytest.raises(ValueError, match=f"{name}: y_true has 2 samples but y_pred has 3"):
+        f([1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match="y_true has 2 outputs but y_pred has 3"):
+        f(np.ones((2, 2)), np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"y_true must be .* got shape \(2, 2, 2\)"):
+        f(np.ones((2, 2, 2)), np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="y_pred contains NaN or infinity"):
+        f([1.0, 2.0], [1.0, np.inf])
+    with pytest.raises(ValueError, match=r"multioutput weights have shape \(3,\)"):
+        f(np.ones((2, 2)), np.ones((2, 2)), multioutput=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="multioutput weights need several outputs"):
+        f([1.0, 2.0], [1.0, 2.0], multioutput=[1.0])
+    with pytest.raises(ValueError, match="multioutput must be one of"):
+        f([1.0, 2.0], [1.0, 2.0], multioutput="average")
+    with pytest.raises(ValueError, match=r"sample_weight must be one number per sample \(2,\)"):
+        f([1.0, 2.0], [1.0, 2.0], sample_weight=[1.0])
+    with pytest.raises(ValueError, match="sample_weight is all zeros"):
+        f([1.0, 2.0], [1.0, 2.0], sample_weight=[0.0, 0.0])
+    with pytest.raises(ValueError, match="y_true has no values"):
+        f([], [])
+
+
+def test_variance_weighted_is_only_for_r2():
+    with pytest.raises(ValueError, match="mean_squared_error: multioutput must be one of"):
+        metrics.mean_squared_error(np.ones((2, 2)), np.ones((2, 2)),
+                                   multioutput="variance_weighted")
+
+
+# ---------------------------------------------------------------- metrics of model outputs
+def test_accuracy_of_outputs_takes_the_argmax_or_thresholds_one_output():
+    scores = np.array([[2.0, 1.0, 0.0], [0.0, 0.5, 3.0], [1.0, 4.0, 0.0], [0.0, 0.0, 1.0]])
+    labels = np.array([0, 2, 2, 2])
+    assert metrics.accuracy_of_outputs(labels, scores) == 0.75
+    one_hot = np.eye(3)[labels]
+    assert metrics.accuracy_of_outputs(one_hot, scores) == 0.75
+    single = np.array([[-1.0], [0.3], [0.7], [2.0]])
+    assert metrics.accuracy_of_outputs(np.array([0, 1, 1, 1]), single) == 1.0       # logits
+    assert metrics.accuracy_of_outputs(np.array([0, 0, 1, 1]), single, threshold=0.5) == 1.0
+    with pytest.raises(ValueError, match="accuracy: the targets are not class labels"):
+        metrics.accuracy_of_outputs(np.array([0.5, 1.0, 1.0, 1.0]), single)
+    with pytest.raises(ValueError, match="accuracy: 4 predictions for 2 targets"):
+        metrics.accuracy_of_outputs(np.array([0, 1]), single)
+
+
+def test_mae_of_outputs_is_the_mean_absolute_error_of_every_value():
+    rng = np.random.default_rng(6)
+    y = rng.normal(size=(10, 2, 3)).astype(np.float32)
+    out = y + rng.normal(size=(10, 2, 3)).astype(np.float32)
+    assert metrics.mae_of_outputs(y, out) == pytest.approx(np.mean(np.abs(out - y)), rel=1e-6)
+    column = rng.normal(size=10)
+    _assert_same(metrics.mae_of_outputs(column, column[:, None] + 1.5), 1.5)
+    _assert_same(*_both("mean_absolute_error", column, column[:, None] + out[:, 0, :1]))
+
+
+def test_fit_knows_the_output_metrics_by_name():
+    assert metrics.OUTPUT_METRICS == {"accuracy": metrics.accuracy_of_outputs,
+                                      "mae": metrics.mae_of_outputs}

@@ -1,4 +1,9 @@
 """fit / evaluate / predict, History, and the callbacks, on the bundled digits data."""
+import re
+import sys
+import warnings
+from io import StringIO
+
 import numpy as np
 import pytest
 
@@ -7,8 +12,8 @@ from minidl import io, nn, optim
 from minidl.data import Dataset, TensorDataset, load_digits, train_test_split
 from minidl.optim import lr_scheduler
 from minidl.train import (
-    Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint, copy_state,
-    evaluate, fit, predict,
+    Callback, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint, TerminateOnNaN,
+    copy_state, evaluate, fit, predict,
 )
 
 
@@ -64,6 +69,18 @@ def scripted_metric(values):
     def scripted(y_true, outputs):
         return next(values)
     return scripted
+
+
+# ----------------------------------------------------------------------------
+# the package
+# ----------------------------------------------------------------------------
+def test_the_loop_and_the_callbacks_live_in_their_own_modules():
+    from minidl.train import callbacks, loop
+    assert mdl.fit is fit is loop.fit and mdl.evaluate is loop.evaluate
+    assert mdl.predict is loop.predict and mdl.History is History is loop.History
+    assert mdl.EarlyStopping is EarlyStopping is callbacks.EarlyStopping
+    assert ModelCheckpoint is callbacks.ModelCheckpoint and Callback is callbacks.Callback
+    assert not hasattr(loop, "EarlyStopping") and not hasattr(callbacks, "fit")
 
 
 # ----------------------------------------------------------------------------
@@ -180,6 +197,43 @@ def test_progress_bar_is_shown_unless_verbose_is_false(digits, capsys):
     assert capsys.readouterr().err == ""
 
 
+class FakeTerminal(StringIO):
+    """Captured text that says it is a terminal, as sys.stderr is in a console."""
+
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_gets_a_progress_bar_per_epoch(digits, monkeypatch):
+    x, y = digits[0][:64], digits[2][:64]
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    model = mlp()
+    fit(model, LOSS, optim.SGD(model.parameters(), lr=0.1), x, y, epochs=2, batch_size=16,
+        validation_split=0.5)
+    out = terminal.getvalue()
+    assert "\r" in out  # the bar redraws itself in place
+    for epoch in (1, 2):
+        assert re.search(rf"Epoch {epoch}/2: 100%.* 2/2 .*val_accuracy=", out)
+    assert "Epoch 1/2: loss=" not in out  # no plain lines
+
+
+def test_elsewhere_each_epoch_is_one_plain_line(digits, monkeypatch):
+    x, y = digits[0][:64], digits[2][:64]
+    log = StringIO()  # a file or a pipe: not a terminal
+    monkeypatch.setattr(sys, "stderr", log)
+    model = mlp()
+    history = fit(model, LOSS, optim.SGD(model.parameters(), lr=0.1), x, y, epochs=3,
+                  batch_size=16, validation_split=0.5)
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 3
+    for epoch, line in enumerate(lines):
+        numbers = ", ".join(f"{name}={values[epoch]:.4g}"
+                            for name, values in history.history.items())
+        assert line == f"Epoch {epoch + 1}/3: {numbers}"
+    assert lines[0].startswith("Epoch 1/3: loss=") and "val_accuracy=" in lines[0]
+
+
 def test_bad_arguments_are_clear_errors(digits):
     x, y = digits[0][:64], digits[2][:64]
     model = mlp()
@@ -273,6 +327,120 @@ def test_learning_rate_scheduler_callback_steps_each_epoch_and_logs_lr(digits):
 
 
 # ----------------------------------------------------------------------------
+# a loss that is not finite
+# ----------------------------------------------------------------------------
+class BatchLosses(Callback):
+    """Keeps the loss of every batch, epoch by epoch."""
+
+    def on_train_begin(self, model):
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, model):
+        self.epochs.append([])
+
+    def on_batch_end(self, batch, logs, model):
+        self.epochs[-1].append(logs["loss"])
+
+
+def regression_data(n=96):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    return x, x @ np.array([[1.0], [-2.0], [0.5]], dtype=np.float32)
+
+
+def test_a_diverging_learning_rate_stops_fit_at_the_first_loss_that_is_not_finite():
+    x, y = regression_data()
+    mdl.manual_seed(0)
+    model = nn.Linear(3, 1)
+    losses, stopper = BatchLosses(), TerminateOnNaN()
+    # lr = 5 is far above 2 / (largest curvature of the MSE), about 1: every step
+    # overshoots further, until the squared errors overflow float32
+    with pytest.warns(RuntimeWarning, match=r"the loss is (nan|inf) at epoch \d+, batch \d+"), \
+            np.errstate(over="ignore", invalid="ignore"):
+        history = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=5.0), x, y,
+                      epochs=200, batch_size=16, validation_split=0.25, metrics=("mae",),
+                      callbacks=[losses, stopper], verbose=False)
+    stopped_epoch, stopped_batch = stopper.stopped_epoch, stopper.stopped_batch
+    assert 0 < stopped_epoch < 199 and history.epoch == list(range(stopped_epoch + 1))
+    assert len(losses.epochs) == stopped_epoch + 1 and len(losses.epochs[-1]) == stopped_batch + 1
+    batch_losses = np.concatenate([np.array(epoch) for epoch in losses.epochs])
+    assert np.isfinite(batch_losses[:-1]).all() and not np.isfinite(batch_losses[-1])
+    assert np.isfinite(history["loss"][:-1]).all() and not np.isfinite(history["loss"][-1])
+    assert set(history.history) == {"loss", "mae", "val_loss", "val_mae"}
+    assert all(len(values) == len(history.epoch) for values in history.history.values())
+
+
+def test_the_default_terminate_on_nan_warns_once_and_can_be_turned_off():
+    x, y = regression_data()
+
+    def run(**kwargs):
+        mdl.manual_seed(0)
+        model = nn.Linear(3, 1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with np.errstate(all="ignore"):
+                history = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=5.0), x, y,
+                              epochs=60, batch_size=16, metrics=(), verbose=False, **kwargs)
+        return history, [w for w in caught if "TerminateOnNaN" in str(w.message)]
+
+    history, caught = run()
+    assert len(caught) == 1 and len(history.epoch) < 60
+    _, again = run(callbacks=[TerminateOnNaN()])  # the one given replaces the default
+    assert len(again) == 1
+    history, caught = run(terminate_on_nan=False)
+    assert caught == [] and len(history.epoch) == 60 and not np.isfinite(history["loss"][-1])
+
+
+class NanAt:
+    """MSE, but nan at one (epoch, batch): a loss that diverges at a known place."""
+
+    def __init__(self, epoch, batch):
+        self.where, self.epoch, self.batch = (epoch, batch), -1, -1
+
+    def __call__(self, output, target):
+        loss = mdl.functional.mse_loss(output, target)
+        return loss * float("nan") if (self.epoch, self.batch) == self.where else loss
+
+
+class CountBatches(Callback):
+    """Tells a NanAt loss which epoch and batch fit() is at."""
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def on_epoch_begin(self, epoch, model):
+        self.loss.epoch, self.loss.batch = epoch, 0
+
+    def on_batch_end(self, batch, logs, model):
+        self.loss.batch = batch + 1
+
+
+def test_the_epoch_that_diverged_is_recorded_over_the_batches_it_ran():
+    x, y = regression_data()
+    mdl.manual_seed(0)
+    model = nn.Linear(3, 1)
+    loss_fn = NanAt(epoch=2, batch=1)
+    opt = optim.SGD(model.parameters(), lr=0.05)
+    schedule = LearningRateScheduler(lr_scheduler.StepLR(opt, step_size=1, gamma=0.5))
+    stopper = EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
+    recorder = Recorder()
+    with pytest.warns(RuntimeWarning, match="the loss is nan at epoch 3, batch 2 "):
+        history = fit(model, loss_fn, opt, x, y, epochs=10, batch_size=16, metrics=("mae",),
+                      validation_split=0.25, callbacks=[CountBatches(loss_fn), recorder,
+                                                        schedule, stopper], verbose=False)
+    assert history.epoch == [0, 1, 2]
+    assert all(len(values) == 3 for values in history.history.values())
+    assert np.isnan(history["loss"][2]) and np.isfinite(history["loss"][:2]).all()
+    # the two batches' outputs were finite (the nan came after them); the model then
+    # validated had nan weights, and nan outputs have no mae
+    assert np.isfinite(history["mae"][2]) and np.isnan(history["val_mae"][2])
+    assert np.isnan(history["val_loss"][2])
+    assert history["lr"] == pytest.approx([0.05, 0.025, 0.0125])  # the cut epoch's lr too
+    # the callbacks saw the cut epoch, so EarlyStopping put back the best weights
+    assert stopper.best_epoch == 1 and same_weights(model, recorder.weights[1])
+
+
+# ----------------------------------------------------------------------------
 # History
 # ----------------------------------------------------------------------------
 def test_history_plot_writes_a_png_with_one_panel_per_quantity(tmp_path):
@@ -316,3 +484,43 @@ def test_accuracy_of_a_sigmoid_model_trained_with_bce_thresholds_at_one_half():
                   epochs=20, batch_size=50, verbose=False)
     assert history.history["accuracy"][-1] > 0.95  # a 0 threshold would call every row 1
     assert evaluate(model, nn.BCELoss(), x, y)["accuracy"] > 0.95
+
+
+class MeanSquaredProbabilityLoss(nn.Module):
+    """Any loss, not only BCELoss, may say that its model outputs probabilities."""
+
+    model_outputs = "probabilities"
+
+    def forward(self, output, target):
+        return mdl.functional.mse_loss(output, target)
+
+
+def fixed_single_output_model(squash):
+    """A model whose one output per sample is w.x (a logit), or sigmoid(w.x) if squash."""
+    linear = nn.Linear(2, 1, bias=False)
+    with mdl.no_grad():
+        linear.weight.data[...] = np.array([[1.0, -1.0]], dtype=np.float32)
+    return nn.Sequential(linear, nn.Sigmoid()) if squash else linear
+
+
+@pytest.mark.parametrize("loss_fn, squash", [
+    (MeanSquaredProbabilityLoss(), True), (mdl.functional.binary_cross_entropy, True),
+    (nn.BCELoss(), True), (nn.BCEWithLogitsLoss(), False),
+    (mdl.functional.binary_cross_entropy_with_logits, False)])
+def test_accuracy_thresholds_where_the_loss_says_the_model_outputs_probabilities(loss_fn,
+                                                                                  squash):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(100, 2)).astype(np.float32)
+    y = (x[:, :1] > x[:, 1:]).astype(np.float32)  # class 1 exactly where w.x > 0
+    model = fixed_single_output_model(squash)
+    # with the other threshold, every sigmoid output (> 0) would be class 1, or for
+    # logits 0.5 would call some positives 0
+    assert evaluate(model, loss_fn, x, y)["accuracy"] == 1.0
+    history = fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.0), x, y,
+                  verbose=False)
+    assert history["accuracy"] == [1.0]
+
+
+def test_the_metrics_of_model_outputs_live_in_minidl_metrics():
+    from minidl.train import loop
+    assert not any(hasattr(loop, name) for name in ("accuracy", "mae", "METRICS"))

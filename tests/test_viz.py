@@ -150,6 +150,7 @@ def test_plot_history_puts_train_and_validation_on_one_panel_per_metric():
     assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
     assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 1
     np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), [1.1, 0.7])
+    assert [line.get_label() for line in fig.axes[0].lines] == ["loss", "val_loss"]
 
 
 def test_plot_history_reads_a_history_attribute():
@@ -158,6 +159,22 @@ def test_plot_history_reads_a_history_attribute():
 
     fig = viz.plot_history(Fitted())
     np.testing.assert_allclose(fig.axes[0].lines[0].get_xdata(), [1, 2, 3])
+
+
+def test_a_history_from_fit_plots_as_plot_history_draws_it(tmp_path):
+    history = mdl.train.History()
+    for epoch, loss in enumerate([0.9, 0.4, 0.2]):
+        history.append(epoch, {"loss": loss, "val_loss": loss + 0.1, "lr": 0.1})
+    ours, reference = history.plot(tmp_path / "curves.png"), viz.plot_history(history.history)
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(ours.axes) == len(reference.axes) == 2
+    for axes, expected in zip(ours.axes, reference.axes):
+        assert axes.get_title() == expected.get_title()
+        assert axes.get_legend() is not None
+        for line, expected_line in zip(axes.lines, expected.lines, strict=True):
+            assert line.get_label() == expected_line.get_label()
+            assert line.get_marker() == expected_line.get_marker()
+            np.testing.assert_array_equal(line.get_xydata(), expected_line.get_xydata())
 
 
 def test_plot_history_of_nothing_is_an_error():

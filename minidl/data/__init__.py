@@ -6,5 +6,5 @@ from .dataset import DataLoader, Dataset, TensorDataset, collate
 from .datasets import (
     DatasetInfo, load_char_corpus, load_diabetes, load_digits, load_sms_spam,
 )
-from .preprocessing import Standardizer, one_hot, standardize, train_test_split
+from .preprocessing import Standardizer, one_hot, split_last, standardize, train_test_split
 from .text import CharVocab, Tokenizer, pad_sequences, text_to_word_sequence

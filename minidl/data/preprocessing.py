@@ -2,6 +2,7 @@
 
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y,
                                                         random_state=0)
+    X_fit, X_val, y_fit, y_val = split_last(X_train, y_train, validation_split=0.1)
     X_train, X_test = standardize(X_train, X_test)     # statistics of X_train only
     Y = one_hot(y_train, num_classes=10)
 
@@ -147,6 +148,27 @@ def train_test_split(*arrays, test_size=None, train_size=None, random_state=None
         train, test = order[n_test:n_test + n_train], order[:n_test]
 
     return [part for a in arrays for part in (_take(a, train), _take(a, test))]
+
+
+def split_last(*arrays, validation_split):
+    """Hold out the last `validation_split` fraction of the samples, in order, as Keras's
+    fit(validation_split=...) does: returns [a_first, a_last, b_first, b_last, ...].
+
+    The first int(n * (1 - validation_split)) samples (rounded down, as Keras does) form
+    the first part and the rest the held-out part: train_test_split with shuffle=False
+    and that many training samples.
+    """
+    if not arrays:
+        raise ValueError("split_last: give at least one array")
+    if not 0 < validation_split < 1:
+        raise ValueError(f"split_last: validation_split must be in (0, 1), "
+                         f"got {validation_split}")
+    n_samples = len(arrays[0])
+    n_first = int(n_samples * (1.0 - validation_split))
+    if not 0 < n_first < n_samples:
+        raise ValueError(f"split_last: validation_split={validation_split} of {n_samples} "
+                         "samples leaves an empty training or validation set")
+    return train_test_split(*arrays, train_size=n_first, shuffle=False)
 
 
 # ---------------------------------------------------------------- standardization

@@ -252,3 +252,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         loss = loss * _constant(weight, input)
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+# What each classification loss expects the model to output, declared as the loss modules
+# of minidl.nn declare it (see nn.loss._Loss): fit() reads it to threshold a single output.
+cross_entropy.model_outputs = "logits"
+nll_loss.model_outputs = "log_probabilities"
+binary_cross_entropy.model_outputs = "probabilities"
+binary_cross_entropy_with_logits.model_outputs = "logits"

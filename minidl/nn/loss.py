@@ -10,7 +10,14 @@ from .module import Module
 
 
 class _Loss(Module):
-    """Keeps `reduction`; a class weight given as an array is a buffer, so `.to()` moves it."""
+    """Keeps `reduction`; a class weight given as an array is a buffer, so `.to()` moves it.
+
+    `model_outputs` says what a classification loss expects the model to output: "logits",
+    "probabilities" or "log_probabilities" (None for the others). minidl.train.fit reads it
+    to know when a single output means class 1 (above 0 for a logit, 0.5 for a probability).
+    """
+
+    model_outputs = None
 
     def __init__(self, reduction="mean"):
         super().__init__()
@@ -43,6 +50,8 @@ class L1Loss(_Loss):
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of logits (N, C, ...) against class indices or probabilities."""
 
+    model_outputs = "logits"
+
     def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__(reduction)
         self._register_weight("weight", weight)
@@ -57,6 +66,8 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities (N, C, ...) (after LogSoftmax)."""
 
+    model_outputs = "log_probabilities"
+
     def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
         super().__init__(reduction)
         self._register_weight("weight", weight)
@@ -69,6 +80,8 @@ class NLLLoss(_Loss):
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities in [0, 1] (after Sigmoid)."""
 
+    model_outputs = "probabilities"
+
     def __init__(self, weight=None, reduction="mean"):
         super().__init__(reduction)
         self._register_weight("weight", weight)
@@ -79,6 +92,8 @@ class BCELoss(_Loss):
 
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy of logits: sigmoid and log fused, stable at any logit."""
+
+    model_outputs = "logits"
 
     def __init__(self, weight=None, reduction="mean", pos_weight=None):
         super().__init__(reduction)
