@@ -314,17 +314,19 @@ def torch_pair(name, **kwargs):
     return torch, theirs, ours
 
 
-def compare_with_pytorch(name, layout="time-major", initial=True, train=False, **kwargs):
-    """Run ours and PyTorch's on one input (T = 4, N = 2, F = 3, H = 5) and compare the
-    output, h_n (and c_n), and the gradients of the input, the initial states and every
+def compare_with_pytorch(name, layout="time-major", initial=True, train=False, steps=4, batch=2,
+                         **kwargs):
+    """Run ours and PyTorch's on one input (T = steps, N = batch, F = 3, H = 5) and compare
+    the output, h_n (and c_n), and the gradients of the input, the initial states and every
     weight under random cotangents on all the outputs."""
     torch, theirs, ours = torch_pair(name, input_size=3, hidden_size=5,
                                      batch_first=layout == "batch-first", **kwargs)
     ours.train(train), theirs.train(train)
     states = 2 if name == "LSTM" else 1
     stacked = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
-    x_shape = {"time-major": (4, 2, 3), "batch-first": (2, 4, 3), "unbatched": (4, 3)}[layout]
-    state_shape = (stacked, 5) if layout == "unbatched" else (stacked, 2, 5)
+    x_shape = {"time-major": (steps, batch, 3), "batch-first": (batch, steps, 3),
+               "unbatched": (steps, 3)}[layout]
+    state_shape = (stacked, 5) if layout == "unbatched" else (stacked, batch, 5)
     arrays = [rand(*x_shape)] + ([rand(*state_shape, seed=s) for s in range(1, states + 1)]
                                  if initial else [])
 
@@ -369,6 +371,15 @@ def test_layers_match_pytorch(name, num_layers, bidirectional, layout, initial):
 def test_options_match_pytorch(name, kwargs, bidirectional):
     compare_with_pytorch(name, "batch-first", num_layers=2, bidirectional=bidirectional,
                          **kwargs)
+
+
+@pytest.mark.parametrize("steps, batch", [(1, 1), (1, 3), (3, 1), (2, 0)])
+@pytest.mark.parametrize("layout", ["time-major", "batch-first"])
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_edge_shapes_match_pytorch(name, layout, steps, batch):
+    """One step, one sequence, an empty batch."""
+    compare_with_pytorch(name, layout, steps=steps, batch=batch, num_layers=2,
+                         bidirectional=True)
 
 
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])

@@ -276,8 +276,8 @@ def _shifted(first, states):
 
 def _steps(a):
     """(N, T, K) -> a list of the T steps (N, K), with two ops (a reshape and a split)."""
-    n, steps = a.shape[:2]
-    return split(reshape(a, (n, -1)), steps, axis=1)
+    n, steps, k = a.shape
+    return split(reshape(a, (n, steps * k)), steps, axis=1)  # (n, -1) is ambiguous for n = 0
 
 
 def _joined(pieces):
