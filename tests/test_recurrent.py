@@ -1,6 +1,9 @@
 """Recurrent layers: gradients by finite differences (float64), second derivatives, the fused
 LSTM and GRU ops against the plain layers built from ordinary ops, the same numbers as PyTorch
-with the same weights, a 1,000-step backward, and an LSTM that learns."""
+with the same weights (uni- and bidirectional, stacked, every input layout), the signatures,
+the initialisation, a 1,000-step backward, and an LSTM that learns."""
+import inspect
+
 import numpy as np
 import pytest
 from helpers import fit_batch
@@ -64,18 +67,57 @@ def test_rnn_gradients(nonlinearity):
 
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
-def test_two_layer_module_gradients(cls):
-    """The module wiring: layer 2 reads layer 1's outputs, h_n stacks both layers."""
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_two_layer_module_gradients(cls, bidirectional):
+    """The module wiring: layer 2 reads layer 1's outputs, h_n stacks every layer and
+    direction. Input (T, N, F) = (3, 2, 3), the default layout."""
     mdl.manual_seed(0)
-    layer = cls(3, 4, num_layers=2).double()
+    layer = cls(3, 4, num_layers=2, bidirectional=bidirectional).double()
     states = 2 if cls is nn.LSTM else 1
+    stacked = 4 if bidirectional else 2
+    fn = module_function(layer, states)
+    state = [leaf(stacked, 2, 4, seed=s) for s in range(1, states + 1)]
+    assert mdl.gradcheck(fn, [leaf(3, 2, 3)] + state)
 
-    def fn(x, *state):
-        out, last = layer(x, tuple(state) if states == 2 else state[0])
+
+def module_function(layer, states, weight_names=()):
+    """layer(x, state) as a function of flat tensors (x, the states, the weights named in
+    `weight_names`), returning (output, h_n[, c_n]). The given weights stand in for the
+    layer's own, so that gradcheck can perturb them."""
+    def fn(x, *args):
+        for name, w in zip(weight_names, args[states:]):
+            layer._parameters[name] = w
+        state = tuple(args[:states]) if states == 2 else args[0]
+        out, last = layer(x, state)
         return (out,) + (tuple(last) if states == 2 else (last,))
+    return fn
 
-    state = [leaf(2, 2, 4, seed=s) for s in range(1, states + 1)]
-    assert mdl.gradcheck(fn, [leaf(2, 3, 3)] + state)
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_bidirectional_two_layer_gradients_wrt_everything(cls):
+    """gradcheck of a small bidirectional 2-layer LSTM and GRU: input, initial states and
+    every weight and bias, through the output and h_n (and c_n)."""
+    mdl.manual_seed(0)
+    layer = cls(2, 2, num_layers=2, bidirectional=True).double()
+    states = 2 if cls is nn.LSTM else 1
+    names = [n for n, _ in layer.named_parameters()]
+    weights = [mdl.tensor(p.numpy(), requires_grad=True) for p in layer.parameters()]
+    inputs = [leaf(3, 2, 2)] + [leaf(4, 2, 2, seed=s) for s in range(1, states + 1)] + weights
+    assert mdl.gradcheck(module_function(layer, states, names), inputs)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_bidirectional_two_layer_second_derivatives(cls):
+    """gradgradcheck: input, initial states and every weight of the reverse direction in
+    both layers (the forward direction runs the fused ops, whose second derivatives are
+    checked below, on the 2H features that the reverse direction also feeds)."""
+    mdl.manual_seed(0)
+    layer = cls(2, 2, num_layers=2, bidirectional=True).double()
+    states = 2 if cls is nn.LSTM else 1
+    names = [n for n, _ in layer.named_parameters() if n.endswith("_reverse")]
+    weights = [mdl.tensor(getattr(layer, n).numpy(), requires_grad=True) for n in names]
+    inputs = [leaf(3, 2, 2)] + [leaf(4, 2, 2, seed=s) for s in range(1, states + 1)] + weights
+    assert mdl.gradgradcheck(module_function(layer, states, names), inputs)
 
 
 def test_rnn_second_derivatives():
@@ -225,96 +267,254 @@ def test_fused_op_errors_are_clear(call, words):
 @pytest.mark.parametrize("layer_cls, cell_cls", [(nn.RNN, nn.RNNCell), (nn.LSTM, nn.LSTMCell),
                                                  (nn.GRU, nn.GRUCell)])
 def test_layer_equals_its_cell_applied_step_by_step(layer_cls, cell_cls):
+    """The default layout is time-major, as in PyTorch: x[t] is step t of every sequence."""
     mdl.manual_seed(1)
     layer, cell = layer_cls(3, 5).double(), cell_cls(3, 5).double()
+    assert layer.batch_first is False
     cell.load_state_dict({name[:-3]: value for name, value in layer.state_dict().items()})
-    x = mdl.tensor(rand(2, 6, 3))
+    x = mdl.tensor(rand(6, 2, 3))                                    # (T, N, F)
     out, last = layer(x)
     state = None
     for t in range(6):
-        state = cell(x[:, t], state)
+        state = cell(x[t], state)
         h = state[0] if layer_cls is nn.LSTM else state
-        np.testing.assert_allclose(out.numpy()[:, t], h.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(out.numpy()[t], h.numpy(), rtol=1e-12, atol=1e-12)
     h_n = last[0] if layer_cls is nn.LSTM else last
     np.testing.assert_allclose(h_n.numpy()[0], h.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_reverse_direction_is_the_layer_on_the_reversed_sequence(cls):
+    """A bidirectional layer's second half is a one-way layer, with the _reverse weights,
+    run on the sequence read backwards, its outputs put back in time order; h_n[1] is its
+    state after reading x_1."""
+    mdl.manual_seed(2)
+    both, one_way = cls(3, 4, bidirectional=True).double(), cls(3, 4).double()
+    both_state = both.state_dict()
+    one_way.load_state_dict({name: both_state[name + "_reverse"] for name in one_way.state_dict()})
+    x = rand(5, 2, 3)
+    out, last = both(mdl.tensor(x))
+    backwards_out, backwards_last = one_way(mdl.tensor(x[::-1].copy()))
+    np.testing.assert_allclose(out.numpy()[..., 4:], backwards_out.numpy()[::-1], rtol=1e-12,
+                               atol=1e-13)
+    for a, b in zip(*(s if cls is nn.LSTM else (s,) for s in (last, backwards_last))):
+        np.testing.assert_allclose(a.numpy()[1], b.numpy()[0], rtol=1e-12, atol=1e-13)
+
+
 # ----------------------------------------------------------------------------
-# PyTorch: same weights, same outputs and gradients
+# PyTorch: same weights (copied by name), same outputs and gradients
 # ----------------------------------------------------------------------------
 def torch_pair(name, **kwargs):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     theirs = getattr(torch.nn, name)(**kwargs).double()
     ours = getattr(nn, name)(**kwargs).double()
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     return torch, theirs, ours
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("LSTM", dict(num_layers=2)),
-    ("LSTM", dict(bias=False)),
-    ("GRU", dict(num_layers=2)),
-    ("GRU", dict(batch_first=False)),
-    ("GRU", dict(bias=False)),
-    ("RNN", dict(num_layers=2)),
-    ("RNN", dict(nonlinearity="relu")),
-])
-def test_layers_match_pytorch(name, kwargs):
-    batch_first = kwargs.setdefault("batch_first", True)
-    torch, theirs, ours = torch_pair(name, input_size=3, hidden_size=5, **kwargs)
-    layers = kwargs.get("num_layers", 1)
-    x = rand(2, 4, 3) if batch_first else rand(4, 2, 3)
-    h0 = rand(layers, 2, 5, seed=1)
-    c0 = rand(layers, 2, 5, seed=2)
-    initial = (h0, c0) if name == "LSTM" else h0
+def compare_with_pytorch(name, layout="time-major", initial=True, train=False, steps=4, batch=2,
+                         **kwargs):
+    """Run ours and PyTorch's on one input (T = steps, N = batch, F = 3, H = 5) and compare
+    the output, h_n (and c_n), and the gradients of the input, the initial states and every
+    weight under random cotangents on all the outputs."""
+    torch, theirs, ours = torch_pair(name, input_size=3, hidden_size=5,
+                                     batch_first=layout == "batch-first", **kwargs)
+    ours.train(train), theirs.train(train)
+    states = 2 if name == "LSTM" else 1
+    stacked = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
+    x_shape = {"time-major": (steps, batch, 3), "batch-first": (batch, steps, 3),
+               "unbatched": (steps, 3)}[layout]
+    state_shape = (stacked, 5) if layout == "unbatched" else (stacked, batch, 5)
+    arrays = [rand(*x_shape)] + ([rand(*state_shape, seed=s) for s in range(1, states + 1)]
+                                 if initial else [])
 
-    x_ours = mdl.tensor(x, requires_grad=True)
-    out, last = ours(x_ours, tuple(map(mdl.tensor, initial)) if name == "LSTM"
-                     else mdl.tensor(initial))
-    x_theirs = torch.tensor(x, requires_grad=True)
-    t_out, t_last = theirs(x_theirs, tuple(map(torch.tensor, initial)) if name == "LSTM"
-                           else torch.tensor(initial))
+    def run(module, make):
+        inputs = [make(a) for a in arrays]
+        hx = None if not initial else tuple(inputs[1:]) if states == 2 else inputs[1]
+        out, last = module(inputs[0], hx)
+        outputs = [out] + (list(last) if states == 2 else [last])
+        cotangents = [make(rand(*y.shape, seed=10 + k)) for k, y in enumerate(outputs)]
+        sum((y * c).sum() for y, c in zip(outputs, cotangents)).backward()
+        return outputs, inputs
 
-    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
-    for a, b in zip(last if name == "LSTM" else [last], t_last if name == "LSTM" else [t_last]):
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
-
-    weights = rand(*out.shape, seed=3)
-    (out * mdl.tensor(weights)).sum().backward()
-    (t_out * torch.tensor(weights)).sum().backward()
-    np.testing.assert_allclose(x_ours.grad.numpy(), x_theirs.grad.numpy(), rtol=1e-9, atol=1e-12)
+    mine, my_inputs = run(ours, lambda a: mdl.tensor(a, requires_grad=True))
+    ref, ref_inputs = run(theirs, lambda a: torch.tensor(a, requires_grad=True))
+    for label, a, b in zip(["output", "h_n", "c_n"], mine, ref):
+        assert a.shape == tuple(b.shape), label
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12,
+                                   err_msg=label)
+    for label, a, b in zip(["input", "h0", "c0"], my_inputs, ref_inputs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=f"gradient of {label}")
     for (n, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=f"gradient of {n}")
+
+
+@pytest.mark.parametrize("initial", [True, False], ids=["h0-given", "h0-zeros"])
+@pytest.mark.parametrize("layout", ["time-major", "batch-first", "unbatched"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["one-way", "bidirectional"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_layers_match_pytorch(name, num_layers, bidirectional, layout, initial):
+    compare_with_pytorch(name, layout, initial, num_layers=num_layers,
+                         bidirectional=bidirectional)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("RNN", dict(bias=False)), ("LSTM", dict(bias=False)), ("GRU", dict(bias=False)),
+    ("RNN", dict(nonlinearity="relu")),
+])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["one-way", "bidirectional"])
+def test_options_match_pytorch(name, kwargs, bidirectional):
+    compare_with_pytorch(name, "batch-first", num_layers=2, bidirectional=bidirectional,
+                         **kwargs)
+
+
+@pytest.mark.parametrize("steps, batch", [(1, 1), (1, 3), (3, 1), (2, 0)])
+@pytest.mark.parametrize("layout", ["time-major", "batch-first"])
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_edge_shapes_match_pytorch(name, layout, steps, batch):
+    """One step, one sequence, an empty batch."""
+    compare_with_pytorch(name, layout, steps=steps, batch=batch, num_layers=2,
+                         bidirectional=True)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_dropout_between_layers_matches_pytorch(name):
+    """dropout=1 in training zeroes what reaches layer 2 (its 2H features), and nothing
+    after the last layer: deterministic, so it can be compared with PyTorch."""
+    compare_with_pytorch(name, num_layers=2, bidirectional=True, dropout=1.0, train=True)
+
+
+@pytest.mark.parametrize("layout", ["batched", "unbatched"])
+@pytest.mark.parametrize("initial", [True, False], ids=["state-given", "state-zeros"])
+@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_match_pytorch(name, initial, layout):
+    """Output and the gradients of input, state and every weight, batched (N, F) or
+    unbatched (F,)."""
+    torch, theirs, ours = torch_pair(name, input_size=3, hidden_size=4)
+    states = 2 if name == "LSTMCell" else 1
+    lead = (2,) if layout == "batched" else ()
+    arrays = [rand(*lead, 3)] + ([rand(*lead, 4, seed=s) for s in range(1, states + 1)]
+                                 if initial else [])
+
+    def run(module, make):
+        inputs = [make(a) for a in arrays]
+        hx = None if not initial else tuple(inputs[1:]) if states == 2 else inputs[1]
+        outputs = module(inputs[0], hx)
+        outputs = list(outputs) if states == 2 else [outputs]
+        cotangents = [make(rand(*y.shape, seed=10 + k)) for k, y in enumerate(outputs)]
+        sum((y * c).sum() for y, c in zip(outputs, cotangents)).backward()
+        return outputs, inputs
+
+    mine, my_inputs = run(ours, lambda a: mdl.tensor(a, requires_grad=True))
+    ref, ref_inputs = run(theirs, lambda a: torch.tensor(a, requires_grad=True))
+    for a, b in zip(mine, ref):
+        assert a.shape == tuple(b.shape)
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for a, b in zip(my_inputs, ref_inputs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for (n, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=n)
 
 
-@pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
-def test_cells_match_pytorch(name):
-    torch, theirs, ours = torch_pair(name, input_size=3, hidden_size=4)
-    x, h, c = rand(2, 3), rand(2, 4, seed=1), rand(2, 4, seed=2)
-    if name == "LSTMCell":
-        mine = ours(mdl.tensor(x), (mdl.tensor(h), mdl.tensor(c)))
-        ref = theirs(torch.tensor(x), (torch.tensor(h), torch.tensor(c)))
-    else:
-        mine, ref = [ours(mdl.tensor(x), mdl.tensor(h))], [theirs(torch.tensor(x),
-                                                                  torch.tensor(h))]
-    for a, b in zip(mine, ref):
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
+LAYER_SIGNATURES = {  # PyTorch's documented signatures (its own are *args, **kwargs)
+    "RNN": "input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True, "
+           "batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None",
+    "LSTM": "input_size, hidden_size, num_layers=1, bias=True, batch_first=False, "
+            "dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None",
+    "GRU": "input_size, hidden_size, num_layers=1, bias=True, batch_first=False, "
+           "dropout=0.0, bidirectional=False, device=None, dtype=None",
+}
 
 
-def test_init_is_pytorchs_uniform():
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
+def test_signatures_are_pytorchs(name):
+    torch = pytest.importorskip("torch")
+
+    def spelled(cls, method):
+        params = list(inspect.signature(getattr(cls, method)).parameters.values())[1:]
+        return ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+                         for p in params)
+
+    theirs = getattr(torch.nn, name)
+    expected = LAYER_SIGNATURES.get(name) or spelled(theirs, "__init__")
+    assert spelled(getattr(nn, name), "__init__") == expected
+    assert spelled(getattr(nn, name), "forward") == spelled(theirs, "forward")
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(num_layers=2, bidirectional=True),
+                                    dict(batch_first=True, dropout=0.25, num_layers=3),
+                                    dict(bias=False)])
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_repr_is_pytorchs(name, kwargs):
+    torch = pytest.importorskip("torch")
+    assert repr(getattr(nn, name)(3, 4, **kwargs)) == repr(getattr(torch.nn, name)(3, 4, **kwargs))
+
+
+# ----------------------------------------------------------------------------
+# initialisation, dtype and device
+# ----------------------------------------------------------------------------
+def test_parameter_names_and_shapes_are_pytorchs():
+    lstm = nn.LSTM(8, 25, num_layers=2, bidirectional=True)
+    names = [f"{kind}_l{k}{suffix}" for k in range(2) for suffix in ("", "_reverse")
+             for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    assert [n for n, _ in lstm.named_parameters()] == names
+    assert lstm.weight_ih_l0.shape == lstm.weight_ih_l0_reverse.shape == (100, 8)
+    assert lstm.weight_ih_l1.shape == lstm.weight_ih_l1_reverse.shape == (100, 50)  # reads 2H
+    assert lstm.weight_hh_l1_reverse.shape == (100, 25) and lstm.bias_hh_l1.shape == (100,)
+    assert [n for n, _ in nn.GRU(3, 4, bias=False).named_parameters()] == [
+        "weight_ih_l0", "weight_hh_l0"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.LSTM(8, 25, num_layers=2, bidirectional=True),
+    lambda: nn.GRU(8, 25, bidirectional=True),
+    lambda: nn.RNN(8, 25, num_layers=3),
+    lambda: nn.LSTMCell(8, 25),
+    lambda: nn.GRUCell(8, 25),
+], ids=["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell"])
+def test_init_and_reset_parameters_are_pytorchs_uniform(make):
+    """Every weight and bias, of every layer and direction, from U(-1/sqrt(H), 1/sqrt(H))
+    (a Kolmogorov-Smirnov test on fixed seeds); reset_parameters draws them again."""
+    stats = pytest.importorskip("scipy.stats")
     mdl.manual_seed(0)
-    lstm = nn.LSTM(8, 25, num_layers=2)
-    assert [n for n, _ in lstm.named_parameters()] == [
-        "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
-        "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"]
-    assert lstm.weight_ih_l0.shape == (100, 8) and lstm.weight_hh_l1.shape == (100, 25)
-    values = np.concatenate([p.numpy().ravel() for p in lstm.parameters()])
-    assert values.dtype == np.float32
-    assert np.abs(values).max() <= 0.2 and np.abs(values).max() > 0.19  # 1/sqrt(25)
-    assert abs(values.mean()) < 0.01
+    module = make()
+    bound = 1 / np.sqrt(25)
+    for p in module.parameters():
+        values = p.numpy().ravel()
+        assert p.dtype == np.float32 and np.abs(values).max() <= bound
+        assert stats.kstest(values, stats.uniform(-bound, 2 * bound).cdf).pvalue > 1e-3
+    before = [p.numpy().copy() for p in module.parameters()]
+    module.reset_parameters()
+    after = np.concatenate([p.numpy().ravel() for p in module.parameters()])
+    assert not np.allclose(after, np.concatenate([b.ravel() for b in before]))
+    assert stats.kstest(after, stats.uniform(-bound, 2 * bound).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: nn.RNN(3, 4, bidirectional=True, **kw),
+    lambda **kw: nn.LSTM(3, 4, num_layers=2, **kw),
+    lambda **kw: nn.GRU(3, 4, **kw),
+    lambda **kw: nn.LSTMCell(3, 4, **kw),
+    lambda **kw: nn.RNNCell(3, 4, **kw),
+], ids=["RNN", "LSTM", "GRU", "LSTMCell", "RNNCell"])
+def test_dtype_and_device_arguments(make):
+    module = make(dtype=np.float64, device="cpu")
+    assert all(p.dtype == np.float64 and p.device == "cpu" for p in module.parameters())
+    assert all(p.dtype == np.float16 for p in make(dtype="float16").parameters())
+    assert all(p.dtype == mdl.default_dtype() for p in make().parameters())
+    x = mdl.tensor(rand(2, 3) if "Cell" in type(module).__name__ else rand(5, 2, 3))
+    out = module(x)
+    assert (out[0] if isinstance(out, tuple) else out).dtype == np.float64
+    with pytest.raises(TypeError, match="floating"):
+        make(dtype=np.int64)
+    with pytest.raises(ValueError, match="device"):
+        make(device="tpu")
 
 
 # ----------------------------------------------------------------------------
@@ -322,12 +522,12 @@ def test_init_is_pytorchs_uniform():
 # ----------------------------------------------------------------------------
 def test_thousand_step_lstm_backward():
     mdl.manual_seed(0)
-    lstm = nn.LSTM(2, 3)
-    x = mdl.randn(1, 1000, 2, requires_grad=True)
+    lstm = nn.LSTM(2, 3, bidirectional=True)
+    x = mdl.randn(1000, 1, 2, requires_grad=True)
     out, (h, c) = lstm(x)
     (h.sum() + c.sum()).backward()  # through all 1,000 steps, no RecursionError
-    assert x.grad.shape == (1, 1000, 2) and np.isfinite(x.grad.numpy()).all()
-    assert np.abs(x.grad.numpy()[0, -1]).sum() > 0
+    assert x.grad.shape == (1000, 1, 2) and np.isfinite(x.grad.numpy()).all()
+    assert np.abs(x.grad.numpy()[-1]).sum() > 0 and np.abs(x.grad.numpy()[0]).sum() > 0
     assert all(p.grad is not None for p in lstm.parameters())
 
 
@@ -345,27 +545,58 @@ def test_dropout_between_layers_only_in_training():
 
 
 def test_float32_in_float32_out():
-    gru = nn.GRU(3, 4)
-    out, h = gru(mdl.randn(2, 5, 3))
-    assert out.dtype == np.float32 and h.dtype == np.float32 and h.shape == (1, 2, 4)
+    gru = nn.GRU(3, 4, bidirectional=True)
+    out, h = gru(mdl.randn(5, 2, 3))
+    assert out.dtype == np.float32 and h.dtype == np.float32
+    assert out.shape == (5, 2, 8) and h.shape == (2, 2, 4)
+
+
+def test_dropout_with_one_layer_warns_as_pytorch():
+    with pytest.warns(UserWarning, match="num_layers=1"):
+        nn.GRU(3, 4, dropout=0.5)
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda: nn.LSTM(3, 4)(mdl.randn(2, 5, 7)), ["LSTM", "7 features", "input_size is 3"]),
-    (lambda: nn.GRU(3, 4)(mdl.randn(5, 3)), ["GRU", "3-D", "(5, 3)"]),
-    (lambda: nn.RNN(3, 4, num_layers=2)(mdl.randn(2, 5, 3), mdl.zeros(1, 2, 4)),
-     ["RNN", "h0", "(1, 2, 4)", "(2, 2, 4)"]),
-    (lambda: nn.LSTM(3, 4, num_layers=2)(mdl.randn(2, 5, 3), mdl.zeros(2, 2, 4)),
+    (lambda: nn.LSTM(3, 4)(mdl.randn(5, 2, 7)), ["LSTM", "7 features", "input_size is 3"]),
+    (lambda: nn.GRU(3, 4)(mdl.randn(5, 3)[0]), ["GRU", "(T, N, features)", "(3,)"]),
+    (lambda: nn.GRU(3, 4, batch_first=True)(mdl.randn(1, 5, 2, 3)),
+     ["GRU", "(N, T, features)", "(T, features)", "(1, 5, 2, 3)"]),
+    (lambda: nn.RNN(3, 4)(mdl.randn(0, 2, 3)), ["RNN", "empty", "(T, N, features)"]),
+    (lambda: nn.RNN(3, 4, num_layers=2)(mdl.randn(5, 2, 3), mdl.zeros(1, 2, 4)),
+     ["RNN", "h0", "(1, 2, 4)", "(num_layers * num_directions, N, hidden_size) = (2, 2, 4)"]),
+    (lambda: nn.GRU(3, 4, num_layers=2, bidirectional=True)(mdl.randn(5, 2, 3),
+                                                            mdl.zeros(2, 2, 4)),
+     ["GRU", "h0", "(2, 2, 4)", "(num_layers * num_directions, N, hidden_size) = (4, 2, 4)"]),
+    (lambda: nn.LSTM(3, 4, bidirectional=True, batch_first=True)(
+        mdl.randn(2, 5, 3), (mdl.zeros(2, 2, 4), mdl.zeros(1, 2, 4))),
+     ["LSTM", "c0", "(1, 2, 4)", "= (2, 2, 4)"]),
+    (lambda: nn.GRU(3, 4, bidirectional=True)(mdl.randn(5, 3), mdl.zeros(2, 1, 4)),
+     ["GRU", "h0", "(2, 1, 4)", "unbatched",
+      "(num_layers * num_directions, hidden_size) = (2, 4)"]),
+    (lambda: nn.GRU(3, 4)(mdl.randn(5, 2, 3), mdl.zeros(1, 4)), ["GRU", "(1, 4)", "(1, 2, 4)"]),
+    (lambda: nn.LSTM(3, 4, num_layers=2)(mdl.randn(5, 2, 3), mdl.zeros(2, 2, 4)),
      ["LSTM", "(h0, c0)"]),
-    (lambda: nn.LSTMCell(3, 4)(mdl.randn(2, 3), mdl.zeros(2, 4)), ["LSTMCell", "(h, c)"]),
     (lambda: nn.RNN(3, 4, nonlinearity="sigmoid"), ["RNN", "nonlinearity", "sigmoid"]),
-    (lambda: nn.LSTMCell(3, 4)(mdl.randn(2, 5)), ["LSTMCell", "(N, 3)", "(2, 5)"]),
+    (lambda: nn.LSTM(3, 4, dropout=1.5), ["LSTM", "dropout", "[0, 1]", "1.5"]),
+    (lambda: nn.GRU(3, 0), ["GRU", "hidden_size", "positive"]),
+    (lambda: nn.LSTMCell(3, 4)(mdl.randn(2, 3), mdl.zeros(2, 4)), ["LSTMCell", "(h, c)"]),
+    (lambda: nn.LSTMCell(3, 4)(mdl.randn(2, 5)), ["LSTMCell", "(N, 3)", "(3,)", "(2, 5)"]),
+    (lambda: nn.GRUCell(3, 4)(mdl.randn(3), mdl.zeros(1, 4)),
+     ["GRUCell", "(1, 4)", "expected (4,)", "input of shape (3,)"]),
+    (lambda: nn.RNNCell(3, 4)(mdl.randn(2, 3), mdl.zeros(3, 4)),
+     ["RNNCell", "(3, 4)", "expected (2, 4)"]),
 ])
 def test_errors_are_clear(call, words):
     with pytest.raises(ValueError) as info:
         call()
     for word in words:
         assert word in str(info.value), f"{word!r} not in {info.value}"
+
+
+def test_proj_size_is_refused_clearly():
+    with pytest.raises(NotImplementedError, match="LSTM: proj_size=2 .*not supported"):
+        nn.LSTM(3, 4, proj_size=2)
+    assert nn.LSTM(3, 4, proj_size=0).proj_size == 0
 
 
 # ----------------------------------------------------------------------------
@@ -375,7 +606,7 @@ class SequenceClassifier(nn.Module):
     def __init__(self, vocab, embed, hidden, classes):
         super().__init__()
         self.embedding = nn.Embedding(vocab, embed)
-        self.lstm = nn.LSTM(embed, hidden)
+        self.lstm = nn.LSTM(embed, hidden, batch_first=True)
         self.head = nn.Linear(hidden, classes)
 
     def forward(self, tokens):
@@ -398,7 +629,7 @@ class TextModel(nn.Module):
     def __init__(self, vocab=1000, embed=32, hidden=64, dense=32, classes=2):
         super().__init__()
         self.embedding = nn.Embedding(vocab, embed)
-        self.lstm = nn.LSTM(embed, hidden)
+        self.lstm = nn.LSTM(embed, hidden, batch_first=True)
         self.dense = nn.Linear(hidden, dense)
         self.out = nn.Linear(dense, classes)
 

@@ -45,7 +45,7 @@ def build_model():
     mdl.manual_seed(SEED)
     return nn.Sequential(
         nn.Embedding(NUM_WORDS, EMBED_DIM),          # word index -> vector
-        nn.LSTM(EMBED_DIM, LSTM_UNITS),               # reads the message word by word
+        nn.LSTM(EMBED_DIM, LSTM_UNITS, batch_first=True),  # reads the message word by word
         LastHiddenState(),
         nn.Linear(LSTM_UNITS, DENSE_UNITS), nn.ReLU(),
         nn.Linear(DENSE_UNITS, 2), nn.LogSoftmax(1),  # log P(ham), log P(spam)

@@ -143,7 +143,8 @@ record("naive Bayes", bayes.parameter_count(), seconds, bayes.predict, counts_te
 # - **LSTM(32, 32)**: reads the vectors in order and keeps a hidden state h and a memory
 #   cell c of 32 numbers each. At every word its gates decide what to forget from c,
 #   what to write into it, and what to show in h. After the last word, h summarizes the
-#   message.
+#   message. Our batches are (messages, words, features), so it is built with
+#   `batch_first=True` (PyTorch's default layout is (words, messages, features)).
 # - **Dense(32 → 16, ReLU) → Dense(16 → 1)**: a small classifier on that summary. Its
 #   one output is a *logit* z, P(spam) = sigmoid(z). `nn.BCEWithLogitsLoss` is the binary
 #   cross-entropy of that probability, computed from z directly, which is more accurate
@@ -162,7 +163,7 @@ class LSTMClassifier(nn.Module):
     def __init__(self, vocabulary, embedding_dim=32, hidden_size=32):
         super().__init__()
         self.embedding = nn.Embedding(vocabulary, embedding_dim, padding_idx=0)
-        self.lstm = nn.LSTM(embedding_dim, hidden_size)
+        self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True)
         self.dense = nn.Linear(hidden_size, 16)
         self.logit = nn.Linear(16, 1)
 

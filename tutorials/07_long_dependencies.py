@@ -81,7 +81,8 @@ RESULTS["chance_accuracy"] = chance
 # The model: each character becomes a learned vector of 16 numbers (an embedding), the
 # recurrent layer reads the vectors, and a linear layer turns its last hidden state into
 # 27 scores, one per symbol. `read` takes the vectors, so that we can ask for gradients
-# with respect to them.
+# with respect to them. The batches are (windows, characters, features), so the recurrent
+# layers are built with `batch_first=True` (PyTorch's default puts time first).
 
 # %%
 HIDDEN = 64
@@ -104,7 +105,8 @@ class FirstCharacter(nn.Module):
         return self.read(self.embed(characters))
 
 
-for name, layer in (("RNN", nn.RNN(16, HIDDEN)), ("LSTM", nn.LSTM(16, HIDDEN))):
+for name, layer in (("RNN", nn.RNN(16, HIDDEN, batch_first=True)),
+                    ("LSTM", nn.LSTM(16, HIDDEN, batch_first=True))):
     model = FirstCharacter(layer)
     RESULTS.setdefault("parameters", {})[name] = model.num_parameters()
     print(f"{name}: {model.num_parameters():,} parameters "
@@ -149,14 +151,14 @@ for name, layer in (("RNN", nn.RNN(16, HIDDEN)), ("LSTM", nn.LSTM(16, HIDDEN))):
 # %%
 def rnn_with_gain(gain):
     """An RNN whose W_hh is drawn from N(0, gain²/H): spectral radius about `gain`."""
-    layer = nn.RNN(16, HIDDEN)
+    layer = nn.RNN(16, HIDDEN, batch_first=True)
     nn.init.normal_(layer.weight_hh_l0, 0.0, gain / math.sqrt(HIDDEN))
     return layer
 
 
 def lstm_with_open_forget_gate(bias=3.0):
     """An LSTM whose forget gates start at sigmoid(bias) instead of sigmoid(0) = 0.5."""
-    layer = nn.LSTM(16, HIDDEN)
+    layer = nn.LSTM(16, HIDDEN, batch_first=True)
     rows = slice(HIDDEN, 2 * HIDDEN)  # gate order i, f, g, o: the second block is f
     layer.bias_ih_l0.data[rows] = bias
     layer.bias_hh_l0.data[rows] = 0.0
@@ -177,10 +179,10 @@ def gradient_per_step(model, characters, targets):
 
 
 MAKERS = {
-    "RNN, default init": lambda: nn.RNN(16, HIDDEN),
+    "RNN, default init": lambda: nn.RNN(16, HIDDEN, batch_first=True),
     "RNN, gain 1": lambda: rnn_with_gain(1.0),
     "RNN, gain 3": lambda: rnn_with_gain(3.0),
-    "LSTM, default init": lambda: nn.LSTM(16, HIDDEN),
+    "LSTM, default init": lambda: nn.LSTM(16, HIDDEN, batch_first=True),
     "LSTM, forget gate open": lambda: lstm_with_open_forget_gate(),
 }
 LENGTH = 80

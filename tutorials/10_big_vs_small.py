@@ -216,7 +216,7 @@ class LSTMClassifier(nn.Module):
     def __init__(self, vocabulary, dim=32):
         super().__init__()
         self.embedding = nn.Embedding(vocabulary, dim)
-        self.lstm = nn.LSTM(dim, dim)
+        self.lstm = nn.LSTM(dim, dim, batch_first=True)   # words (N, T, dim)
         self.head = nn.Linear(dim, 2)
 
     def forward(self, words):

@@ -96,7 +96,7 @@ class LSTMSequence(Function):
         else:
             dz, dh_dc, f = Tensor(self.dz), Tensor(self.dh_dc), Tensor(self.f)
         gz_steps, g_h0, g_c0 = _lstm_through_time(
-            _steps(g_hs), _steps(g_cs), _steps(dz), _steps(dh_dc), _steps(f), w_hh,
+            time_steps(g_hs), time_steps(g_cs), time_steps(dz), time_steps(dh_dc), time_steps(f), w_hh,
             _zeros_like(h0))
         gz = _joined(gz_steps)                     # (N, T, 4H)
         need = self.needs_input_grad
@@ -211,7 +211,7 @@ class GRUSequence(Function):
         else:
             dhw, dn, z = Tensor(self.dhw), Tensor(self.dn), Tensor(self.z)
         gh_steps, ghw_steps, g_h0 = _gru_through_time(
-            _steps(g_hs), _steps(dhw), _steps(z), w_hh, _zeros_like(h0))
+            time_steps(g_hs), time_steps(dhw), time_steps(z), w_hh, _zeros_like(h0))
         ghw = _joined(ghw_steps)                   # (N, T, 3H)
         need = self.needs_input_grad
         g_xw = None
@@ -274,10 +274,10 @@ def _shifted(first, states):
     return concat([reshape(first, (n, 1, hidden)), states[:, :steps - 1]], axis=1)
 
 
-def _steps(a):
+def time_steps(a):
     """(N, T, K) -> a list of the T steps (N, K), with two ops (a reshape and a split)."""
-    n, steps = a.shape[:2]
-    return chunk(reshape(a, (n, -1)), steps, 1)
+    n, steps, k = a.shape
+    return split(reshape(a, (n, steps * k)), k, 1)  # (n, -1) is ambiguous for n = 0
 
 
 def _joined(pieces):

@@ -12,10 +12,21 @@ seen. Every step applies the same update:
           n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))
           h_t = (1 - z) * n + z * h_{t-1}
 
-Weight names, layouts, gate orders and the initialisation U(-1/sqrt(H),
-1/sqrt(H)) are PyTorch's, so its state dicts load: weight_ih_l{k} is
-(gates*H, F_in), weight_hh_l{k} (gates*H, H), biases bias_ih_l{k}, bias_hh_l{k}.
-Sequences are batch-first (N, T, F) unless batch_first=False.
+The modules follow PyTorch: their signatures and defaults, weight names,
+layouts and gate orders (so its state dicts load), the initialisation
+U(-1/sqrt(H), 1/sqrt(H)) of every weight and bias, and the shapes:
+
+    input   (T, N, F), or (N, T, F) with batch_first=True, or unbatched (T, F)
+    output  (T, N, D*H) (likewise), D = 2 directions if bidirectional else 1
+    h_n     (num_layers * D, N, H), or (num_layers * D, H) for unbatched input;
+            the LSTM returns (h_n, c_n), and takes (h_0, c_0) of the same shapes
+
+weight_ih_l{k} is (gates*H, F_in), weight_hh_l{k} (gates*H, H), biases bias_ih_l{k}
+and bias_hh_l{k}; the reverse direction's weights end in "_reverse". A
+bidirectional layer runs a second, separate recurrence from x_T back to x_1; at
+every step its output is the forward state and the reverse state side by side
+(forward first), and the next layer reads those 2H features. h_n lists layer 0
+forward, layer 0 reverse, layer 1 forward, ...
 
 The cells and the plain layers (`lstm_layer_reference`, ...) are built from
 ordinary tensor ops, so backpropagation through time is just the graph walk
@@ -23,15 +34,19 @@ ordinary tensor ops, so backpropagation through time is just the graph walk
 That is the definition to read. The LSTM and GRU layers that nn.LSTM and
 nn.GRU run are the same computation as one fused op each
 (minidl.functional.recurrent): the whole loop over time in one Function,
-several times faster to train, and still twice differentiable.
+several times faster to train, and still twice differentiable. The reverse
+direction runs the same layer functions on the time-reversed sequence.
 """
 import math
+import numbers
+import warnings
 
 import numpy as np
 
 from .. import backend
 from .. import functional as F
-from ..functional.recurrent import gru_sequence, lstm_sequence
+from ..creation import zeros
+from ..functional.recurrent import gru_sequence, lstm_sequence, time_steps
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
@@ -116,19 +131,16 @@ def _run_sequence(step, x, state, w_ih, w_hh, input_bias, step_bias):
     The plain way would call a cell T times, each doing both projections.
     This is faster: the input projection W_ih x_t + b does not depend on the
     state, so it is computed for all T steps in one matmul of N*T rows, and
-    cut into steps with one split (whose backward is one concat). Only the
-    hidden projection W_hh h_{t-1} has to wait for the previous step: one
-    (N, H) x (H, gates*H) matmul per step.
+    cut into steps with one split (whose backward is one concat; the fused
+    ops' helper `_steps`). Only the hidden projection W_hh h_{t-1} has to wait
+    for the previous step: one (N, H) x (H, gates*H) matmul per step.
     Returns (every step's h stacked to (N, T, H), the final state).
     """
-    n, steps = x.shape[0], x.shape[1]
-    xw = F.linear(x, w_ih, input_bias)                                   # (N, T, gates*H)
-    xw_steps = [F.reshape(s, (n, xw.shape[2])) for s in F.chunk(xw, steps, 1)]
     outputs = []
-    for xw_t in xw_steps:
+    for xw_t in time_steps(F.linear(x, w_ih, input_bias)):                   # T x (N, gates*H)
         state = step(xw_t, F.linear(state[0], w_hh, step_bias), state)
         outputs.append(state[0])
-    return F.stack(outputs, axis=1), state
+    return F.stack(outputs, 1), state
 
 
 # ----------------------------------------------------------------------------
@@ -160,44 +172,74 @@ def gru_layer(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 # ----------------------------------------------------------------------------
+# The reverse direction of a bidirectional layer: the same layer, time reversed
+# ----------------------------------------------------------------------------
+def reversed_layer(layer, x, state, *weights):
+    """The reverse direction of a bidirectional layer: `layer` run from x_T back to x_1.
+
+    It is the same layer function on the time-reversed sequence, with its
+    outputs put back in time order: output t is the state after reading
+    x_T .. x_t, and the final state is the one after x_1.
+    """
+    out, state = layer(_time_reversed(x), state, *weights)
+    return _time_reversed(out), state
+
+
+def _time_reversed(a):
+    """a (N, T, K) with its steps in reverse order (a view; its backward reverses back)."""
+    return a[:, ::-1]
+
+
+# ----------------------------------------------------------------------------
 # The layers, with their weights
 # ----------------------------------------------------------------------------
 class _RecurrentLayer(Module):
-    """What RNN, LSTM and GRU share: the weights of each layer, and running the layers in turn.
+    """What RNN, LSTM and GRU share: the weights of each layer and direction, the checks,
+    and running the layers in turn.
 
     Subclasses set `gates` (1, 4, 3), `states` (1, or 2 for the LSTM's (h, c))
-    and define `layer(x, state, w_ih, w_hh, b_ih, b_hh) -> (outputs, state)`,
-    state a tuple of tensors.
+    and define `layer(x, state, w_ih, w_hh, b_ih, b_hh) -> (outputs, state)`
+    for x (N, T, F), state a tuple of (N, H) tensors.
     """
     gates = 1
     states = 1
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=True,
-                 dropout=0.0):
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
         if input_size < 1 or hidden_size < 1 or num_layers < 1:
             raise ValueError(f"{name}: input_size, hidden_size and num_layers must be "
                              f"positive, got {input_size}, {hidden_size}, {num_layers}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
+        if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
+                or not 0.0 <= dropout <= 1.0):
+            raise ValueError(f"{name}: dropout must be a number in [0, 1] (the probability "
+                             f"of zeroing an element), got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout acts between stacked layers, not after the last, "
+                          f"so dropout={dropout} does nothing with num_layers=1", stacklevel=2)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.proj_size = bidirectional, 0
+        dtype = _float_dtype(name, dtype)
         rows = self.gates * hidden_size
         for k in range(num_layers):
-            features = input_size if k == 0 else hidden_size
-            setattr(self, f"weight_ih_l{k}", Parameter(_empty(rows, features)))
-            setattr(self, f"weight_hh_l{k}", Parameter(_empty(rows, hidden_size)))
-            if bias:
-                setattr(self, f"bias_ih_l{k}", Parameter(_empty(rows)))
-                setattr(self, f"bias_hh_l{k}", Parameter(_empty(rows)))
+            features = input_size if k == 0 else hidden_size * self.num_directions
+            for suffix in ("", "_reverse")[:self.num_directions]:
+                shapes = {"weight_ih": (rows, features), "weight_hh": (rows, hidden_size)}
+                if bias:
+                    shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+                for kind, shape in shapes.items():
+                    setattr(self, f"{kind}_l{k}{suffix}", _parameter(shape, device, dtype))
         self.reset_parameters()
+
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
 
     def reset_parameters(self):
         """Every weight and bias from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -bound, bound)
+        _uniform_init(self, self.hidden_size)
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
@@ -205,51 +247,79 @@ class _RecurrentLayer(Module):
             text += f", num_layers={self.num_layers}"
         if not self.bias:
             text += ", bias=False"
-        if not self.batch_first:
-            text += ", batch_first=False"
+        if self.batch_first:
+            text += ", batch_first=True"
         if self.dropout:
             text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
         return text
 
-    def layer_weights(self, k):
-        """(weight_ih, weight_hh, bias_ih, bias_hh) of layer k; biases None without bias."""
-        weights = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
-        if not self.bias:
-            return weights + (None, None)
-        return weights + (getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}"))
+    def layer_weights(self, k, reverse=False):
+        """(weight_ih, weight_hh, bias_ih, bias_hh) of layer k (its reverse direction if
+        `reverse`); the biases are None without bias."""
+        suffix = "_reverse" if reverse else ""
+        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
+        weights = tuple(getattr(self, f"{n}_l{k}{suffix}") for n in names)
+        return weights if self.bias else weights + (None, None)
 
-    def forward(self, x, hx=None):
-        """x (N, T, F) -> (output (N, T, H), h_n (layers, N, H)); the LSTM's h_n is (h_n, c_n)."""
-        self._check_input(x)
-        if not self.batch_first:
-            x = F.swapaxes(x, 0, 1)
-        initial = self._initial_state(x, hx)
+    def forward(self, input, hx=None):
+        """input (T, N, F) ((N, T, F) if batch_first, (T, F) unbatched) ->
+        (output (T, N, D*H), h_n (num_layers*D, N, H)); the LSTM's h_n is (h_n, c_n)."""
+        x, batched = self._as_batch_first(input)                # (N, T, F)
+        output, finals = self._run_layers(x, self._initial_state(x, hx, batched))
+        if not batched:
+            output = F.squeeze(output, 0)
+        elif not self.batch_first:
+            output = F.swapaxes(output, 0, 1)
+        return output, self._stacked(finals, batched)
+
+    def _run_layers(self, x, initial):
+        """x (N, T, F), initial a tuple of (layers*D, N, H) -> (last layer's output
+        (N, T, D*H), the final state of each layer and direction in PyTorch's order)."""
         finals = []
         for k in range(self.num_layers):
             if k > 0 and self.dropout > 0 and self.training:
                 x = F.dropout(x, self.dropout)  # between layers, not after the last
-            x, state = self.layer(x, tuple(s[k] for s in initial), *self.layer_weights(k))
-            finals.append(state)
-        output = x if self.batch_first else F.swapaxes(x, 0, 1)
-        last = tuple(F.stack([state[i] for state in finals], axis=0) for i in range(self.states))
-        return output, (last if self.states > 1 else last[0])
+            outputs = []
+            for d in range(self.num_directions):
+                state = tuple(s[k * self.num_directions + d] for s in initial)
+                weights = self.layer_weights(k, reverse=d == 1)
+                if d == 0:
+                    out, state = self.layer(x, state, *weights)
+                else:
+                    out, state = reversed_layer(self.layer, x, state, *weights)
+                outputs.append(out)
+                finals.append(state)
+            x = outputs[0] if len(outputs) == 1 else F.concat(outputs, -1)
+        return x, finals
 
-    def _check_input(self, x):
+    def _as_batch_first(self, x):
+        """Check the input; return it as (N, T, F) and whether it was batched."""
         name = type(self).__name__
-        if not isinstance(x, Tensor) or x.ndim != 3:
-            layout = "(N, T, features)" if self.batch_first else "(T, N, features)"
-            raise ValueError(f"{name}: input must be a 3-D Tensor {layout}, "
-                             f"got {getattr(x, 'shape', type(x).__name__)}")
-        if x.shape[2] != self.input_size:
-            raise ValueError(f"{name}: input has {x.shape[2]} features but input_size is "
+        layout = "(N, T, features)" if self.batch_first else "(T, N, features)"
+        if not isinstance(x, Tensor) or x.ndim not in (2, 3):
+            raise ValueError(f"{name}: input must be a Tensor {layout}, or (T, features) "
+                             f"unbatched, got {getattr(x, 'shape', type(x).__name__)}")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input has {x.shape[-1]} features but input_size is "
                              f"{self.input_size} (input shape {x.shape})")
+        batched = x.ndim == 3
+        if x.shape[1 if batched and self.batch_first else 0] == 0:
+            raise ValueError(f"{name}: the sequence is empty (input shape {x.shape}, "
+                             f"layout {layout if batched else '(T, features)'})")
+        if not batched:
+            return F.unsqueeze(x, 0), False
+        return (x if self.batch_first else F.swapaxes(x, 0, 1)), True
 
-    def _initial_state(self, x, hx):
-        """The initial state as a tuple of (layers, N, H) tensors; zeros when not given."""
+    def _initial_state(self, x, hx, batched):
+        """The initial state as a tuple of (layers*D, N, H) tensors; zeros when not given."""
         name = type(self).__name__
-        expected = (self.num_layers, x.shape[0], self.hidden_size)
+        stacked = self.num_layers * self.num_directions
+        expected = (stacked, x.shape[0], self.hidden_size) if batched else \
+            (stacked, self.hidden_size)
         if hx is None:
-            return (_zeros(x, expected),) * self.states
+            return (_zeros(x, (stacked, x.shape[0], self.hidden_size)),) * self.states
         if self.states == 1:
             parts = (hx,)
         elif isinstance(hx, (tuple, list)) and len(hx) == 2:
@@ -257,20 +327,33 @@ class _RecurrentLayer(Module):
         else:
             raise ValueError(f"{name}: the initial state must be a pair (h0, c0)")
         for label, t in zip(("h0", "c0"), parts):
-            if t.shape != expected:
-                raise ValueError(f"{name}: {label} has shape {t.shape}, expected "
-                                 f"(num_layers, N, hidden_size) = {expected}")
-        return parts
+            if not isinstance(t, Tensor) or t.shape != expected:
+                layout = "(num_layers * num_directions, N, hidden_size)" if batched else \
+                    "(num_layers * num_directions, hidden_size)"
+                raise ValueError(f"{name}: {label} has shape "
+                                 f"{getattr(t, 'shape', type(t).__name__)}, expected "
+                                 f"{layout} = {expected}"
+                                 + ("" if batched else " for unbatched input (T, features)"))
+        return parts if batched else tuple(F.unsqueeze(t, 1) for t in parts)
+
+    def _stacked(self, finals, batched):
+        """h_n (and c_n): the final states stacked to (layers*D, N, H), or (layers*D, H)."""
+        last = []
+        for i in range(self.states):
+            stacked = F.stack([state[i] for state in finals], 0)
+            last.append(stacked if batched else F.squeeze(stacked, 1))
+        return tuple(last) if self.states > 1 else last[0]
 
 
 class RNN(_RecurrentLayer):
     """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), or relu."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=True, dropout=0.0):
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', not {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device, dtype)
         self.nonlinearity = nonlinearity
 
     def extra_repr(self):
@@ -283,9 +366,20 @@ class RNN(_RecurrentLayer):
 
 
 class LSTM(_RecurrentLayer):
-    """Long short-term memory. Returns (output, (h_n, c_n)); gate order i, f, g, o."""
+    """Long short-term memory. Returns (output, (h_n, c_n)); gate order i, f, g, o.
+
+    proj_size (PyTorch's LSTM with projections) is not supported: it must be 0.
+    """
     gates = 4
     states = 2
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+        if proj_size != 0:
+            raise NotImplementedError(f"LSTM: proj_size={proj_size!r} (an LSTM with projected "
+                                      f"hidden states) is not supported; use proj_size=0")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device, dtype)
 
     def layer(self, x, state, *weights):
         return lstm_layer(x, state, *weights)
@@ -304,24 +398,29 @@ class GRU(_RecurrentLayer):
 # One step at a time
 # ----------------------------------------------------------------------------
 class _Cell(Module):
-    """What the cells share: weight_ih (gates*H, F), weight_hh (gates*H, H), biases."""
+    """What the cells share: weight_ih (gates*H, F), weight_hh (gates*H, H), biases, and
+    the input checks. Input (N, F) with state (N, H), or unbatched (F,) with (H,)."""
     gates = 1
+    states = 1
 
-    def __init__(self, input_size, hidden_size, bias=True):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__()
+        name = type(self).__name__
+        if input_size < 1 or hidden_size < 1:
+            raise ValueError(f"{name}: input_size and hidden_size must be positive, got "
+                             f"{input_size}, {hidden_size}")
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        dtype = _float_dtype(name, dtype)
         rows = self.gates * hidden_size
-        self.weight_ih = Parameter(_empty(rows, input_size))
-        self.weight_hh = Parameter(_empty(rows, hidden_size))
-        self.bias_ih = Parameter(_empty(rows)) if bias else None
-        self.bias_hh = Parameter(_empty(rows)) if bias else None
+        self.weight_ih = _parameter((rows, input_size), device, dtype)
+        self.weight_hh = _parameter((rows, hidden_size), device, dtype)
+        self.bias_ih = _parameter((rows,), device, dtype) if bias else None
+        self.bias_hh = _parameter((rows,), device, dtype) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self):
         """Every weight and bias from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -bound, bound)
+        _uniform_init(self, self.hidden_size)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
@@ -329,59 +428,101 @@ class _Cell(Module):
     def weights(self):
         return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
 
-    def _state(self, x, state, count):
-        """Check x (N, F); return the `count` state tensors, zeros of (N, H) when not given."""
+    def forward(self, input, hx=None):
+        """input (N, F) or (F,); hx the state ((h, c) for the LSTM cell) or None for zeros.
+        Returns the new state, batched or not as the input."""
+        batched = self._check_input(input)
+        x = input if batched else F.unsqueeze(input, 0)
+        state = self._state(x, hx, batched)
+        new = self.step(x, state)
+        if batched:
+            return new
+        return tuple(F.squeeze(t, 0) for t in new) if self.states > 1 else F.squeeze(new, 0)
+
+    def _check_input(self, x):
+        """Raise unless x is (N, F) or (F,); return whether it is batched."""
+        if not isinstance(x, Tensor) or x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: input must be (N, {self.input_size}) or "
+                             f"unbatched ({self.input_size},), got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        return x.ndim == 2
+
+    def _state(self, x, hx, batched):
+        """The state tensors as (N, H); zeros when hx is None."""
         name = type(self).__name__
-        if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != self.input_size:
-            raise ValueError(f"{name}: input must be (N, {self.input_size}), "
-                             f"got {getattr(x, 'shape', type(x).__name__)}")
-        expected = (x.shape[0], self.hidden_size)
-        if state is None:
-            return (_zeros(x, expected),) * count
-        state = tuple(state) if count == 2 and isinstance(state, (tuple, list)) else (state,)
-        if len(state) != count:
+        if hx is None:
+            return (_zeros(x, (x.shape[0], self.hidden_size)),) * self.states
+        if self.states == 1:
+            parts = (hx,)
+        elif isinstance(hx, (tuple, list)) and len(hx) == 2:
+            parts = tuple(hx)
+        else:
             raise ValueError(f"{name}: the state must be a pair (h, c)")
-        for t in state:
-            if t.shape != expected:
-                raise ValueError(f"{name}: state has shape {t.shape}, expected {expected}")
-        return state
+        expected = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
+        for t in parts:
+            if not isinstance(t, Tensor) or t.shape != expected:
+                raise ValueError(f"{name}: state has shape "
+                                 f"{getattr(t, 'shape', type(t).__name__)}, expected {expected} "
+                                 f"for input of shape {x.shape if batched else x.shape[1:]}")
+        return parts if batched else tuple(F.unsqueeze(t, 0) for t in parts)
 
 
 class RNNCell(_Cell):
-    """One RNN step: forward(x (N, F), h (N, H) or None) -> h'."""
+    """One RNN step: forward(input (N, F), h (N, H) or None) -> h'."""
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
+                 dtype=None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', "
                              f"not {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, bias)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, h=None):
-        h, = self._state(x, h, 1)
-        return rnn_cell(x, h, *self.weights(), nonlinearity=self.nonlinearity)
+    def extra_repr(self):
+        text = super().extra_repr()
+        return text if self.nonlinearity == "tanh" else text + ", nonlinearity='relu'"
+
+    def step(self, x, state):
+        return rnn_cell(x, state[0], *self.weights(), nonlinearity=self.nonlinearity)
 
 
 class LSTMCell(_Cell):
-    """One LSTM step: forward(x (N, F), (h, c) or None) -> (h', c')."""
+    """One LSTM step: forward(input (N, F), (h, c) or None) -> (h', c')."""
     gates = 4
+    states = 2
 
-    def forward(self, x, state=None):
-        return lstm_cell(x, self._state(x, state, 2), *self.weights())
+    def step(self, x, state):
+        return lstm_cell(x, state, *self.weights())
 
 
 class GRUCell(_Cell):
-    """One GRU step: forward(x (N, F), h (N, H) or None) -> h'."""
+    """One GRU step: forward(input (N, F), h (N, H) or None) -> h'."""
     gates = 3
 
-    def forward(self, x, h=None):
-        h, = self._state(x, h, 1)
-        return gru_cell(x, h, *self.weights())
+    def step(self, x, state):
+        return gru_cell(x, state[0], *self.weights())
 
 
-def _empty(*shape):
-    """An uninitialised array of the default float dtype (the init fills it)."""
-    return np.empty(shape, dtype=backend.default_dtype())
+# ----------------------------------------------------------------------------
+# shared
+# ----------------------------------------------------------------------------
+def _float_dtype(name, dtype):
+    """The parameters' dtype: `dtype`, or the default float dtype when None."""
+    dtype = backend.default_dtype() if dtype is None else np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{name}: dtype must be a floating dtype, got {dtype}")
+    return dtype
+
+
+def _parameter(shape, device, dtype):
+    """A parameter of `shape` on `device` (cpu when None), to be filled by reset_parameters."""
+    return Parameter(zeros(*shape, dtype=dtype, device=device or "cpu"))
+
+
+def _uniform_init(module, hidden_size):
+    bound = 1.0 / math.sqrt(hidden_size)
+    for p in module.parameters():
+        init.uniform_(p, -bound, bound)
 
 
 def _zeros(x, shape):
