@@ -65,14 +65,14 @@ def _check(op, x_shape, kernel, stride, padding, dilation, ceil_mode, dtype):
         raise ValueError(f"{op}: kernel {kernel} with dilation {dilation} does not fit in "
                          f"input {tuple(x_shape[2:])} with padding {padding}")
     for a, out in enumerate((oh, ow)):
-        if _window_in_padding(x_shape[2 + a], kernel[a], stride[a], padding[a], dilation[a], out):
+        if window_in_padding(x_shape[2 + a], kernel[a], stride[a], padding[a], dilation[a], out):
             raise ValueError(f"{op}: with kernel {kernel}, stride {stride}, padding {padding} "
                              f"and dilation {dilation}, a window of the {tuple(x_shape[2:])} "
                              "input has all its taps in the padding")
     return oh, ow
 
 
-def _window_in_padding(size, k, stride, padding, dilation, out):
+def window_in_padding(size, k, stride, padding, dilation, out):
     """Whether some window along an axis has no tap inside the input (dilated windows
     can step over it). PyTorch's result is undefined there: we refuse such a pooling."""
     taps = np.arange(out)[:, None] * stride - padding + np.arange(k)[None, :] * dilation

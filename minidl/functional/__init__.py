@@ -3,7 +3,7 @@ from .activation import (
     erf, gelu, leaky_relu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh,
 )
 from .attention import scaled_dot_product_attention
-from .conv import avg_pool2d, conv2d, max_pool2d
+from .conv import conv1d, conv2d
 from .elementwise import (
     abs, add, cast, clip, compare, div, exp, log, maximum, minimum, mul, neg, pow, sqrt, sub,
     to_device, where,
@@ -14,6 +14,10 @@ from .loss import (
     nll_loss,
 )
 from .nn import batch_norm, dropout, embedding, layer_norm, linear
+from .pad import pad
+from .pool import (
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
+)
 from .reduce import argmax, argmin, max, mean, min, std, sum, var
 from .shape import (
     broadcast_to, cat, concat, expand_dims, flatten, getitem, permute, reshape, split, squeeze,
