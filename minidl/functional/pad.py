@@ -10,6 +10,7 @@ fill the new elements with
     "reflect"    the mirror image, without repeating the edge:   2 1 | 0 1 2 3 | 2 1
     "replicate"  the edge element:                              0 0 | 0 1 2 3 | 3 3
     "circular"   the other end, as if the axis wrapped around:  2 3 | 0 1 2 3 | 0 1
+                 (after cropping by any negative width, as PyTorch)
 
 Gradients. Constant padding is linear and its adjoint is cropping, which is
 constant padding by the negated widths: the backward of ConstantPad is
@@ -51,8 +52,9 @@ def _source_positions(size, before, after, mode):
     position = np.arange(-before, size + after)
     if mode == "replicate":
         return np.clip(position, 0, size - 1)
-    if mode == "circular":
-        return position % size
+    if mode == "circular":  # around what a negative width leaves, as PyTorch
+        start, stop = max(-before, 0), size - max(-after, 0)
+        return (position - start) % (stop - start) + start
     # reflect: mirror about the first and the last element (widths < size: one bounce)
     return np.where(position < 0, -position,
                     np.where(position >= size, 2 * (size - 1) - position, position))
@@ -79,13 +81,15 @@ def _check(op, input, pad, mode, value):
                          f"4-D or 5-D for 3); got {dims} pairs for shape {input.shape}")
     for k in range(dims):
         size, before, after = input.shape[-1 - k], pad[2 * k], pad[2 * k + 1]
+        kept = size - max(-before, 0) - max(-after, 0)  # after cropping by negative widths
         too_wide = {"reflect": max(before, after) >= size,
-                    "circular": max(before, after) > size,
+                    "circular": kept < 1 or max(before, after) > kept,
                     "replicate": size == 0}[mode]
         if too_wide or size + before + after < 0:
             raise ValueError(f"{op}: mode {mode!r} cannot pad dim {input.ndim - 1 - k} of size "
                              f"{size} by ({before}, {after}); reflect needs each width "
-                             "< the size, circular <= the size, replicate a non-empty dim")
+                             "< the size, circular <= the size left after cropping, "
+                             "replicate a non-empty dim")
 
 
 def pad(input, pad, mode="constant", value=None):
