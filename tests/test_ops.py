@@ -127,6 +127,9 @@ NOT_OPS = {"compare", "argmax", "argmin", "to_device", "clamp", "cat", "expand_d
 CHECKED_ELSEWHERE = {
     "scaled_dot_product_attention": "test_attention.py",
     "conv2d": "test_conv.py", "max_pool2d": "test_conv.py", "avg_pool2d": "test_conv.py",
+    "conv1d": "test_conv_family.py", "pad": "test_conv_family.py",
+    "max_pool1d": "test_conv_family.py", "avg_pool1d": "test_conv_family.py",
+    "adaptive_avg_pool1d": "test_conv_family.py", "adaptive_avg_pool2d": "test_conv_family.py",
     "linear": "test_nn_core.py", "dropout": "test_nn_core.py", "embedding": "test_nn_core.py",
     "layer_norm": "test_nn_core.py", "batch_norm": "test_nn_core.py",
     "mse_loss": "test_losses.py", "l1_loss": "test_losses.py", "cross_entropy": "test_losses.py",
