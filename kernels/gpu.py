@@ -14,9 +14,10 @@ later runs skip the compiler. Importing this module imports no CuPy.
 The functions take and return CuPy arrays and have the same signatures as the
 CPU kernels in kernels/conv.py and kernels/pool.py (stride, padding, dilation
 and kernel are (int, int) pairs), so an op can pick either by the device of its
-input. Pooling here has PyTorch's default options only (no dilation, ceil_mode,
-count_include_pad=False or divisor_override: a clear error names them). conv2d is im2col + cuBLAS: the convolution becomes one matrix product per
-image, and cuBLAS multiplies matrices far faster than a hand-written loop.
+input. conv2d is im2col + cuBLAS: the convolution becomes one matrix product per
+image (and group), and cuBLAS multiplies matrices far faster than a hand-written
+loop. Pooling here has PyTorch's default options only (no dilation, ceil_mode,
+count_include_pad=False or divisor_override: a clear error names them).
 """
 import functools
 import os
