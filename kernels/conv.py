@@ -165,7 +165,7 @@ def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
 
 def _grouped(w, groups):
     """w (O, C/G, KH, KW) -> (G, O/G, C/G*KH*KW): row block g multiplies cols block g."""
-    return w.reshape(groups, w.shape[0] // groups, -1)
+    return w.reshape(groups, w.shape[0] // groups, w[0].size)
 
 
 def conv2d_forward_numpy(x, w, stride, padding, dilation, groups=1):
@@ -173,7 +173,7 @@ def conv2d_forward_numpy(x, w, stride, padding, dilation, groups=1):
     oh, ow = _check("conv2d_forward_numpy", x.shape, w.shape, stride, padding, dilation, groups,
                     (x.dtype, w.dtype))
     n, o, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
-    cols = im2col(x, kh, kw, stride, padding, dilation).reshape(n, groups, -1, oh * ow)
+    cols = im2col(x, kh, kw, stride, padding, dilation).reshape(n, groups, w[0].size, oh * ow)
     y = np.matmul(_grouped(w, groups), cols)  # (G, O/G, K) @ (N, G, K, L) -> (N, G, O/G, L)
     return y.reshape(n, o, oh, ow)
 
@@ -195,7 +195,8 @@ def conv2d_backward_weight_numpy(gy, x, w_shape, stride, padding, dilation, grou
                     dilation, groups, (gy.dtype, x.dtype))
     n, o, kh, kw = x.shape[0], w_shape[0], w_shape[2], w_shape[3]
     _check_grad("conv2d_backward_weight_numpy", gy, n, o, oh, ow)
-    cols = im2col(x, kh, kw, stride, padding, dilation).reshape(n, groups, -1, oh * ow)
+    k = w_shape[1] * kh * kw  # rows of cols per group
+    cols = im2col(x, kh, kw, stride, padding, dilation).reshape(n, groups, k, oh * ow)
     dw = np.matmul(gy.reshape(n, groups, o // groups, oh * ow), cols.transpose(0, 1, 3, 2))
     return dw.sum(axis=0).reshape(w_shape)  # (N, G, O/G, K) summed over images
 
@@ -267,8 +268,8 @@ def _per_item(w_grouped, n):
     N*O*K numbers, small next to cols' N*C*KH*KW*OH*OW)."""
     if w_grouped.shape[0] == 1:
         return w_grouped
-    return np.ascontiguousarray(np.broadcast_to(w_grouped, (n,) + w_grouped.shape)).reshape(
-        (-1,) + w_grouped.shape[1:])
+    repeated = np.broadcast_to(w_grouped, (n,) + w_grouped.shape)
+    return np.ascontiguousarray(repeated).reshape((n * w_grouped.shape[0],) + w_grouped.shape[1:])
 
 
 def conv2d_forward_numba(x, w, stride, padding, dilation, groups=1):
@@ -277,7 +278,7 @@ def conv2d_forward_numba(x, w, stride, padding, dilation, groups=1):
                     (x.dtype, w.dtype))
     n, o, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     cols = _im2col_numba(x, kh, kw, stride, padding, dilation, oh, ow)
-    y = gemm(_per_item(_grouped(w, groups), n), cols.reshape(n * groups, -1, oh * ow))
+    y = gemm(_per_item(_grouped(w, groups), n), cols.reshape(n * groups, w[0].size, oh * ow))
     return y.reshape(n, o, oh, ow)
 
 
@@ -291,7 +292,8 @@ def conv2d_backward_input_numba(gy, w, x_shape, stride, padding, dilation, group
     wt = _per_item(_grouped(w, groups), n).transpose(0, 2, 1)
     dcols = gemm(wt, np.ascontiguousarray(gy).reshape(n * groups, o // groups, oh * ow))
     dx = np.zeros(tuple(x_shape), dtype=gy.dtype)
-    _col2im(dcols.reshape(n, -1, oh * ow), dx, kh, kw, *stride, *padding, *dilation, oh, ow)
+    dcols = dcols.reshape(n, x_shape[1] * kh * kw, oh * ow)
+    _col2im(dcols, dx, kh, kw, *stride, *padding, *dilation, oh, ow)
     return dx
 
 
@@ -304,7 +306,8 @@ def conv2d_backward_weight_numba(gy, x, w_shape, stride, padding, dilation, grou
                     dilation, groups, (gy.dtype, x.dtype))
     n, o, kh, kw = x.shape[0], w_shape[0], w_shape[2], w_shape[3]
     _check_grad("conv2d_backward_weight_numba", gy, n, o, oh, ow)
+    k = w_shape[1] * kh * kw  # rows of cols per group
     cols = _im2col_numba(x, kh, kw, stride, padding, dilation, oh, ow)
     per_item = gemm(np.ascontiguousarray(gy).reshape(n * groups, o // groups, oh * ow),
-                    cols.reshape(n * groups, -1, oh * ow).transpose(0, 2, 1))  # (N*G, O/G, K)
-    return per_item.reshape(n, groups, o // groups, -1).sum(axis=0).reshape(w_shape)
+                    cols.reshape(n * groups, k, oh * ow).transpose(0, 2, 1))  # (N*G, O/G, K)
+    return per_item.reshape(n, groups, o // groups, k).sum(axis=0).reshape(w_shape)

@@ -218,7 +218,7 @@ def max_pool2d_backward_numpy(gy, argmax, x_shape, kernel, stride, padding, dila
     n, c, h, w = x_shape
     dx = np.zeros((n * c, h * w), dtype=gy.dtype)
     planes = np.arange(n * c)[:, None]
-    np.add.at(dx, (planes, argmax.reshape(n * c, -1)), gy.reshape(n * c, -1))
+    np.add.at(dx, (planes, argmax.reshape(n * c, oh * ow)), gy.reshape(n * c, oh * ow))
     return dx.reshape(x_shape)
 
 

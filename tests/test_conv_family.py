@@ -657,6 +657,20 @@ def test_pools_keep_float32(kernels):
     assert x.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("op", [  # the same call on minidl.functional and torch's
+    lambda f, x, w: f.conv2d(x, w, padding="same", groups=2),
+    lambda f, x, w: f.conv1d(x[:, :, 0], w[:, :, 0], stride=2, groups=2),
+    lambda f, x, w: f.max_pool2d(x, 2, ceil_mode=True) * w.sum(),
+    lambda f, x, w: f.avg_pool2d(x, 3, 2, 1, True, False) * w.sum(),
+    lambda f, x, w: f.adaptive_avg_pool2d(x, 2) * w.sum(),
+    lambda f, x, w: f.pad(x, (1, 1, 1, 1), "reflect") * w.sum(),
+], ids=["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "pad"])
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(kernels, op):
+    torch = pytest.importorskip("torch")
+    matches_torch(lambda x, w: op(F, x, w), lambda x, w: op(torch.nn.functional, x, w),
+                  [np.zeros((0, 4, 5, 5)), randn(4, 2, 3, 3)])
+
+
 # ----------------------------------------------------------------------------
 # errors
 # ----------------------------------------------------------------------------
