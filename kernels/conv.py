@@ -8,6 +8,12 @@ where xp is x with PH rows and PW columns of zeros added on each side, and
 stride = (SH, SW), padding = (PH, PW), dilation = (DH, DW). Bias is not part of
 these kernels: the caller adds it.
 
+Groups. With groups = G the C input and O output channels are cut into G
+equal blocks, and output block g sees only input block g: w is (O, C/G, KH, KW)
+and output channel o, of block g = o // (O/G), reads input channels
+g*C/G ... (g+1)*C/G - 1. G = 1 is the ordinary convolution; G = C with O = k*C
+is the "depthwise" one (each channel filtered on its own by k filters).
+
 Three versions, the same signatures:
 - `conv2d_reference`: the seven nested loops of the formula (tests only, tiny sizes).
 - `*_numpy`: im2col + np.matmul. im2col copies every window of x into a column,
@@ -21,6 +27,10 @@ Three versions, the same signatures:
       d cols[n] = W^T @ dy[n], scattered back onto the pixels by col2im (the
                   adjoint of im2col: overlapping windows add up);
       dW        = sum_n dy[n] @ cols[n]^T.
+  With groups, the rows of cols come grouped by channel, so the rows of group
+  g are one contiguous block: cols.reshape(N, G, C/G*KH*KW, OH*OW). The product
+  becomes one batched matmul over (image, group) with w.reshape(G, O/G, C/G*KH*KW),
+  and nothing else changes (im2col and col2im never look at the groups).
 - `*_numba`: the same plan with numba: a parallel im2col/col2im and the blocked
   GEMM from kernels/matmul.py. Measured (benchmarks/kernels.py) against a direct
   seven-loop numba convolution it is several times faster: the direct loop's
@@ -46,15 +56,22 @@ def _out_hw(x_shape, kh, kw, stride, padding, dilation):
             output_size(x_shape[3], kw, stride[1], padding[1], dilation[1]))
 
 
-def _check(op, x_shape, w_shape, stride, padding, dilation, dtypes):
-    """Raise a ValueError naming op unless x (N,C,H,W) and w (O,C,KH,KW) can be convolved.
-    Returns (OH, OW)."""
+def _check(op, x_shape, w_shape, stride, padding, dilation, groups, dtypes):
+    """Raise a ValueError naming op unless x (N,C,H,W) and w (O,C/groups,KH,KW) can be
+    convolved. Returns (OH, OW)."""
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ValueError(f"{op}: input and weight must be 4-D (N, C, H, W) and (O, C, KH, KW), "
                          f"got shapes {tuple(x_shape)} and {tuple(w_shape)}")
-    if x_shape[1] != w_shape[1]:
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if w_shape[0] % groups:
+        raise ValueError(f"{op}: weight has {w_shape[0]} output channels, which groups={groups} "
+                         f"does not divide (weight shape {tuple(w_shape)})")
+    if x_shape[1] != w_shape[1] * groups:
         raise ValueError(f"{op}: input has {x_shape[1]} channels but weight expects "
-                         f"{w_shape[1]} (shapes {tuple(x_shape)} and {tuple(w_shape)})")
+                         f"{w_shape[1] * groups}" + (f" ({w_shape[1]} per group x groups={groups})"
+                                                     if groups > 1 else "")
+                         + f" (shapes {tuple(x_shape)} and {tuple(w_shape)})")
     if len(set(dtypes)) != 1 or dtypes[0] not in (np.float32, np.float64):
         raise ValueError(f"{op}: arrays must all be float32 or all float64, got "
                          f"{', '.join(str(np.dtype(d)) for d in dtypes)}")
@@ -76,26 +93,27 @@ def _check_grad(op, gy, n, o, oh, ow):
 # ----------------------------------------------------------------------------
 # reference: the formula as loops
 # ----------------------------------------------------------------------------
-def conv2d_reference(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+def conv2d_reference(x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
     """The definition, one multiply-add at a time (float64 sums). Small sizes only."""
     x, w = np.asarray(x), np.asarray(w)
-    oh_, ow_ = _check("conv2d_reference", x.shape, w.shape, stride, padding, dilation,
+    oh_, ow_ = _check("conv2d_reference", x.shape, w.shape, stride, padding, dilation, groups,
                       (x.dtype, w.dtype))
-    n_, c_, h_, w_ = x.shape
-    o_, _, kh, kw = w.shape
+    n_, _, h_, w_ = x.shape
+    o_, c_per_group, kh, kw = w.shape
     y = np.zeros((n_, o_, oh_, ow_))
     for n in range(n_):
         for o in range(o_):
+            first_channel = o // (o_ // groups) * c_per_group  # of this output's group
             for oh in range(oh_):
                 for ow in range(ow_):
                     total = 0.0
-                    for c in range(c_):
+                    for c in range(c_per_group):
                         for i in range(kh):
                             for j in range(kw):
                                 r = oh * stride[0] - padding[0] + i * dilation[0]
                                 s = ow * stride[1] - padding[1] + j * dilation[1]
                                 if 0 <= r < h_ and 0 <= s < w_:  # outside: a padding zero
-                                    total += w[o, c, i, j] * x[n, c, r, s]
+                                    total += w[o, c, i, j] * x[n, first_channel + c, r, s]
                     y[n, o, oh, ow] = total
     return y.astype(x.dtype)
 
@@ -145,35 +163,42 @@ def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
     return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + w])
 
 
-def conv2d_forward_numpy(x, w, stride, padding, dilation):
-    """y = conv2d(x, w) as im2col + one batched matrix product."""
-    oh, ow = _check("conv2d_forward_numpy", x.shape, w.shape, stride, padding, dilation,
+def _grouped(w, groups):
+    """w (O, C/G, KH, KW) -> (G, O/G, C/G*KH*KW): row block g multiplies cols block g."""
+    return w.reshape(groups, w.shape[0] // groups, w[0].size)
+
+
+def conv2d_forward_numpy(x, w, stride, padding, dilation, groups=1):
+    """y = conv2d(x, w) as im2col + one matrix product batched over images and groups."""
+    oh, ow = _check("conv2d_forward_numpy", x.shape, w.shape, stride, padding, dilation, groups,
                     (x.dtype, w.dtype))
-    o, _, kh, kw = w.shape
-    cols = im2col(x, kh, kw, stride, padding, dilation)
-    y = np.matmul(w.reshape(o, -1), cols)  # (O, K) @ (N, K, L) -> (N, O, L)
-    return y.reshape(x.shape[0], o, oh, ow)
+    n, o, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    cols = im2col(x, kh, kw, stride, padding, dilation).reshape(n, groups, w[0].size, oh * ow)
+    y = np.matmul(_grouped(w, groups), cols)  # (G, O/G, K) @ (N, G, K, L) -> (N, G, O/G, L)
+    return y.reshape(n, o, oh, ow)
 
 
-def conv2d_backward_input_numpy(gy, w, x_shape, stride, padding, dilation):
-    """dx for y = conv2d(x, w): col2im(W^T @ dy[n])."""
+def conv2d_backward_input_numpy(gy, w, x_shape, stride, padding, dilation, groups=1):
+    """dx for y = conv2d(x, w): col2im(W^T @ dy[n]), group by group."""
     oh, ow = _check("conv2d_backward_input_numpy", x_shape, w.shape, stride, padding, dilation,
-                    (gy.dtype, w.dtype))
-    o, _, kh, kw = w.shape
-    _check_grad("conv2d_backward_input_numpy", gy, x_shape[0], o, oh, ow)
-    dcols = np.matmul(w.reshape(o, -1).T, gy.reshape(x_shape[0], o, oh * ow))
+                    groups, (gy.dtype, w.dtype))
+    n, o, kh, kw = x_shape[0], w.shape[0], w.shape[2], w.shape[3]
+    _check_grad("conv2d_backward_input_numpy", gy, n, o, oh, ow)
+    dcols = np.matmul(_grouped(w, groups).transpose(0, 2, 1),
+                      gy.reshape(n, groups, o // groups, oh * ow))  # (N, G, K, L)
     return col2im(dcols, x_shape, kh, kw, stride, padding, dilation)
 
 
-def conv2d_backward_weight_numpy(gy, x, w_shape, stride, padding, dilation):
-    """dw for y = conv2d(x, w): sum over images of dy[n] @ cols[n]^T."""
+def conv2d_backward_weight_numpy(gy, x, w_shape, stride, padding, dilation, groups=1):
+    """dw for y = conv2d(x, w): sum over images of dy[n] @ cols[n]^T, group by group."""
     oh, ow = _check("conv2d_backward_weight_numpy", x.shape, w_shape, stride, padding,
-                    dilation, (gy.dtype, x.dtype))
-    o, _, kh, kw = w_shape
-    _check_grad("conv2d_backward_weight_numpy", gy, x.shape[0], o, oh, ow)
-    cols = im2col(x, kh, kw, stride, padding, dilation)
-    dw = np.matmul(gy.reshape(x.shape[0], o, oh * ow), cols.transpose(0, 2, 1)).sum(axis=0)
-    return dw.reshape(w_shape)
+                    dilation, groups, (gy.dtype, x.dtype))
+    n, o, kh, kw = x.shape[0], w_shape[0], w_shape[2], w_shape[3]
+    _check_grad("conv2d_backward_weight_numpy", gy, n, o, oh, ow)
+    k = w_shape[1] * kh * kw  # rows of cols per group
+    cols = im2col(x, kh, kw, stride, padding, dilation).reshape(n, groups, k, oh * ow)
+    dw = np.matmul(gy.reshape(n, groups, o // groups, oh * ow), cols.transpose(0, 1, 3, 2))
+    return dw.sum(axis=0).reshape(w_shape)  # (N, G, O/G, K) summed over images
 
 
 # ----------------------------------------------------------------------------
@@ -236,41 +261,53 @@ def _im2col_numba(x, kh, kw, stride, padding, dilation, oh, ow):
     return cols
 
 
-def conv2d_forward_numba(x, w, stride, padding, dilation):
-    """y[n] = W (O, C*KH*KW) @ cols[n] with the numba im2col and GEMM."""
-    oh, ow = _check("conv2d_forward_numba", x.shape, w.shape, stride, padding, dilation,
+def _per_item(w_grouped, n):
+    """The grouped weights (G, O/G, K) as the A operand of a GEMM batched over
+    (image, group). One group: the batch of 1 that gemm shares with every image.
+    Several: repeated for each image, as gemm shares only a batch of 1 (a copy of
+    N*O*K numbers, small next to cols' N*C*KH*KW*OH*OW)."""
+    if w_grouped.shape[0] == 1:
+        return w_grouped
+    repeated = np.broadcast_to(w_grouped, (n,) + w_grouped.shape)
+    return np.ascontiguousarray(repeated).reshape((n * w_grouped.shape[0],) + w_grouped.shape[1:])
+
+
+def conv2d_forward_numba(x, w, stride, padding, dilation, groups=1):
+    """y[n, g] = W[g] (O/G, C/G*KH*KW) @ cols[n, g] with the numba im2col and GEMM."""
+    oh, ow = _check("conv2d_forward_numba", x.shape, w.shape, stride, padding, dilation, groups,
                     (x.dtype, w.dtype))
-    o, _, kh, kw = w.shape
+    n, o, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     cols = _im2col_numba(x, kh, kw, stride, padding, dilation, oh, ow)
-    y = gemm(w.reshape(1, o, -1), cols)  # one W shared by all images
-    return y.reshape(x.shape[0], o, oh, ow)
+    y = gemm(_per_item(_grouped(w, groups), n), cols.reshape(n * groups, w[0].size, oh * ow))
+    return y.reshape(n, o, oh, ow)
 
 
-def conv2d_backward_input_numba(gy, w, x_shape, stride, padding, dilation):
-    """dx = col2im(W^T @ dy[n]) with the numba GEMM and col2im."""
+def conv2d_backward_input_numba(gy, w, x_shape, stride, padding, dilation, groups=1):
+    """dx = col2im(W[g]^T @ dy[n, g]) with the numba GEMM and col2im."""
     oh, ow = _check("conv2d_backward_input_numba", x_shape, w.shape, stride, padding, dilation,
-                    (gy.dtype, w.dtype))
-    o, _, kh, kw = w.shape
-    n = x_shape[0]
+                    groups, (gy.dtype, w.dtype))
+    n, o, kh, kw = x_shape[0], w.shape[0], w.shape[2], w.shape[3]
     _check_grad("conv2d_backward_input_numba", gy, n, o, oh, ow)
-    wt = w.reshape(o, -1).T[None]  # (1, C*KH*KW, O): the GEMM reads a transposed A in place
-    dcols = gemm(wt, np.ascontiguousarray(gy).reshape(n, o, oh * ow))
+    # W[g]^T as a transposed view: the GEMM reads a transposed A in place
+    wt = _per_item(_grouped(w, groups), n).transpose(0, 2, 1)
+    dcols = gemm(wt, np.ascontiguousarray(gy).reshape(n * groups, o // groups, oh * ow))
     dx = np.zeros(tuple(x_shape), dtype=gy.dtype)
+    dcols = dcols.reshape(n, x_shape[1] * kh * kw, oh * ow)
     _col2im(dcols, dx, kh, kw, *stride, *padding, *dilation, oh, ow)
     return dx
 
 
-def conv2d_backward_weight_numba(gy, x, w_shape, stride, padding, dilation):
-    """dW = sum_n dy[n] @ cols[n]^T. cols[n]^T is passed as a transposed view: its
-    columns are contiguous rows of cols, which the GEMM's inner-product kernel reads
+def conv2d_backward_weight_numba(gy, x, w_shape, stride, padding, dilation, groups=1):
+    """dW[g] = sum_n dy[n, g] @ cols[n, g]^T. cols[n, g]^T is passed as a transposed view:
+    its columns are contiguous rows of cols, which the GEMM's inner-product kernel reads
     directly. (Writing cols in transposed layout instead scattered im2col's stores and
-    made this 2.4x slower: 24 ms against 10 ms for x 64x16x28x28, w 32x16x3x3.)"""
+    made this slower.)"""
     oh, ow = _check("conv2d_backward_weight_numba", x.shape, w_shape, stride, padding,
-                    dilation, (gy.dtype, x.dtype))
-    o, _, kh, kw = w_shape
-    n = x.shape[0]
+                    dilation, groups, (gy.dtype, x.dtype))
+    n, o, kh, kw = x.shape[0], w_shape[0], w_shape[2], w_shape[3]
     _check_grad("conv2d_backward_weight_numba", gy, n, o, oh, ow)
+    k = w_shape[1] * kh * kw  # rows of cols per group
     cols = _im2col_numba(x, kh, kw, stride, padding, dilation, oh, ow)
-    per_image = gemm(np.ascontiguousarray(gy).reshape(n, o, oh * ow),
-                     cols.transpose(0, 2, 1))  # (N, O, C*KH*KW)
-    return per_image.sum(axis=0).reshape(w_shape)
+    per_item = gemm(np.ascontiguousarray(gy).reshape(n * groups, o // groups, oh * ow),
+                    cols.reshape(n * groups, k, oh * ow).transpose(0, 2, 1))  # (N*G, O/G, K)
+    return per_item.reshape(n, groups, o // groups, k).sum(axis=0).reshape(w_shape)

@@ -15,7 +15,9 @@ The functions take and return CuPy arrays and have the same signatures as the
 CPU kernels in kernels/conv.py and kernels/pool.py (stride, padding, dilation
 and kernel are (int, int) pairs), so an op can pick either by the device of its
 input. conv2d is im2col + cuBLAS: the convolution becomes one matrix product per
-image, and cuBLAS multiplies matrices far faster than a hand-written loop.
+image (and group), and cuBLAS multiplies matrices far faster than a hand-written
+loop. Pooling here has PyTorch's default options only (no dilation, ceil_mode,
+count_include_pad=False or divisor_override: a clear error names them).
 """
 import functools
 import os
@@ -136,53 +138,79 @@ def _col2im(cols, x_shape, kernel, out, stride, padding, dilation):
     return x
 
 
-def conv2d_forward_cuda(x, w, stride, padding, dilation):
-    """y (N, O, OH, OW) = conv2d(x (N, C, H, W), w (O, C, KH, KW)): y[n] = w2 @ cols[n]."""
+def _check_groups(op, c, w_shape, groups):
+    """Raise unless w (O, C/groups, KH, KW) fits an input of c channels."""
+    if not isinstance(groups, (int, np.integer)) or groups < 1 or w_shape[0] % groups:
+        raise ValueError(f"{op}: groups={groups!r} must be a positive int that divides the "
+                         f"{w_shape[0]} output channels")
+    if c != w_shape[1] * groups:
+        raise ValueError(f"{op}: input has {c} channels but weight expects "
+                         f"{w_shape[1] * groups} (weight {tuple(w_shape)}, groups={groups})")
+
+
+def conv2d_forward_cuda(x, w, stride, padding, dilation, groups=1):
+    """y (N, O, OH, OW) = conv2d(x (N, C, H, W), w (O, C/G, KH, KW)): y[n, g] = w[g] @ cols[n, g].
+
+    cols' rows come grouped by channel, so group g's rows are one block of
+    cols.reshape(N, G, C/G*KH*KW, OH*OW): one batched matmul over images and groups."""
     op = "conv2d_forward_cuda"
     x, w = _inputs(op, x, w)
     n, c, h, width = x.shape
-    o, c_w, kh, kw = w.shape
-    if c != c_w:
-        raise ValueError(f"{op}: input has {c} channels but weight expects {c_w}")
+    o, _, kh, kw = w.shape
+    _check_groups(op, c, w.shape, groups)
     out = _output_size(op, (h, width), (kh, kw), stride, padding, dilation)
     _check_int_sizes(op, x=x.shape, cols=(n, c * kh * kw, out[0] * out[1]), y=(n, o) + out)
     cols = _im2col(x, (kh, kw), out, stride, padding, dilation)
-    y = backend.cupy().matmul(w.reshape(o, c * kh * kw), cols)  # a batch of N GEMMs
+    y = backend.cupy().matmul(w.reshape(groups, o // groups, -1),  # a batch of N*G GEMMs
+                              cols.reshape(n, groups, -1, out[0] * out[1]))
     return y.reshape((n, o) + out)
 
 
-def conv2d_backward_input_cuda(gy, w, x_shape, stride, padding, dilation):
-    """gx (x_shape) for output gradient gy: gcols[n] = w2^T @ gy[n], then col2im."""
+def conv2d_backward_input_cuda(gy, w, x_shape, stride, padding, dilation, groups=1):
+    """gx (x_shape) for output gradient gy: gcols[n, g] = w[g]^T @ gy[n, g], then col2im."""
     op = "conv2d_backward_input_cuda"
     gy, w = _inputs(op, gy, w)
     n, c, h, width = x_shape
     o, _, kh, kw = w.shape
+    _check_groups(op, c, w.shape, groups)
     out = _output_size(op, (h, width), (kh, kw), stride, padding, dilation)
     _check_shape(op, "gy", gy.shape, (n, o) + out)
     _check_int_sizes(op, x=x_shape, cols=(n, c * kh * kw, out[0] * out[1]))
-    w2 = w.reshape(o, c * kh * kw)
-    gcols = backend.cupy().matmul(w2.T, gy.reshape(n, o, out[0] * out[1]))
-    return _col2im(gcols, tuple(x_shape), (kh, kw), out, stride, padding, dilation)
+    wt = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
+    gcols = backend.cupy().matmul(wt, gy.reshape(n, groups, o // groups, out[0] * out[1]))
+    return _col2im(gcols.reshape(n, c * kh * kw, -1), tuple(x_shape), (kh, kw), out, stride,
+                   padding, dilation)
 
 
-def conv2d_backward_weight_cuda(gy, x, w_shape, stride, padding, dilation):
-    """gw (w_shape) = the sum over images n of gy[n] @ cols[n]^T."""
+def conv2d_backward_weight_cuda(gy, x, w_shape, stride, padding, dilation, groups=1):
+    """gw (w_shape) = the sum over images n of gy[n, g] @ cols[n, g]^T, for each group g."""
     op = "conv2d_backward_weight_cuda"
     gy, x = _inputs(op, gy, x)
     n, c, h, width = x.shape
     o, _, kh, kw = w_shape
+    _check_groups(op, c, w_shape, groups)
     out = _output_size(op, (h, width), (kh, kw), stride, padding, dilation)
     _check_shape(op, "gy", gy.shape, (n, o) + out)
     _check_int_sizes(op, x=x.shape, cols=(n, c * kh * kw, out[0] * out[1]))
     cols = _im2col(x, (kh, kw), out, stride, padding, dilation)
-    # contract over images and output positions at once: one GEMM, inner size N*OH*OW
-    gw = backend.cupy().tensordot(gy.reshape(n, o, out[0] * out[1]), cols, axes=([0, 2], [0, 2]))
+    # contract over images and output positions at once, per group
+    gw = backend.cupy().einsum("ngol,ngkl->gok", gy.reshape(n, groups, o // groups, -1),
+                               cols.reshape(n, groups, -1, out[0] * out[1]))
     return gw.reshape(tuple(w_shape))
 
 
 # ----------------------------------------------------------------------------
 # pooling: one thread per output (forward) or per input element (backward)
 # ----------------------------------------------------------------------------
+def _only_defaults(op, **differs):
+    """The CUDA pooling kernels implement PyTorch's default options only: a clear error
+    naming any other that was asked for (the CPU kernels have them all)."""
+    asked = [name for name, is_set in differs.items() if is_set]
+    if asked:
+        raise NotImplementedError(f"{op}: {', '.join(asked)} not implemented on the GPU; "
+                                  "pool on the CPU (x.to('cpu')) for these options")
+
+
 def _pool_sizes(op, x_shape, kernel, stride, padding):
     """(N, C, H, W, OH, OW), after checking that the indices fit in C ints."""
     out = _output_size(op, x_shape[2:], kernel, stride, padding)
@@ -190,9 +218,10 @@ def _pool_sizes(op, x_shape, kernel, stride, padding):
     return (*x_shape, *out)
 
 
-def max_pool2d_forward_cuda(x, kernel, stride, padding):
+def max_pool2d_forward_cuda(x, kernel, stride, padding, dilation=(1, 1), ceil_mode=False):
     """(y, argmax): each window's maximum, and its flat index h*W + w in the input plane."""
     op = "max_pool2d_forward_cuda"
+    _only_defaults(op, dilation=tuple(dilation) != (1, 1), ceil_mode=ceil_mode)
     x, = _inputs(op, x)
     sizes = _pool_sizes(op, x.shape, kernel, stride, padding)
     cp = backend.cupy()
@@ -203,9 +232,11 @@ def max_pool2d_forward_cuda(x, kernel, stride, padding):
     return y, argmax
 
 
-def max_pool2d_backward_cuda(gy, argmax, x_shape, kernel, stride, padding):
+def max_pool2d_backward_cuda(gy, argmax, x_shape, kernel, stride, padding, dilation=(1, 1),
+                             ceil_mode=False):
     """gx (x_shape): each output gradient goes to the input element that was its maximum."""
     op = "max_pool2d_backward_cuda"
+    _only_defaults(op, dilation=tuple(dilation) != (1, 1), ceil_mode=ceil_mode)
     gy, = _inputs(op, gy)
     _on_gpu(op, argmax)
     sizes = _pool_sizes(op, x_shape, kernel, stride, padding)
@@ -219,9 +250,12 @@ def max_pool2d_backward_cuda(gy, argmax, x_shape, kernel, stride, padding):
     return gx
 
 
-def avg_pool2d_forward_cuda(x, kernel, stride, padding):
+def avg_pool2d_forward_cuda(x, kernel, stride, padding, ceil_mode=False, count_include_pad=True,
+                            divisor_override=None):
     """The mean of each window, padding counted as zeros (divides by KH*KW)."""
     op = "avg_pool2d_forward_cuda"
+    _only_defaults(op, ceil_mode=ceil_mode, count_include_pad=not count_include_pad,
+                   divisor_override=divisor_override is not None)
     x, = _inputs(op, x)
     sizes = _pool_sizes(op, x.shape, kernel, stride, padding)
     y = backend.cupy().empty(x.shape[:2] + sizes[4:], dtype=x.dtype)
@@ -230,9 +264,12 @@ def avg_pool2d_forward_cuda(x, kernel, stride, padding):
     return y
 
 
-def avg_pool2d_backward_cuda(gy, x_shape, kernel, stride, padding):
+def avg_pool2d_backward_cuda(gy, x_shape, kernel, stride, padding, ceil_mode=False,
+                             count_include_pad=True, divisor_override=None):
     """gx (x_shape): each output gradient spread evenly over its window."""
     op = "avg_pool2d_backward_cuda"
+    _only_defaults(op, ceil_mode=ceil_mode, count_include_pad=not count_include_pad,
+                   divisor_override=divisor_override is not None)
     gy, = _inputs(op, gy)
     sizes = _pool_sizes(op, x_shape, kernel, stride, padding)
     _check_shape(op, "gy", gy.shape, tuple(x_shape[:2]) + sizes[4:])

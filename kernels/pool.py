@@ -1,19 +1,31 @@
 """Max and average pooling on NCHW arrays, forward and backward.
 
-Window (oh, ow) of plane x[n, c] covers rows oh*SH - PH ... oh*SH - PH + KH - 1 and
-columns ow*SW - PW ... ow*SW - PW + KW - 1, with kernel = (KH, KW), stride =
-(SH, SW), padding = (PH, PW), and OH = (H + 2*PH - KH) // SH + 1 (the same for OW).
+Window (oh, ow) of plane x[n, c] starts at row oh*SH - PH and column ow*SW - PW
+and takes KH x KW elements, DH rows and DW columns apart (dilation; max pooling
+only). kernel = (KH, KW), stride = (SH, SW), padding = (PH, PW). The number of
+windows along an axis follows PyTorch (`pooled_size`):
 
-Max pooling pads with -inf (padding never wins) and also returns `argmax`, an int64
-array shaped like the output: for each output, the flat index row * W + column
-into its (n, c) plane of the *unpadded* input. Backward sends each output
-gradient to that pixel; when windows overlap, a pixel that is the maximum of
-several windows receives the sum. The numpy and numba versions use this same
-convention, so they are interchangeable. As in PyTorch, a NaN in a window is its
-maximum. Ties go to the first element in row-major order.
+    OH = (H + 2*PH - DH*(KH - 1) - 1) // SH + 1              (the same for OW)
 
-Average pooling divides every window by KH*KW, padding included (PyTorch's
-default count_include_pad=True); backward spreads each gradient evenly.
+or, with ceil_mode, the division rounded up, so that a last, shorter window
+covers the rows that are left over, as long as it starts inside the input or
+its top padding.
+
+Max pooling never picks padding and also returns `argmax`, an int64 array
+shaped like the output: for each output, the flat index row * W + column into
+its (n, c) plane of the *unpadded* input (PyTorch's `return_indices`).
+Backward sends each output gradient to that pixel; when windows overlap, a
+pixel that is the maximum of several windows receives the sum. The numpy and
+numba versions use this same convention, so they are interchangeable. As in
+PyTorch, a NaN in a window is its maximum. Ties go to the first element in the
+window's row-major order, which is what PyTorch's CPU kernel picks too.
+
+Average pooling divides each window's sum by (PyTorch's rules, `_divisors`):
+divisor_override if given; else, with count_include_pad (the default), the
+number of its elements inside the padded input (padding counts as zeros, but
+the part of a ceil_mode window past the padding does not count); else the
+number inside the input itself. Backward spreads each gradient over its
+window's pixels, divided the same way.
 
 Three versions: `*_reference` (plain loops, for tests), `*_numpy` (one
 vectorized operation per kernel offset, KH*KW of them) and `*_numba` (one
@@ -26,23 +38,45 @@ from numba import njit, prange
 # ----------------------------------------------------------------------------
 # shapes and argument checks
 # ----------------------------------------------------------------------------
-def _check(op, x_shape, kernel, stride, padding, dtype):
+def pooled_size(size, k, stride, padding, dilation=1, ceil_mode=False):
+    """The number of windows along one axis of length `size` (PyTorch's rule)."""
+    room = size + 2 * padding - dilation * (k - 1) - 1  # where the last window may start
+    out = (-(-room // stride) if ceil_mode else room // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1  # that window would start in the bottom/right padding
+    return out
+
+
+def _check(op, x_shape, kernel, stride, padding, dilation, ceil_mode, dtype):
     """Raise a ValueError naming op unless the pooling is defined; return (OH, OW)."""
     if len(x_shape) != 4:
         raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {tuple(x_shape)}")
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"{op}: input must be float32 or float64, got {np.dtype(dtype)}")
-    if min(kernel) < 1 or min(stride) < 1 or min(padding) < 0:
-        raise ValueError(f"{op}: need kernel >= 1, stride >= 1, padding >= 0, got "
-                         f"kernel={kernel}, stride={stride}, padding={padding}")
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{op}: need kernel >= 1, stride >= 1, dilation >= 1, padding >= 0, "
+                         f"got kernel={kernel}, stride={stride}, dilation={dilation}, "
+                         f"padding={padding}")
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
-    oh = (x_shape[2] + 2 * padding[0] - kernel[0]) // stride[0] + 1
-    ow = (x_shape[3] + 2 * padding[1] - kernel[1]) // stride[1] + 1
+    oh, ow = (pooled_size(x_shape[2 + a], kernel[a], stride[a], padding[a], dilation[a],
+                          ceil_mode) for a in range(2))
     if oh < 1 or ow < 1:
-        raise ValueError(f"{op}: kernel {kernel} does not fit in input {tuple(x_shape[2:])} "
-                         f"with padding {padding}")
+        raise ValueError(f"{op}: kernel {kernel} with dilation {dilation} does not fit in "
+                         f"input {tuple(x_shape[2:])} with padding {padding}")
+    for a, out in enumerate((oh, ow)):
+        if window_in_padding(x_shape[2 + a], kernel[a], stride[a], padding[a], dilation[a], out):
+            raise ValueError(f"{op}: with kernel {kernel}, stride {stride}, padding {padding} "
+                             f"and dilation {dilation}, a window of the {tuple(x_shape[2:])} "
+                             "input has all its taps in the padding")
     return oh, ow
+
+
+def window_in_padding(size, k, stride, padding, dilation, out):
+    """Whether some window along an axis has no tap inside the input (dilated windows
+    can step over it). PyTorch's result is undefined there: we refuse such a pooling."""
+    taps = np.arange(out)[:, None] * stride - padding + np.arange(k)[None, :] * dilation
+    return not ((taps >= 0) & (taps < size)).any(axis=1).all()
 
 
 def _check_grad(op, gy, x_shape, oh, ow):
@@ -51,13 +85,30 @@ def _check_grad(op, gy, x_shape, oh, ow):
         raise ValueError(f"{op}: output gradient has shape {gy.shape}, expected {expected}")
 
 
+def _divisors(x_shape, kernel, stride, padding, out, count_include_pad, divisor_override,
+              dtype):
+    """(OH, OW): what average pooling divides each window's sum by (module docstring).
+    A window's count is its count of rows times its count of columns."""
+    if divisor_override is not None:
+        return np.full(out, divisor_override, dtype=dtype)
+    counts = []
+    for a in range(2):
+        start = np.arange(out[a]) * stride[a] - padding[a]
+        end = np.minimum(start + kernel[a], x_shape[2 + a] + padding[a])  # in the padded input
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, x_shape[2 + a])
+        counts.append(end - start)
+    return np.outer(*counts).astype(dtype)
+
+
 # ----------------------------------------------------------------------------
 # reference: plain loops
 # ----------------------------------------------------------------------------
-def max_pool2d_reference(x, kernel, stride, padding):
+def max_pool2d_reference(x, kernel, stride, padding, dilation=(1, 1), ceil_mode=False):
     """(y, argmax) by scanning each window. Small sizes only."""
     x = np.asarray(x)
-    oh_, ow_ = _check("max_pool2d_reference", x.shape, kernel, stride, padding, x.dtype)
+    oh_, ow_ = _check("max_pool2d_reference", x.shape, kernel, stride, padding, dilation,
+                      ceil_mode, x.dtype)
     n_, c_, h_, w_ = x.shape
     y = np.empty((n_, c_, oh_, ow_), dtype=x.dtype)
     argmax = np.empty((n_, c_, oh_, ow_), dtype=np.int64)
@@ -68,8 +119,8 @@ def max_pool2d_reference(x, kernel, stride, padding):
                     best, where = -np.inf, -1
                     for i in range(kernel[0]):
                         for j in range(kernel[1]):
-                            r = oh * stride[0] - padding[0] + i
-                            s = ow * stride[1] - padding[1] + j
+                            r = oh * stride[0] - padding[0] + i * dilation[0]
+                            s = ow * stride[1] - padding[1] + j * dilation[1]
                             if 0 <= r < h_ and 0 <= s < w_:
                                 v = x[n, c, r, s]
                                 if where < 0 or v > best or (np.isnan(v) and not np.isnan(best)):
@@ -78,58 +129,78 @@ def max_pool2d_reference(x, kernel, stride, padding):
     return y, argmax
 
 
-def avg_pool2d_reference(x, kernel, stride, padding):
-    """The mean of each window, padding counted as zeros. Small sizes only."""
+def avg_pool2d_reference(x, kernel, stride, padding, ceil_mode=False, count_include_pad=True,
+                         divisor_override=None):
+    """The mean of each window, divided as the module docstring says. Small sizes only."""
     x = np.asarray(x)
-    oh_, ow_ = _check("avg_pool2d_reference", x.shape, kernel, stride, padding, x.dtype)
+    oh_, ow_ = _check("avg_pool2d_reference", x.shape, kernel, stride, padding, (1, 1),
+                      ceil_mode, x.dtype)
     n_, c_, h_, w_ = x.shape
     y = np.zeros((n_, c_, oh_, ow_))
     for n in range(n_):
         for c in range(c_):
             for oh in range(oh_):
                 for ow in range(ow_):
+                    total, in_input, in_padded = 0.0, 0, 0
                     for i in range(kernel[0]):
                         for j in range(kernel[1]):
                             r = oh * stride[0] - padding[0] + i
                             s = ow * stride[1] - padding[1] + j
+                            if -padding[0] <= r < h_ + padding[0] and \
+                                    -padding[1] <= s < w_ + padding[1]:
+                                in_padded += 1
                             if 0 <= r < h_ and 0 <= s < w_:
-                                y[n, c, oh, ow] += x[n, c, r, s]
-    return (y / (kernel[0] * kernel[1])).astype(x.dtype)
+                                total += x[n, c, r, s]
+                                in_input += 1
+                    divisor = in_padded if count_include_pad else in_input
+                    if divisor_override is not None:
+                        divisor = divisor_override
+                    y[n, c, oh, ow] = total / divisor
+    return y.astype(x.dtype)
 
 
 # ----------------------------------------------------------------------------
 # numpy: one strided view per kernel offset (i, j)
 # ----------------------------------------------------------------------------
-def _offset_views(padded, kernel, stride, oh, ow):
+def _padded(x, kernel, stride, padding, dilation, out, value):
+    """x with `padding` rows/columns of `value` on each side, and more at the bottom and
+    right if ceil_mode's last window reaches further."""
+    widths = [(0, 0), (0, 0)]
+    for a in range(2):
+        reach = (out[a] - 1) * stride[a] + dilation[a] * (kernel[a] - 1) + 1
+        after = max(padding[a], reach - x.shape[2 + a] - padding[a])
+        widths.append((padding[a], after))
+    return np.pad(x, widths, constant_values=value)
+
+
+def _offset_views(padded, kernel, stride, dilation, out):
     """For each kernel offset (i, j): i, j and the (N, C, OH, OW) view of `padded`
     holding element (i, j) of every window. KH*KW views, no copies."""
+    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out
     for i in range(kernel[0]):
         for j in range(kernel[1]):
-            yield i, j, padded[:, :, i:i + stride[0] * (oh - 1) + 1:stride[0],
-                               j:j + stride[1] * (ow - 1) + 1:stride[1]]
+            yield i, j, padded[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                               j * dw:j * dw + sw * (ow - 1) + 1:sw]
 
 
-def _padded(x, padding, value):
-    ph, pw = padding
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
-
-
-def _offset_index(i, j, x_shape, stride, padding, oh, ow):
+def _offset_index(i, j, x_shape, stride, padding, dilation, out):
     """For kernel offset (i, j), two (OH, OW) arrays: the unpadded flat index
     row * W + column that each window reads there, and whether it is inside x."""
-    rows = np.arange(oh)[:, None] * stride[0] - padding[0] + i
-    cols = np.arange(ow)[None, :] * stride[1] - padding[1] + j
+    rows = np.arange(out[0])[:, None] * stride[0] - padding[0] + i * dilation[0]
+    cols = np.arange(out[1])[None, :] * stride[1] - padding[1] + j * dilation[1]
     inside = (rows >= 0) & (rows < x_shape[2]) & (cols >= 0) & (cols < x_shape[3])
     return rows * x_shape[3] + cols, inside
 
 
-def max_pool2d_forward_numpy(x, kernel, stride, padding):
+def max_pool2d_forward_numpy(x, kernel, stride, padding, dilation=(1, 1), ceil_mode=False):
     """Running maximum over the KH*KW offset views, remembering where it came from."""
-    oh, ow = _check("max_pool2d_forward_numpy", x.shape, kernel, stride, padding, x.dtype)
-    y = np.full(x.shape[:2] + (oh, ow), -np.inf, dtype=x.dtype)
+    out = _check("max_pool2d_forward_numpy", x.shape, kernel, stride, padding, dilation,
+                 ceil_mode, x.dtype)
+    y = np.full(x.shape[:2] + out, -np.inf, dtype=x.dtype)
     argmax = np.full(y.shape, -1, dtype=np.int64)
-    for i, j, view in _offset_views(_padded(x, padding, -np.inf), kernel, stride, oh, ow):
-        flat, inside = _offset_index(i, j, x.shape, stride, padding, oh, ow)
+    padded = _padded(x, kernel, stride, padding, dilation, out, -np.inf)
+    for i, j, view in _offset_views(padded, kernel, stride, dilation, out):
+        flat, inside = _offset_index(i, j, x.shape, stride, padding, dilation, out)
         # the first pixel inside the image seeds each window; after that strictly
         # greater wins (ties keep the first), and a NaN takes over and stays
         better = inside & ((argmax < 0) | (view > y) | (np.isnan(view) & ~np.isnan(y)))
@@ -138,57 +209,77 @@ def max_pool2d_forward_numpy(x, kernel, stride, padding):
     return y, argmax
 
 
-def max_pool2d_backward_numpy(gy, argmax, x_shape, kernel, stride, padding):
+def max_pool2d_backward_numpy(gy, argmax, x_shape, kernel, stride, padding, dilation=(1, 1),
+                              ceil_mode=False):
     """dx[n, c].flat[argmax] += gy, with repeated indices adding up (np.add.at)."""
-    oh, ow = _check("max_pool2d_backward_numpy", x_shape, kernel, stride, padding, gy.dtype)
+    oh, ow = _check("max_pool2d_backward_numpy", x_shape, kernel, stride, padding, dilation,
+                    ceil_mode, gy.dtype)
     _check_grad("max_pool2d_backward_numpy", gy, x_shape, oh, ow)
     n, c, h, w = x_shape
     dx = np.zeros((n * c, h * w), dtype=gy.dtype)
     planes = np.arange(n * c)[:, None]
-    np.add.at(dx, (planes, argmax.reshape(n * c, -1)), gy.reshape(n * c, -1))
+    np.add.at(dx, (planes, argmax.reshape(n * c, oh * ow)), gy.reshape(n * c, oh * ow))
     return dx.reshape(x_shape)
 
 
-def avg_pool2d_forward_numpy(x, kernel, stride, padding):
-    """Sum of the KH*KW offset views of the zero-padded input, divided by KH*KW."""
-    oh, ow = _check("avg_pool2d_forward_numpy", x.shape, kernel, stride, padding, x.dtype)
-    total = np.zeros(x.shape[:2] + (oh, ow), dtype=x.dtype)
-    for _, _, view in _offset_views(_padded(x, padding, 0), kernel, stride, oh, ow):
+def avg_pool2d_forward_numpy(x, kernel, stride, padding, ceil_mode=False,
+                             count_include_pad=True, divisor_override=None):
+    """Sum of the KH*KW offset views of the zero-padded input, divided per window."""
+    out = _check("avg_pool2d_forward_numpy", x.shape, kernel, stride, padding, (1, 1),
+                 ceil_mode, x.dtype)
+    total = np.zeros(x.shape[:2] + out, dtype=x.dtype)
+    padded = _padded(x, kernel, stride, padding, (1, 1), out, 0)
+    for _, _, view in _offset_views(padded, kernel, stride, (1, 1), out):
         total += view
-    return total / x.dtype.type(kernel[0] * kernel[1])
+    return total / _divisors(x.shape, kernel, stride, padding, out, count_include_pad,
+                             divisor_override, x.dtype)
 
 
-def avg_pool2d_backward_numpy(gy, x_shape, kernel, stride, padding):
-    """Add gy / (KH*KW) into each offset view of a padded zero image, then crop."""
-    oh, ow = _check("avg_pool2d_backward_numpy", x_shape, kernel, stride, padding, gy.dtype)
-    _check_grad("avg_pool2d_backward_numpy", gy, x_shape, oh, ow)
-    n, c, h, w = x_shape
+def avg_pool2d_backward_numpy(gy, x_shape, kernel, stride, padding, ceil_mode=False,
+                              count_include_pad=True, divisor_override=None):
+    """Add gy / divisor into each offset view of a padded zero image, then crop."""
+    out = _check("avg_pool2d_backward_numpy", x_shape, kernel, stride, padding, (1, 1),
+                 ceil_mode, gy.dtype)
+    _check_grad("avg_pool2d_backward_numpy", gy, x_shape, *out)
     ph, pw = padding
-    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gy.dtype)
-    share = gy / gy.dtype.type(kernel[0] * kernel[1])
-    for _, _, view in _offset_views(dxp, kernel, stride, oh, ow):
+    dxp = _padded(np.zeros(x_shape, dtype=gy.dtype), kernel, stride, padding, (1, 1), out, 0)
+    share = gy / _divisors(x_shape, kernel, stride, padding, out, count_include_pad,
+                           divisor_override, gy.dtype)
+    for _, _, view in _offset_views(dxp, kernel, stride, (1, 1), out):
         view += share
-    return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + w])
+    return np.ascontiguousarray(dxp[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]])
 
 
 # ----------------------------------------------------------------------------
 # numba: one parallel task per (n, c) plane
 # ----------------------------------------------------------------------------
+@njit(inline="always", cache=True)
+def _taps(start, k, dilation, size):
+    """The range [lo, hi) of the taps i of a window whose position start + i * dilation
+    lies in [0, size): the loops run over it instead of testing each tap."""
+    lo = max(0, (-start + dilation - 1) // dilation)
+    hi = min(k, (size - start + dilation - 1) // dilation)
+    return lo, max(lo, hi)
+
+
 @njit(parallel=True, cache=True)
-def _max_pool_planes(x, y, argmax, kh, kw, sh, sw, ph, pw):
+def _max_pool_planes(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw):
     n_, c_, h_, w_ = x.shape
     for task in prange(n_ * c_):
         n, c = task // c_, task % c_
         for r in range(y.shape[2]):
+            i_lo, i_hi = _taps(r * sh - ph, kh, dh, h_)
             for s in range(y.shape[3]):
+                j_lo, j_hi = _taps(s * sw - pw, kw, dw, w_)
                 best, where = -np.inf, -1
-                for i in range(max(0, ph - r * sh), min(kh, h_ + ph - r * sh)):
-                    row = r * sh - ph + i
-                    for j in range(max(0, pw - s * sw), min(kw, w_ + pw - s * sw)):
-                        v = x[n, c, row, s * sw - pw + j]
+                for i in range(i_lo, i_hi):
+                    row = r * sh - ph + i * dh
+                    for j in range(j_lo, j_hi):
+                        col = s * sw - pw + j * dw
+                        v = x[n, c, row, col]
                         # the loops visit only pixels inside the image: no -inf needed
                         if where < 0 or v > best or (np.isnan(v) and not np.isnan(best)):
-                            best, where = v, row * w_ + s * sw - pw + j
+                            best, where = v, row * w_ + col
                 y[n, c, r, s] = best
                 argmax[n, c, r, s] = where
 
@@ -205,44 +296,51 @@ def _max_unpool_planes(gy, argmax, dx):
 
 
 @njit(parallel=True, cache=True)
-def _avg_pool_planes(x, y, kh, kw, sh, sw, ph, pw):
+def _avg_pool_planes(x, y, divisors, kh, kw, sh, sw, ph, pw):
     n_, c_, h_, w_ = x.shape
     for task in prange(n_ * c_):
         n, c = task // c_, task % c_
         for r in range(y.shape[2]):
+            i_lo, i_hi = _taps(r * sh - ph, kh, 1, h_)
             for s in range(y.shape[3]):
+                j_lo, j_hi = _taps(s * sw - pw, kw, 1, w_)
                 total = 0.0
-                for i in range(max(0, ph - r * sh), min(kh, h_ + ph - r * sh)):
-                    for j in range(max(0, pw - s * sw), min(kw, w_ + pw - s * sw)):
+                for i in range(i_lo, i_hi):
+                    for j in range(j_lo, j_hi):
                         total += x[n, c, r * sh - ph + i, s * sw - pw + j]
-                y[n, c, r, s] = total / (kh * kw)
+                y[n, c, r, s] = total / divisors[r, s]
 
 
 @njit(parallel=True, cache=True)
-def _avg_unpool_planes(gy, dx, kh, kw, sh, sw, ph, pw):
+def _avg_unpool_planes(gy, dx, divisors, kh, kw, sh, sw, ph, pw):
     n_, c_, h_, w_ = dx.shape
     for task in prange(n_ * c_):
         n, c = task // c_, task % c_
         for r in range(gy.shape[2]):
+            i_lo, i_hi = _taps(r * sh - ph, kh, 1, h_)
             for s in range(gy.shape[3]):
-                share = gy[n, c, r, s] / (kh * kw)
-                for i in range(max(0, ph - r * sh), min(kh, h_ + ph - r * sh)):
-                    for j in range(max(0, pw - s * sw), min(kw, w_ + pw - s * sw)):
+                j_lo, j_hi = _taps(s * sw - pw, kw, 1, w_)
+                share = gy[n, c, r, s] / divisors[r, s]
+                for i in range(i_lo, i_hi):
+                    for j in range(j_lo, j_hi):
                         dx[n, c, r * sh - ph + i, s * sw - pw + j] += share
 
 
-def max_pool2d_forward_numba(x, kernel, stride, padding):
+def max_pool2d_forward_numba(x, kernel, stride, padding, dilation=(1, 1), ceil_mode=False):
     """(y, argmax) as max_pool2d_forward_numpy, compiled and parallel over planes."""
-    oh, ow = _check("max_pool2d_forward_numba", x.shape, kernel, stride, padding, x.dtype)
-    y = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
+    out = _check("max_pool2d_forward_numba", x.shape, kernel, stride, padding, dilation,
+                 ceil_mode, x.dtype)
+    y = np.empty(x.shape[:2] + out, dtype=x.dtype)
     argmax = np.empty(y.shape, dtype=np.int64)
-    _max_pool_planes(np.ascontiguousarray(x), y, argmax, *kernel, *stride, *padding)
+    _max_pool_planes(np.ascontiguousarray(x), y, argmax, *kernel, *stride, *padding, *dilation)
     return y, argmax
 
 
-def max_pool2d_backward_numba(gy, argmax, x_shape, kernel, stride, padding):
+def max_pool2d_backward_numba(gy, argmax, x_shape, kernel, stride, padding, dilation=(1, 1),
+                              ceil_mode=False):
     """dx with each gy added at its argmax pixel (overlapping windows add up)."""
-    oh, ow = _check("max_pool2d_backward_numba", x_shape, kernel, stride, padding, gy.dtype)
+    oh, ow = _check("max_pool2d_backward_numba", x_shape, kernel, stride, padding, dilation,
+                    ceil_mode, gy.dtype)
     _check_grad("max_pool2d_backward_numba", gy, x_shape, oh, ow)
     dx = np.zeros(tuple(x_shape), dtype=gy.dtype)
     _max_unpool_planes(np.ascontiguousarray(gy), np.ascontiguousarray(argmax, dtype=np.int64),
@@ -250,18 +348,26 @@ def max_pool2d_backward_numba(gy, argmax, x_shape, kernel, stride, padding):
     return dx
 
 
-def avg_pool2d_forward_numba(x, kernel, stride, padding):
-    """Window means (padding counts as zeros), compiled and parallel over planes."""
-    oh, ow = _check("avg_pool2d_forward_numba", x.shape, kernel, stride, padding, x.dtype)
-    y = np.empty(x.shape[:2] + (oh, ow), dtype=x.dtype)
-    _avg_pool_planes(np.ascontiguousarray(x), y, *kernel, *stride, *padding)
+def avg_pool2d_forward_numba(x, kernel, stride, padding, ceil_mode=False,
+                             count_include_pad=True, divisor_override=None):
+    """Window sums divided per window, compiled and parallel over planes."""
+    out = _check("avg_pool2d_forward_numba", x.shape, kernel, stride, padding, (1, 1),
+                 ceil_mode, x.dtype)
+    y = np.empty(x.shape[:2] + out, dtype=x.dtype)
+    divisors = _divisors(x.shape, kernel, stride, padding, out, count_include_pad,
+                         divisor_override, x.dtype)
+    _avg_pool_planes(np.ascontiguousarray(x), y, divisors, *kernel, *stride, *padding)
     return y
 
 
-def avg_pool2d_backward_numba(gy, x_shape, kernel, stride, padding):
-    """dx with gy / (KH*KW) added to every pixel of each window."""
-    oh, ow = _check("avg_pool2d_backward_numba", x_shape, kernel, stride, padding, gy.dtype)
-    _check_grad("avg_pool2d_backward_numba", gy, x_shape, oh, ow)
+def avg_pool2d_backward_numba(gy, x_shape, kernel, stride, padding, ceil_mode=False,
+                              count_include_pad=True, divisor_override=None):
+    """dx with gy / divisor added to every pixel of each window."""
+    out = _check("avg_pool2d_backward_numba", x_shape, kernel, stride, padding, (1, 1),
+                 ceil_mode, gy.dtype)
+    _check_grad("avg_pool2d_backward_numba", gy, x_shape, *out)
     dx = np.zeros(tuple(x_shape), dtype=gy.dtype)
-    _avg_unpool_planes(np.ascontiguousarray(gy), dx, *kernel, *stride, *padding)
+    divisors = _divisors(x_shape, kernel, stride, padding, out, count_include_pad,
+                         divisor_override, gy.dtype)
+    _avg_unpool_planes(np.ascontiguousarray(gy), dx, divisors, *kernel, *stride, *padding)
     return dx

@@ -183,8 +183,8 @@ def test_conv_double_backward_gives_a_hessian_vector_product(kernels):
 @pytest.mark.parametrize("call, words", [
     (lambda: F.conv2d(t(np.ones((1, 3, 5, 5))), t(np.ones((2, 4, 3, 3)))),
      ["conv2d: input has 3 channels but weight expects 4"]),
-    (lambda: F.conv2d(t(np.ones((3, 5, 5))), t(np.ones((2, 3, 3, 3)))),
-     ["conv2d", "4-D", "(3, 5, 5)", "unsqueeze"]),
+    (lambda: F.conv2d(t(np.ones((5, 5))), t(np.ones((2, 3, 3, 3)))),
+     ["conv2d", "3-D (C, H, W) or 4-D (N, C, H, W)", "(5, 5)"]),
     (lambda: F.conv2d(t(np.ones((1, 3, 5, 5))), t(np.ones((2, 3, 3)))),
      ["conv2d", "weight", "(2, 3, 3)"]),
     (lambda: F.conv2d(t(np.ones((1, 1, 4, 4))), t(np.ones((1, 1, 3, 3))), dilation=2),
@@ -196,7 +196,7 @@ def test_conv_double_backward_gives_a_hessian_vector_product(kernels):
     (lambda: F.max_pool2d(t(np.ones((1, 1, 4, 4))), 2, padding=2),
      ["max_pool2d", "padding", "half"]),
     (lambda: F.avg_pool2d(t(np.ones((1, 1, 2, 2))), 3), ["avg_pool2d", "3x3", "2x2"]),
-    (lambda: F.max_pool2d(t(np.ones((4, 4))), 2), ["max_pool2d", "4-D", "(4, 4)"]),
+    (lambda: F.max_pool2d(t(np.ones((4,))), 2), ["max_pool2d", "4-D", "(4,)"]),
 ])
 def test_errors_are_clear(call, words):
     with pytest.raises(ValueError) as info:
@@ -219,7 +219,8 @@ def test_conv_layer_follows_pytorch_layout_and_init():
     bound = 1 / np.sqrt(3 * 3 * 5)
     assert np.abs(layer.weight.numpy()).max() <= bound < 1.1 * np.abs(layer.weight.numpy()).max()
     assert repr(layer) == "Conv2d(3, 8, kernel_size=(3, 5), stride=(2, 2), padding=(1, 1))"
-    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0)"
+    assert (repr(nn.MaxPool2d(2))
+            == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)")
 
 
 def test_cnn_matches_torch_after_loading_its_state_dict(kernels):

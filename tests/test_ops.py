@@ -161,6 +161,9 @@ NOT_OPS = {"argmax", "argmin", "to_device", "clamp", "cat", "concatenate", "expa
 CHECKED_ELSEWHERE = {
     "scaled_dot_product_attention": "test_attention.py", "attention_weights": "test_attention.py",
     "conv2d": "test_conv.py", "max_pool2d": "test_conv.py", "avg_pool2d": "test_conv.py",
+    "conv1d": "test_conv_family.py", "pad": "test_conv_family.py",
+    "max_pool1d": "test_conv_family.py", "avg_pool1d": "test_conv_family.py",
+    "adaptive_avg_pool1d": "test_conv_family.py", "adaptive_avg_pool2d": "test_conv_family.py",
     "linear": "test_nn_core.py", "dropout": "test_nn_core.py", "embedding": "test_nn_core.py",
     "layer_norm": "test_nn_core.py", "batch_norm": "test_nn_core.py",
     "mse_loss": "test_losses.py", "l1_loss": "test_losses.py", "cross_entropy": "test_losses.py",

@@ -8,7 +8,7 @@ from .activation import (
     silu, softmax, softplus, softsign, tanh,
 )
 from .attention import attention_weights, scaled_dot_product_attention
-from .conv import avg_pool2d, conv2d, max_pool2d
+from .conv import conv1d, conv2d
 from .dense import dropout, embedding, linear
 from .elementwise import (
     abs, add, cast, clamp, clip, clone, div, eq, exp, ge, gt, le, log, lt, masked_fill, maximum,
@@ -20,6 +20,10 @@ from .loss import (
     nll_loss,
 )
 from .normalization import batch_norm, layer_norm
+from .pad import pad
+from .pool import (
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
+)
 from .reduce import amax, amin, argmax, argmin, max, mean, min, std, sum, var
 from .shape import (
     broadcast_to, cat, chunk, concat, concatenate, expand, expand_as, expand_dims, flatten,

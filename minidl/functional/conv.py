@@ -1,13 +1,25 @@
-"""2-D convolution and pooling on NCHW images: conv2d, max_pool2d, avg_pool2d.
+"""Convolution: conv2d on (N, C, H, W) images and conv1d on (N, C, L) sequences.
 
-Shapes: input x (N, C, H, W), weight w (O, C, KH, KW), output (N, O, OH, OW) with
+Shapes: input x (N, C, H, W), weight w (O, C / groups, KH, KW), output (N, O, OH, OW) with
 
     OH = (H + 2 * padding - dilation * (KH - 1) - 1) // stride + 1     (same for OW)
 
-The arithmetic runs in minidl.kernels: on the CPU in kernels/conv.py and
-kernels/pool.py, the "numpy" (im2col + matmul) or the "numba" version as
-chosen by `mdl.set_kernels`; on the GPU in kernels/gpu.py (CUDA). This file
-checks the arguments and wires the kernels into autograd.
+Unbatched inputs (C, H, W) and (C, L) are accepted too, as in PyTorch.
+
+groups splits the channels into that many independent convolutions: input
+channels g*C/G ... and output channels g*O/G ... of group g only meet each other
+(groups = C with O = k*C is the depthwise convolution).
+
+padding is a number per side, or a string: "valid" (no padding) or "same" (the
+output as long as the input; stride 1 only). "same" needs dilation * (K - 1)
+elements of padding along each axis; when that is odd (an even kernel), the
+extra one goes after (bottom, right), as in PyTorch. The kernels pad the same
+amount on both sides, so that extra row or column is added first by F.pad.
+
+The arithmetic runs in minidl.kernels: on the CPU in kernels/conv.py, the
+"numpy" (im2col + matmul) or the "numba" version as chosen by `mdl.set_kernels`;
+on the GPU in kernels/gpu.py (CUDA). This file checks the arguments and wires
+the kernels into autograd. conv1d is conv2d on images one row high.
 
 Differentiating twice. A convolution is linear in x and linear in w, so
 each of its two gradients is again a linear map, and the adjoint of a
@@ -15,51 +27,46 @@ linear map made of convolutions is a convolution:
     Conv2d(x, w)             -> y
     Conv2dGradInput(gy, w)   -> gx     (the "transposed convolution")
     Conv2dGradWeight(gy, x)  -> gw
-The backward of each of these three ops is made of the other ones, so a
-convolution can be differentiated as many times as one likes. Pooling does
-the same with a pair of ops each: the pooling and its backward.
+The backward of each of these three ops is made of the other ones (with the
+same stride, padding, dilation and groups), so a convolution can be
+differentiated as many times as one likes.
 """
 import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
-from .shape import getitem, reshape
+from .pad import pad as pad_fn
+from .shape import reshape, squeeze, unsqueeze
 
 
 # ----------------------------------------------------------------------------
-# argument checks
+# argument checks (shared with pooling)
 # ----------------------------------------------------------------------------
+def as_tuple(value, n, name, op):
+    """An int or n ints -> a tuple of n ints."""
+    items = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(items) != n or not all(isinstance(v, (int, np.integer)) for v in items):
+        what = "an int or a pair of ints" if n == 2 else f"an int or {n} int(s)"
+        raise ValueError(f"{op}: {name} must be {what}, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
 def as_pair(value, name, op):
     """An int or a pair of ints -> (int, int)."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
+    return as_tuple(value, 2, name, op)
 
 
-def _check_geometry(op, x_shape, kernel, stride, padding, dilation=(1, 1)):
-    """Raise a clear error unless the window fits in the padded input."""
-    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(f"{op}: stride and dilation must be >= 1 and padding >= 0, got "
-                         f"stride={stride}, padding={padding}, dilation={dilation}")
-    reach = tuple(dilation[i] * (kernel[i] - 1) + 1 for i in range(2))  # the window's span
-    if any(x_shape[2 + i] + 2 * padding[i] < reach[i] for i in range(2)):
-        raise ValueError(f"{op}: a {reach[0]}x{reach[1]} window (kernel {kernel}, dilation "
-                         f"{dilation}) does not fit in the {x_shape[2]}x{x_shape[3]} input "
-                         f"with padding {padding} (input shape {tuple(x_shape)})")
+def check_batched(op, x, spatial, what="input"):
+    """x must be (N, C, *spatial dims) or, unbatched, (C, *spatial dims).
+    Returns whether it is unbatched."""
+    names = {1: "L", 2: "H, W"}[spatial]
+    if x.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{op}: {what} must be {spatial + 1}-D (C, {names}) or "
+                         f"{spatial + 2}-D (N, C, {names}), got shape {x.shape}")
+    return x.ndim == spatial + 1
 
 
-def _check_image(x, op, what="input"):
-    if x.ndim != 4:
-        raise ValueError(f"{op}: {what} must be 4-D (N, C, H, W), got shape {x.shape}"
-                         + ("; add a batch dim with x.unsqueeze(0)" if x.ndim == 3 else ""))
-
-
-# ----------------------------------------------------------------------------
-# choosing the implementation
-# ----------------------------------------------------------------------------
-def _run(name, *args):
+def run_kernel(name, *args):
     """Call kernel `name` (e.g. "conv2d_forward") for the arrays' device.
 
     CPU: `<name>_numpy` or `<name>_numba` from kernels/conv.py or kernels/pool.py,
@@ -80,14 +87,68 @@ def _run(name, *args):
     return getattr(kernels, f"{name}_{backend.get_kernels()}")(*args)
 
 
+def _check_geometry(op, x_shape, kernel, stride, padding, dilation):
+    """Raise a clear error unless the window fits in the padded input (any number of
+    spatial dims: x_shape is (N, C, *spatial))."""
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{op}: stride and dilation must be >= 1 and padding >= 0, got "
+                         f"stride={stride}, padding={padding}, dilation={dilation}")
+    size = x_shape[2:]
+    reach = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]  # the window's span
+    if any(n + 2 * p < r for n, p, r in zip(size, padding, reach)):
+        raise ValueError(f"{op}: a {'x'.join(map(str, reach))} window (kernel {tuple(kernel)}, "
+                         f"dilation {dilation}) does not fit in the {'x'.join(map(str, size))} "
+                         f"input with padding {padding} (input shape {tuple(x_shape)})")
+
+
+def _check_conv(op, x, weight, bias, groups, spatial):
+    """Weight (O, C / groups, *kernel), bias (O,), one dtype: else a clear error."""
+    if weight.ndim != spatial + 2:
+        raise ValueError(f"{op}: weight must be {spatial + 2}-D (out_channels, "
+                         f"in_channels / groups, {'kH, kW' if spatial == 2 else 'kL'}), "
+                         f"got shape {weight.shape}")
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    if weight.shape[0] % groups:
+        raise ValueError(f"{op}: weight has {weight.shape[0]} output channels, which "
+                         f"groups={groups} does not divide (weight {weight.shape})")
+    if x.shape[1] != weight.shape[1] * groups:
+        per_group = f" ({weight.shape[1]} per group x groups={groups})" if groups > 1 else ""
+        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects "
+                         f"{weight.shape[1] * groups}{per_group} (input {x.shape}, "
+                         f"weight {weight.shape})")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{op}: input dtype {x.dtype} and weight dtype {weight.dtype} differ")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"{op}: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
+
+
+def _padding_amounts(op, padding, kernel, stride, dilation):
+    """padding (ints, "valid" or "same") -> (both, extra): `both` zeros on each side of
+    each spatial axis, and `extra` (0 or 1, "same" only) more after."""
+    n = len(kernel)
+    if not isinstance(padding, str):
+        return as_tuple(padding, n, "padding", op), (0,) * n
+    if padding == "valid":
+        return (0,) * n, (0,) * n
+    if padding != "same":
+        raise ValueError(f"{op}: padding must be an int, {n} int(s), 'valid' or 'same', "
+                         f"got {padding!r}")
+    if any(s != 1 for s in stride):
+        raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                         f"(stride={stride}); use stride 1 or pad by numbers")
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return tuple(t // 2 for t in total), tuple(t % 2 for t in total)
+
+
 # ----------------------------------------------------------------------------
 # convolution: three ops that are each other's gradients
 # ----------------------------------------------------------------------------
 class _ConvOp(Function):
-    """Holds the geometry (stride, padding, dilation) shared by the three conv ops."""
+    """Holds the geometry (stride, padding, dilation, groups) shared by the three conv ops."""
 
-    def __init__(self, stride, padding, dilation, shape=None):
-        self.geometry = (stride, padding, dilation)
+    def __init__(self, stride, padding, dilation, groups=1, shape=None):
+        self.geometry = (stride, padding, dilation, groups)
         self.shape = shape  # the shape of x (GradInput) or of w (GradWeight)
 
 
@@ -95,7 +156,7 @@ class Conv2d(_ConvOp):
     """y = conv(x, w). Backward: gx = Conv2dGradInput(gy, w), gw = Conv2dGradWeight(gy, x)."""
 
     def forward(self, x, w):
-        return _run("conv2d_forward", x, w, *self.geometry)
+        return run_kernel("conv2d_forward", x, w, *self.geometry)
 
     def backward(self, gy):
         x, w = self.inputs
@@ -112,7 +173,7 @@ class Conv2dGradInput(_ConvOp):
     """
 
     def forward(self, gy, w):
-        return _run("conv2d_backward_input", gy, w, self.shape, *self.geometry)
+        return run_kernel("conv2d_backward_input", gy, w, self.shape, *self.geometry)
 
     def backward(self, ggx):
         gy, w = self.inputs
@@ -130,7 +191,7 @@ class Conv2dGradWeight(_ConvOp):
     """
 
     def forward(self, gy, x):
-        return _run("conv2d_backward_weight", gy, x, self.shape, *self.geometry)
+        return run_kernel("conv2d_backward_weight", gy, x, self.shape, *self.geometry)
 
     def backward(self, ggw):
         gy, x = self.inputs
@@ -140,103 +201,46 @@ class Conv2dGradWeight(_ConvOp):
         return g_gy, g_x
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """2-D cross-correlation of x (N, C, H, W) with weight (O, C, KH, KW), plus bias (O,)."""
+def _convolve(op, x, weight, bias, stride, padding, dilation, groups):
+    """Conv2d plus bias on 4-D x and weight, after "same"'s extra padding and the checks
+    of the window."""
+    both, extra = _padding_amounts(op, padding, weight.shape[2:], stride, dilation)
+    if any(extra):  # "same" with an odd total: the extra row and column after
+        x = pad_fn(x, (0, extra[1], 0, extra[0]))
+    _check_geometry(op, x.shape, weight.shape[2:], stride, both, dilation)
+    y = Conv2d(stride, both, dilation, groups)(x, weight)
+    return y if bias is None else y + reshape(bias, (1, -1, 1, 1))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation of input (N, C, H, W) with weight (O, C / groups, KH, KW),
+    plus bias (O,). padding: int, pair, "valid" or "same"."""
     op = "conv2d"
-    _check_image(x, op)
-    _check_image(weight, op, "weight")
-    if x.shape[1] != weight.shape[1]:
-        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects "
-                         f"{weight.shape[1]} (input {x.shape}, weight {weight.shape})")
-    if x.dtype != weight.dtype:
-        raise TypeError(f"{op}: input dtype {x.dtype} and weight dtype {weight.dtype} differ")
-    geometry = (as_pair(stride, "stride", op), as_pair(padding, "padding", op),
-                as_pair(dilation, "dilation", op))
-    _check_geometry(op, x.shape, weight.shape[2:], *geometry)
-    y = Conv2d(*geometry)(x, weight)
-    if bias is None:
-        return y
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(f"{op}: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
-    return y + reshape(bias, (1, -1, 1, 1))
+    unbatched = check_batched(op, input, 2)
+    x = unsqueeze(input, 0) if unbatched else input
+    _check_conv(op, x, weight, bias, groups, 2)
+    if not isinstance(padding, str):
+        padding = as_pair(padding, "padding", op)
+    y = _convolve(op, x, weight, bias, as_pair(stride, "stride", op), padding,
+                  as_pair(dilation, "dilation", op), groups)
+    return squeeze(y, 0) if unbatched else y
 
 
-# ----------------------------------------------------------------------------
-# pooling
-# ----------------------------------------------------------------------------
-class _PoolOp(Function):
-    def __init__(self, kernel, stride, padding, x_shape=None, argmax=None):
-        self.geometry = (kernel, stride, padding)
-        self.x_shape, self.argmax = x_shape, argmax
-
-
-class MaxPool2d(_PoolOp):
-    """The maximum of each window. The kernel also returns, for each output, the
-    flat index (row * W + column) of the input element that was the maximum."""
-
-    def forward(self, x):
-        y, self.argmax = _run("max_pool2d_forward", x, *self.geometry)
-        return y
-
-    def backward(self, gy):
-        return MaxPool2dBackward(*self.geometry, self.inputs[0].shape, self.argmax)(gy)
-
-
-class MaxPool2dBackward(_PoolOp):
-    """Send each output gradient to the input element that was the window's maximum.
-
-    Linear in gy; its own gradient reads ggx back at those same elements."""
-
-    def forward(self, gy):
-        return _run("max_pool2d_backward", gy, self.argmax, self.x_shape, *self.geometry)
-
-    def backward(self, ggx):
-        n, c, h, w = self.x_shape
-        xp = backend.get_array_module(self.argmax)
-        index = (xp.arange(n)[:, None, None], xp.arange(c)[None, :, None],
-                 self.argmax.reshape(n, c, -1))
-        picked = getitem(reshape(ggx, (n, c, h * w)), index)
-        return reshape(picked, self.argmax.shape)
-
-
-class AvgPool2d(_PoolOp):
-    """The mean of each window; padding counts as zeros in the mean (PyTorch's
-    count_include_pad=True), so every window divides by KH * KW."""
-
-    def forward(self, x):
-        return _run("avg_pool2d_forward", x, *self.geometry)
-
-    def backward(self, gy):
-        return AvgPool2dBackward(*self.geometry, self.inputs[0].shape)(gy)
-
-
-class AvgPool2dBackward(_PoolOp):
-    """Spread each output gradient evenly over its window. Linear in gy; its own
-    gradient is the average pooling of ggx."""
-
-    def forward(self, gy):
-        return _run("avg_pool2d_backward", gy, self.x_shape, *self.geometry)
-
-    def backward(self, ggx):
-        return AvgPool2d(*self.geometry)(ggx)
-
-
-def _pool_geometry(op, x, kernel_size, stride, padding):
-    _check_image(x, op)
-    kernel = as_pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None else as_pair(stride, "stride", op)
-    padding = as_pair(padding, "padding", op)
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
-    _check_geometry(op, x.shape, kernel, stride, padding)
-    return kernel, stride, padding
-
-
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Maximum over kernel_size windows of x (N, C, H, W); stride defaults to kernel_size."""
-    return MaxPool2d(*_pool_geometry("max_pool2d", x, kernel_size, stride, padding))(x)
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Mean over kernel_size windows of x (N, C, H, W); stride defaults to kernel_size."""
-    return AvgPool2d(*_pool_geometry("avg_pool2d", x, kernel_size, stride, padding))(x)
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation of input (N, C, L) with weight (O, C / groups, K), plus bias
+    (O,): conv2d on (N, C, 1, L) with a (O, C / groups, 1, K) kernel."""
+    op = "conv1d"
+    unbatched = check_batched(op, input, 1)
+    x = unsqueeze(input, 0) if unbatched else input
+    _check_conv(op, x, weight, bias, groups, 1)
+    stride, dilation = as_tuple(stride, 1, "stride", op), as_tuple(dilation, 1, "dilation", op)
+    if not isinstance(padding, str):
+        padding = as_tuple(padding, 1, "padding", op)
+    both, extra = _padding_amounts(op, padding, weight.shape[2:], stride, dilation)
+    if extra[0]:  # "same" with an odd total: the extra element on the right
+        x = pad_fn(x, (0, 1))
+    _check_geometry(op, x.shape, weight.shape[2:], stride, both, dilation)
+    y = _convolve(op, unsqueeze(x, 2), unsqueeze(weight, 2), bias, (1,) + stride,
+                  (0,) + both, (1,) + dilation, groups)
+    y = squeeze(y, 2)
+    return squeeze(y, 0) if unbatched else y

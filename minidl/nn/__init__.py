@@ -11,13 +11,16 @@ from .attention import (
     LearnedPositionalEmbedding, MultiheadAttention, PositionalEncoding,
     generate_square_subsequent_mask,
 )
-from .conv import AvgPool2d, Conv2d, MaxPool2d
+from .conv import Conv1d, Conv2d
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Flatten, Identity, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, ModuleList, Parameter, Sequential
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pool import (
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d,
+)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .summary import summary
 from .transformer import TransformerEncoder, TransformerEncoderLayer
