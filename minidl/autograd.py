@@ -22,7 +22,10 @@ Changing a tensor in place (`x.add_(1)`, `x[0] = 5`, an optimizer step) after
 an op saved it for its backward would make that backward silently wrong. So
 every Tensor carries a version counter, shared with its views, that in-place
 changes bump; each op notes the versions of what it saved, and the walk
-raises if they moved.
+raises if they moved. And each op remembers, for each input, the op that made
+that input *when it was called* (its `input_edges`), not the tensor object: a
+tensor changed in place later gets a new creator, but gradients for the ops
+that used its old value still go to the old creator.
 """
 import threading
 import weakref
@@ -161,7 +164,8 @@ class Function:
     Two class attributes tell the engine about the op:
       reads_inputs  - backward uses the inputs' values, not only their shapes
                       (True by default), so changing an input in place between
-                      forward and backward is an error;
+                      forward and backward is an error (an op whose backward
+                      reads only some inputs says which in `inputs_read`);
       returns_view  - forward may return a view of its first input (reshape,
                       indexing): the output then shares the input's memory, and
                       so its version counter.
@@ -210,16 +214,18 @@ class Function:
         return outputs
 
     def _record(self, tensors, outputs):
-        """Make this op a node of the graph: remember the inputs and their versions."""
+        """Make this op a node of the graph: remember the inputs, where each came from
+        (its creator and which of its outputs it is, or the leaf itself), and their versions."""
         self.inputs = tensors
+        self.input_edges = [(t.creator, t._output_nr) if t.creator is not None else (None, t)
+                            for t in tensors]
         self.needs_input_grad = tuple([t._requires_grad for t in tensors])
-        if self.reads_inputs:
-            self.input_versions = tuple([t._version_counter[0] for t in tensors])
+        self.input_versions = [(i, tensors[i]._version_counter[0]) for i in self.inputs_read()]
         results = [Tensor(y, requires_grad=True) for y in outputs]
         if self.returns_view:
             _share_memory_facts(results, tensors[0], self)
-        for y in results:
-            y.creator = self
+        for i, y in enumerate(results):
+            y.creator, y._output_nr = self, i
         self.outputs = [weakref.ref(y) for y in results]
         self.output_data = outputs
         self.output_versions = [(y._version_counter, y._version_counter[0]) for y in results]
@@ -236,16 +242,19 @@ class Function:
         y = self.outputs[i]()
         if y is None:
             y = Tensor(self.output_data[i], requires_grad=True)
-            y.creator = self
+            y.creator, y._output_nr = self, i
             y._version_counter = counter
             self.outputs[i] = weakref.ref(y)
         return y
 
+    def inputs_read(self):
+        """Indices of the inputs whose values backward uses (all, unless reads_inputs is False)."""
+        return range(len(self.inputs)) if self.reads_inputs else ()
+
     def check_versions(self):
         """Raise if an input this op's backward reads was changed in place since forward."""
-        if not self.reads_inputs:
-            return
-        for i, (x, version) in enumerate(zip(self.inputs, self.input_versions)):
+        for i, version in self.input_versions:
+            x = self.inputs[i]
             if x._version_counter[0] != version:
                 raise _modified_error(self, f"input {i}", x.data, x._version_counter[0], version)
 
@@ -307,6 +316,13 @@ def _constant_array(value, ref):
 # ----------------------------------------------------------------------------
 # The graph walk, step by step
 # ----------------------------------------------------------------------------
+# Gradients on their way are kept per node: grads[f] is the list of the gradients of
+# f's outputs added up so far, grads[id(leaf)] = (leaf, gradient) for a leaf.
+def _edge(t):
+    """Where a gradient for tensor t goes: (its creator, which output), or (None, t)."""
+    return (t.creator, t._output_nr) if t.creator is not None else (None, t)
+
+
 def _topological_order(roots):
     """Functions behind `roots`, each after all the Functions that feed it.
 
@@ -329,31 +345,30 @@ def _topological_order(roots):
                 "values were freed by the first backward. Pass retain_graph=True to the "
                 "first backward() (or grad()) to keep the graph.")
         stack.append((f, True))
-        for x in f.inputs:
-            if x.creator is not None and id(x.creator) not in seen:
-                stack.append((x.creator, False))
+        for node, _ in f.input_edges:
+            if node is not None and id(node) not in seen:
+                stack.append((node, False))
     return order
 
 
 def _take_output_gradients(f, grads, captured, capture):
     """The gradients of f's outputs, now complete (every later op has added its share).
 
-    Each is removed from `grads`, passed through the tensor's hooks, kept for
-    grad()'s caller or retain_grad() where asked, and returned; None where no
+    They are removed from `grads`, passed through the output tensors' hooks, kept
+    for grad()'s caller or retain_grad() where asked, and returned; None where no
     gradient reached an output.
     """
-    gys = []
-    for ref in f.outputs:
-        y = ref()
-        g = grads.pop(id(y), (None, None))[1] if y is not None else None
-        if g is not None:
-            if y._backward_hooks:
-                g = _run_hooks(y, g)
-            if capture is not None and id(y) in capture:
-                captured[id(y)] = g
-            if y.retains_grad:
-                y.grad = g if y.grad is None else y.grad + g
-        gys.append(g)
+    gys = grads.pop(f, None) or [None] * len(f.outputs)
+    for i, g in enumerate(gys):
+        y = f.outputs[i]()
+        if g is None or y is None:
+            continue
+        if y._backward_hooks:
+            g = gys[i] = _run_hooks(y, g)
+        if capture is not None and id(y) in capture:
+            captured[id(y)] = g
+        if y.retains_grad:
+            y.grad = g if y.grad is None else y.grad + g
     return gys
 
 
@@ -374,32 +389,33 @@ def _call_backward(f, gys):
 
 
 def _pass_to_inputs(f, gxs, grads):
-    """Add each input's gradient into `grads` (a tensor used twice collects both)."""
-    for x, gx, needed in zip(f.inputs, gxs, f.needs_input_grad):
+    """Add each input's gradient to where that input came from (a tensor used twice
+    collects both)."""
+    for x, edge, gx, needed in zip(f.inputs, f.input_edges, gxs, f.needs_input_grad):
         if needed and gx is not None:
-            _accumulate(grads, x, _match(gx, x, f.name))
+            _accumulate(grads, edge, _match(gx, x, f.name))
 
 
 def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     """Propagate gradients from `roots` to every tensor behind them.
 
-    Returns ({id(tensor): (tensor, grad)} for the leaves reached, {id: grad} of
-    the non-leaf tensors whose id is in `capture`).
+    Returns ({id(leaf): (leaf, grad)} for the leaves reached, {id(tensor): grad}
+    for the non-leaf tensors whose id is in `capture`).
     """
+    order = _topological_order(roots)
     grads, captured = {}, {}
     for t, g in zip(roots, root_grads):
-        _accumulate(grads, t, g)
+        _accumulate(grads, _edge(t), g)
     with _Setting("grad_enabled", create_graph):
-        for f in reversed(_topological_order(roots)):
+        for f in reversed(order):
             gys = _take_output_gradients(f, grads, captured, capture)
             if any(g is not None for g in gys):
                 _pass_to_inputs(f, _call_backward(f, gys), grads)
             if not retain_graph:
                 f.release()
-        for key, (t, g) in grads.items():  # what is left: the leaves' gradients, complete
-            if t._backward_hooks:
-                grads[key] = (t, _run_hooks(t, g))
-    return grads, captured
+        leaves = {key: (t, _run_hooks(t, g) if t._backward_hooks else g)
+                  for key, (t, g) in grads.items()}  # what is left: the leaves, complete
+    return leaves, captured
 
 
 def _run_hooks(t, g):
@@ -411,12 +427,17 @@ def _run_hooks(t, g):
     return g
 
 
-def _accumulate(grads, t, g):
-    key = id(t)
-    if key in grads:
-        grads[key] = (t, grads[key][1] + g)
-    else:
-        grads[key] = (t, g)
+def _accumulate(grads, edge, g):
+    """Add g to the gradient waiting at `edge`: output i of a Function, or a leaf."""
+    node, slot = edge
+    if node is None:
+        key = id(slot)
+        grads[key] = (slot, grads[key][1] + g) if key in grads else (slot, g)
+        return
+    pending = grads.get(node)
+    if pending is None:
+        pending = grads[node] = [None] * len(node.outputs)
+    pending[slot] = g if pending[slot] is None else pending[slot] + g
 
 
 def _match(gx, x, op):

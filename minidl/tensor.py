@@ -20,7 +20,7 @@ from . import backend
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "creator", "_requires_grad", "retains_grad",
+    __slots__ = ("data", "grad", "creator", "_output_nr", "_requires_grad", "retains_grad",
                  "_version_counter", "_base", "_backward_hooks", "__weakref__")
 
     # numpy must hand `array * tensor` to Tensor.__rmul__ instead of looping over us
@@ -30,6 +30,7 @@ class Tensor:
         self.data = data
         self.grad = None
         self.creator = None
+        self._output_nr = 0          # which output of its creator this tensor is
         self.retains_grad = False
         self._requires_grad = False
         self._version_counter = [0]

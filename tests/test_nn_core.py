@@ -10,7 +10,7 @@ import pytest
 
 import minidl as mdl
 import minidl.functional as F
-from minidl import nn
+from minidl import nn, optim
 
 rng = np.random.default_rng(0)
 
@@ -99,7 +99,7 @@ def test_train_eval_zero_grad_and_freezing():
     assert not any(m.training for m in model.modules())
     model.train()
     assert all(m.training for m in model.modules())
-    model(t(np.ones((2, 3)))).sum().backward()
+    model(mdl.ones(2, 3)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
@@ -138,7 +138,7 @@ def test_containers_index_slice_and_iterate():
     blocks.append(nn.Linear(2, 1))
     assert len(blocks) == 4 and len(list(blocks.parameters())) == 8
     assert list(blocks.state_dict())[-1] == "3.bias"
-    x = t(np.ones((1, 2)))
+    x = mdl.ones(1, 2)
     for block in blocks:
         x = block(x)
     assert x.shape == (1, 1)
@@ -147,9 +147,9 @@ def test_containers_index_slice_and_iterate():
 def test_forward_hooks_run_and_can_be_removed():
     layer, calls = nn.Linear(2, 2), []
     handle = layer.register_forward_hook(lambda m, inputs, out: calls.append(out.shape))
-    layer(t(np.ones((5, 2))))
+    layer(mdl.ones(5, 2))
     handle.remove()
-    layer(t(np.ones((5, 2))))
+    layer(mdl.ones(5, 2))
     assert calls == [(5, 2)]
 
 
@@ -158,7 +158,7 @@ def test_forward_hooks_run_and_can_be_removed():
 # ----------------------------------------------------------------------------
 def test_state_dict_round_trip_through_numpy():
     source, target = Block(), Block()
-    x = t(rng.standard_normal((4, 3)))
+    x = mdl.tensor(rng.standard_normal((4, 3)), dtype=np.float32)
     assert not np.allclose(source(x).numpy(), target(x).numpy())
     result = target.load_state_dict(snapshot(source))
     assert result.missing_keys == [] and result.unexpected_keys == []
@@ -396,7 +396,7 @@ def test_dropout_is_identity_in_eval_and_scales_in_training():
 
 
 def test_batch_norm_layer_tracks_running_statistics():
-    bn = nn.BatchNorm1d(3, momentum=0.25)
+    bn = nn.BatchNorm1d(3, momentum=0.25).double()
     bn(t(BN_X))
     count = BN_X.shape[0] * BN_X.shape[2]
     np.testing.assert_allclose(bn.running_mean.numpy(), 0.25 * BN_X.mean(axis=(0, 2)), rtol=1e-6)
@@ -480,3 +480,38 @@ def test_embedding_matches_torch():
     idx = np.array([[0, 6, 2], [2, 2, 5]])
     np.testing.assert_array_equal(ours(t(idx)).numpy(),
                                   theirs(torch.tensor(idx)).detach().numpy())
+
+
+# ----------------------------------------------------------------------------
+# one dtype policy: a layer's input has the layer's floating dtype, or it is an error
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.Linear(3, 2), (4, 3)),
+    (lambda: nn.Conv2d(1, 2, 3), (2, 1, 5, 5)),
+    (lambda: nn.Conv1d(1, 2, 3), (2, 1, 5)),
+    (lambda: nn.LayerNorm(3), (4, 3)),
+    (lambda: nn.BatchNorm1d(3), (4, 3)),
+    (lambda: nn.LSTM(3, 2, batch_first=True), (4, 5, 3)),
+    (lambda: nn.MultiheadAttention(4, 2), (5, 2, 4)),
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.int64, np.int32])
+def test_a_layer_refuses_input_of_another_dtype_naming_both(make, shape, dtype):
+    layer = make()
+    x = mdl.tensor(np.ones(shape, dtype=dtype))
+    with pytest.raises(TypeError) as info:
+        layer(*([x] * (3 if isinstance(layer, nn.MultiheadAttention) else 1)))
+    assert np.dtype(dtype).name in str(info.value)
+    if dtype == np.float64:
+        assert "float32" in str(info.value)
+    layer.to(dtype=np.float64)
+    if dtype == np.float64:  # converting the module makes them agree
+        layer(*([x] * (3 if isinstance(layer, nn.MultiheadAttention) else 1)))
+
+
+def test_embedding_takes_integers_and_fit_converts_the_data():
+    emb = nn.Embedding(5, 3)
+    assert emb(mdl.tensor(np.array([[1, 4]], dtype=np.int32))).dtype == np.float32
+    model = nn.Linear(2, 1)
+    history = mdl.fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1),
+                      np.ones((8, 2)), np.ones((8, 1)), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

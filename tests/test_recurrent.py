@@ -653,7 +653,7 @@ def test_summary_of_the_text_model_counts_parameters_by_the_formula():
 
 @pytest.mark.parametrize("layer, function", [(nn.LSTM, "LSTMSequence"), (nn.GRU, "GRUSequence")])
 def test_layers_run_the_sequence_as_one_fused_function(layer, function):
-    out, _ = layer(3, 4)(mdl.tensor(rand(2, 5, 3), requires_grad=True))
+    out, _ = layer(3, 4).double()(mdl.tensor(rand(2, 5, 3), requires_grad=True))
     names, stack = set(), [out]
     while stack:
         t = stack.pop()

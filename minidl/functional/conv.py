@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from .dtypes import check_input_dtype
 from .pad import pad as pad_fn
 from .shape import reshape, squeeze, unsqueeze
 
@@ -117,8 +118,7 @@ def _check_conv(op, x, weight, bias, groups, spatial):
         raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects "
                          f"{weight.shape[1] * groups}{per_group} (input {x.shape}, "
                          f"weight {weight.shape})")
-    if x.dtype != weight.dtype:
-        raise TypeError(f"{op}: input dtype {x.dtype} and weight dtype {weight.dtype} differ")
+    check_input_dtype(op, x, weight, bias)
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"{op}: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
 

@@ -12,6 +12,7 @@ differentiated twice.
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from .dtypes import check_input_dtype
 from .linalg import matmul_arrays
 from .reduce import sum
 from .shape import ScatterAdd, reshape
@@ -54,6 +55,7 @@ def linear(x, weight, bias=None):
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} "
                          f"features but weight {weight.shape} expects {weight.shape[1]}")
+    check_input_dtype("linear", x, weight, bias)
     if bias is None:
         return Linear()(x, weight)
     if bias.shape != (weight.shape[0],):

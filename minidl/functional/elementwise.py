@@ -45,6 +45,9 @@ class Mul(Function):
     def forward(self, a, b):
         return a * b
 
+    def inputs_read(self):  # a's gradient needs b and b's needs a
+        return [i for i in (0, 1) if self.needs_input_grad[1 - i]]
+
     def backward(self, gy):
         a, b = self.inputs
         ga = sum_to(gy * b, a.shape) if self.needs_input_grad[0] else None
@@ -55,6 +58,9 @@ class Mul(Function):
 class Div(Function):
     def forward(self, a, b):
         return a / b
+
+    def inputs_read(self):  # both gradients need b; only b's needs a
+        return [1, 0] if self.needs_input_grad[1] else [1]
 
     def backward(self, gy):
         a, b = self.inputs

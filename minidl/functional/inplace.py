@@ -140,21 +140,18 @@ def setitem(t, index, value):
 def _stand_in(t):
     """A new Tensor that takes t's place as its creator's output (same memory and counter)."""
     old = Tensor(t.data)
-    old._version_counter, old._requires_grad, old.creator = t._version_counter, t._requires_grad, t.creator
-    f = t.creator
-    if f is not None:
-        for i, ref in enumerate(f.outputs):
-            if ref() is t:
-                f.outputs[i] = weakref.ref(old)
+    old._version_counter, old._requires_grad = t._version_counter, t._requires_grad
+    old.creator, old._output_nr = t.creator, t._output_nr
+    if t.creator is not None:
+        t.creator.outputs[t._output_nr] = weakref.ref(old)
     return old
 
 
 def _become(t, new):
     """t takes new's place in the graph (its values are already in t's memory)."""
-    f = new.creator
-    t.creator, t._requires_grad = f, new.requires_grad
+    f, i = new.creator, new._output_nr
+    t.creator, t._output_nr, t._requires_grad = f, i, new.requires_grad
     if f is not None:
-        i = next(i for i, ref in enumerate(f.outputs) if ref() is new)
         f.outputs[i] = weakref.ref(t)
         f.output_data = f.output_data[:i] + (t.data,) + f.output_data[i + 1:]
         f.output_versions[i] = (t._version_counter, t._version_counter[0])
@@ -203,11 +200,15 @@ def sub_(t, other, *, alpha=1):
 
 
 def mul_(t, other):
-    return change(t, "mul_", mul, other, reads_self=isinstance(other, Tensor))
+    return change(t, "mul_", mul, other, reads_self=_requires_grad(other))
 
 
 def div_(t, other):
-    return change(t, "div_", div, other, reads_self=isinstance(other, Tensor))
+    return change(t, "div_", div, other, reads_self=_requires_grad(other))
+
+
+def _requires_grad(value):
+    return isinstance(value, Tensor) and value.requires_grad
 
 
 def clamp_(t, min=None, max=None):  # noqa: A002

@@ -7,6 +7,7 @@ tensor ops, so it can be differentiated twice.
 """
 from .. import backend
 from ..autograd import Function, increment_version
+from .dtypes import check_input_dtype
 from .reduce import mean
 from .shape import reshape
 
@@ -48,6 +49,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     if x.shape[x.ndim - k:] != normalized_shape or k > x.ndim:
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end with the "
                          f"normalized shape {normalized_shape}")
+    check_input_dtype("layer_norm", x, weight, bias)
     y = Standardize(tuple(range(x.ndim - k, x.ndim)), eps)(x)
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and p.shape != normalized_shape:
@@ -72,6 +74,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, ...), got shape {x.shape}")
+    check_input_dtype("batch_norm", x, weight, bias, running_mean, running_var)
     channels = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
