@@ -12,7 +12,9 @@ attaches them once both exist, so that nothing here imports anything above it.
 
 Every tensor also carries a version counter: a one-element list, shared with
 the tensors that view the same memory, that every in-place change bumps.
-Autograd compares it with the version an op saved (see autograd.py).
+Autograd compares it with the version an op saved (see autograd.py). Writing
+into `t.data` directly is the escape hatch, as in PyTorch: autograd does not
+see it, and checks nothing.
 """
 import numpy as np
 
