@@ -1,33 +1,46 @@
-# make test  - the whole test suite        make run   - the main demo (tutorial 10)
-# make bench - speed against NumPy/PyTorch make notebooks - tutorials as .ipynb
-# Each target first builds .venv (once) from nothing but python3.
+# make run       - the main demo (tutorial 10); installs only what minidl needs to run
+# make test      - the whole test suite; adds the test tools and PyTorch (the reference)
+# make bench     - speed against NumPy/BLAS and PyTorch
+# make notebooks - the tutorials as .ipynb, with a Jupyter kernel to open them
+# Each target first builds what it needs in .venv, from nothing but python3.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-READY  := $(VENV)/.ready
+RUNTIME   := $(VENV)/.runtime
+TESTING   := $(VENV)/.testing
+NOTEBOOKS := $(VENV)/.notebooks
 
 .PHONY: test run bench notebooks clean
 
-$(READY): setup.cfg pyproject.toml
+$(RUNTIME): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-# PyTorch (CPU) is the reference the layer tests and benchmarks compare against; where
-# it cannot be installed those tests skip and the benchmark columns say so
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# PyTorch (CPU) is the reference many tests and the benchmarks compare against. Where it
+# cannot be installed those comparisons skip, except under CI, where they fail.
+$(TESTING): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0' \
 		|| echo "PyTorch could not be installed: the comparisons with it will be skipped"
-	touch $(READY)
+	touch $@
+
+$(NOTEBOOKS): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet -e '.[notebooks]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name minidl --display-name "minidl (.venv)"
+	touch $@
 
 # The tutorials run a second time under OpenBLAS's Prescott kernels, which every x86-64
 # CPU has: a check that holds only under one CPU's rounding fails here on any machine.
-test: $(READY)
+test: $(TESTING)
 	$(BIN)/python -m pytest
 	OPENBLAS_CORETYPE=Prescott $(BIN)/python -m pytest tests/test_tutorials.py
 
-run: $(READY)
+run: $(RUNTIME)
 	$(BIN)/python tutorials/10_big_vs_small.py
 
-bench: $(READY)
+bench: $(TESTING)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/kernels.py
 	$(BIN)/python benchmarks/train_step.py
@@ -35,8 +48,9 @@ bench: $(READY)
 	$(BIN)/python benchmarks/gpu.py
 	$(BIN)/python benchmarks/train_step.py --device cuda
 
-notebooks: $(READY)
-	$(BIN)/python -m jupytext --to ipynb tutorials/[0-9]*.py
+notebooks: $(NOTEBOOKS)
+	$(BIN)/python -m jupytext --to ipynb --set-kernel minidl tutorials/[0-9]*.py
+	@echo "open them with: $(BIN)/jupyter notebook tutorials/"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -1,6 +1,15 @@
 """minidl: a from-scratch deep-learning framework for learning how deep learning works."""
-from . import tensor_methods
-from .tensor import Tensor
+import os as _os
+
+# A wheel installs the top-level folder kernels/ as minidl/kernels/. Run from a checkout
+# (PYTHONPATH=., an editable install) there is no minidl/kernels/: let `import
+# minidl.kernels` find the checkout's kernels/ instead.
+_checkout = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if not _os.path.isdir(_os.path.join(__path__[0], "kernels")):
+    __path__.append(_checkout)
+
+from . import tensor_methods  # noqa: E402
+from .tensor import Tensor  # noqa: E402
 
 tensor_methods.attach()  # Tensor's operators and methods, now that the ops exist
 
