@@ -156,10 +156,11 @@ class Function:
       forward(*arrays) -> array or tuple of arrays     (raw numpy/cupy arrays)
       backward(*grad_outputs) -> grad or tuple of grads (Tensors, one per input;
                                                          None where no gradient flows)
-    Non-tensor arguments (axis, stride, ...) go to __init__. During backward,
-    `self.inputs` are the input Tensors, `self.output(i)` the i-th output as a
-    Tensor still connected to the graph, and `self.needs_input_grad[i]` says
-    whether input i wants a gradient at all (so work can be skipped).
+    Non-tensor arguments (axis, stride, ...) go to __init__. `self.xp` is the
+    array module of the inputs (numpy or cupy). During backward, `self.inputs`
+    are the input Tensors, `self.output(i)` the i-th output as a Tensor still
+    connected to the graph, and `self.needs_input_grad[i]` says whether input i
+    wants a gradient at all (so work can be skipped).
 
     Two class attributes tell the engine about the op:
       reads_inputs  - backward uses the inputs' values, not only their shapes
@@ -179,7 +180,7 @@ class Function:
     returns_view = False
 
     def __call__(self, *inputs):
-        tensors = _as_tensors(inputs, self.name)
+        tensors = as_tensors(inputs, self.name)
         outputs = self._forward(tensors)
         if _modes.grad_enabled and any([t._requires_grad for t in tensors]):
             results = self._record(tensors, outputs)
@@ -201,6 +202,7 @@ class Function:
 
     def _forward(self, tensors):
         """Run forward on the arrays; always a tuple of arrays, errors naming the op."""
+        self.xp = backend.get_array_module(tensors[0].data)  # numpy or cupy, for the op's code
         try:
             outputs = self.forward(*[t.data for t in tensors])
         except ValueError as exc:  # numpy's message, with the op and the shapes added
@@ -282,7 +284,7 @@ def _share_memory_facts(results, source, creator):
             y._base = (source, getattr(creator, "index", None))
 
 
-def _as_tensors(values, op):
+def as_tensors(values, op):
     """Turn an op's arguments into Tensors on one device.
 
     Python numbers and arrays become constants; a Python number takes the dtype
@@ -298,7 +300,6 @@ def _as_tensors(values, op):
     return out
 
 
-as_tensors = _as_tensors
 
 
 def _constant_array(value, ref):

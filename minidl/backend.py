@@ -67,6 +67,16 @@ def array_module_for(device):
     return cupy() if check_device(device) == "cuda" else np
 
 
+def to_numpy(value):
+    """A NumPy array of value: a Tensor (anything with .numpy()), a CuPy array (copied
+    from the GPU), an array, a list or a number."""
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        return np.asarray(value.numpy())
+    if device_of(value) == "cuda":
+        return value.get()
+    return np.asarray(value)
+
+
 def to_device(array, device):
     """Copy an array to 'cpu' or 'cuda' (no copy when it is already there)."""
     device = check_device(device)

@@ -18,6 +18,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .backend import to_numpy
 from .tensor import Tensor
 
 
@@ -217,10 +218,6 @@ def draw_graph(tensor, names=None, ax=None):
 # ----------------------------------------------------------------------------
 # Training curves
 # ----------------------------------------------------------------------------
-def _as_numpy(values):
-    return values.numpy() if isinstance(values, Tensor) else np.asarray(values)
-
-
 def plot_history(history, axes=None):
     """Training curves, one panel per metric, train and validation together.
 
@@ -243,7 +240,7 @@ def plot_history(history, axes=None):
                          f"got {len(axes)}")
     for ax, (metric, curves) in zip(axes, panels.items()):
         for name in curves:
-            values = _as_numpy(history[name])
+            values = to_numpy(history[name])
             ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
         ax.set_xlabel("epoch")
         ax.set_title(metric)
@@ -261,7 +258,7 @@ def plot_curves(curves, xlabel="step", ylabel="loss", logy=False, start=0, title
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     for name, values in curves.items():
-        values = _as_numpy(values)
+        values = to_numpy(values)
         ax.plot(start + np.arange(len(values)), values, label=name)
     if logy:
         ax.set_yscale("log")
@@ -300,7 +297,7 @@ def plot_loss_surface(loss, xlim, ylim, paths=None, minimum=None, levels=30, log
         _, ax = plt.subplots(figsize=(6, 5))
     ax.contour(w1, w2, z, levels=levels, cmap="viridis", linewidths=0.8)
     for name, path in (paths or {}).items():
-        path = _as_numpy(path)
+        path = to_numpy(path)
         if path.ndim != 2 or path.shape[1] != 2:
             raise ValueError(f"plot_loss_surface: path {name!r} must have shape (steps, 2), "
                              f"got {path.shape}")
@@ -330,7 +327,7 @@ def plot_confusion_matrix(cm, class_names=None, title=None, ax=None):
     cm[i, j] counts samples of true class i predicted as class j (minidl.metrics.
     confusion_matrix); normalized (float) matrices are written with two decimals.
     """
-    cm = _as_numpy(cm)
+    cm = to_numpy(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"plot_confusion_matrix: expected a square matrix, got shape {cm.shape}")
     n = cm.shape[0]
@@ -385,7 +382,7 @@ def show_filters(weight, image_shape=None, max_filters=64, ncols=None, title=Non
     to show what each output unit looks for in an image. Blue is negative, red positive,
     white zero, on one scale for all tiles.
     """
-    weight = _as_numpy(weight)
+    weight = to_numpy(weight)
     tiles = _filter_tiles(weight, image_shape, "show_filters")[:max_filters]
     ncols = ncols or int(np.ceil(np.sqrt(len(tiles))))
     nrows = int(np.ceil(len(tiles) / ncols))
@@ -412,7 +409,7 @@ def plot_attention(weights, xlabels=None, ylabels=None, title=None, ax=None):
     xlabels name the keys (columns), ylabels the queries (rows), e.g. the tokens.
     For a batch or several heads, pick one first: weights[0, head].
     """
-    weights = _as_numpy(weights)
+    weights = to_numpy(weights)
     if weights.ndim != 2:
         raise ValueError(f"plot_attention: expected (queries, keys) weights, got shape "
                          f"{weights.shape}; select one sample and head first, e.g. w[0, 0]")

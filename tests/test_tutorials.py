@@ -83,6 +83,7 @@ def test_01_hand_derived_and_engine_gradients_agree(run):
     r = run("01").results
     assert r["scalar_grad_max_error"] < 1e-12
     assert r["neuron_grad_max_error"] < 1e-12
+    assert r["reference_walk_max_error"] < 1e-12
     assert r["tanh_second_derivative_max_error"] < 1e-12
     assert r["hvp_max_error"] < 1e-12
 

@@ -119,7 +119,8 @@ print(f"{len(X_np)} images, {int(t_np.sum())} zeros; loss at random weights: {lo
 # %%
 names = {"X": X, "w": w, "b": b, "t": target, "loss": loss}
 dot = viz.to_dot(loss, names=names)
-print(dot)
+print(f"the graph as Graphviz text: {dot.count(chr(10)) + 1} lines, starting")
+print("\n".join(dot.splitlines()[:4]) + "\n  ...")
 FIGURES.mkdir(parents=True, exist_ok=True)
 (FIGURES / "01_neuron_graph.dot").write_text(dot)
 save(viz.draw_graph(loss, names=names), "01_neuron_graph.png")
@@ -145,6 +146,25 @@ print(f"dL/dw: largest difference hand vs engine {error_w:.2e} "
       f"(largest entry {np.abs(grad_w_hand).max():.3f})")
 print(f"dL/db: hand {grad_b_hand:.12f}  engine {b.grad.item():.12f}")
 RESULTS["neuron_grad_max_error"] = float(max(error_w, error_b))
+
+# %% [markdown]
+# What did `backward` do? The whole idea fits on one page, and minidl keeps that page
+# as `mdl.autograd.backward_reference`: put the operations in an order where each comes
+# after the ones that made its inputs, then walk that order backwards, handing each
+# operation the gradient of its output and adding what it returns into the gradients of
+# its inputs (the chain rule; a tensor used twice collects both). The real walk does
+# exactly this, plus what a real engine needs (no recursion limit, gradients of tensors
+# in the middle of the graph, hooks, freeing memory as it goes).
+
+# %%
+import inspect  # noqa: E402
+
+print(inspect.getsource(mdl.autograd.backward_reference))
+reference = mdl.autograd.backward_reference(neuron_loss(w, b))  # a fresh graph
+RESULTS["reference_walk_max_error"] = float(max(np.abs(reference[w] - w.grad.numpy()).max(),
+                                                np.abs(reference[b] - b.grad.numpy()).max()))
+print(f"backward_reference vs loss.backward(): largest difference "
+      f"{RESULTS['reference_walk_max_error']:.1e}")
 
 # %% [markdown]
 # ## 4. Trust, but check: gradcheck

@@ -14,15 +14,10 @@ import inspect
 
 import numpy as np
 
+from ..backend import to_numpy
+
 # log(sum(exp(a))) along an axis without overflow; one implementation for all of minidl
 from ..functional.activation import logsumexp_array as logsumexp  # noqa: F401 (re-exported)
-
-
-def to_numpy(data):
-    """Return ``data`` as a NumPy array; minidl Tensors (anything with ``.numpy()``) included."""
-    if hasattr(data, "numpy") and not isinstance(data, np.ndarray):
-        data = data.numpy()
-    return np.asarray(data)
 
 
 def as_matrix(X, where):

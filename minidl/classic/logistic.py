@@ -15,7 +15,8 @@ import warnings
 
 import numpy as np
 
-from ._base import Classifier, ConvergenceWarning, as_matrix, logsumexp, softmax, to_numpy
+from ..backend import to_numpy
+from ._base import Classifier, ConvergenceWarning, as_matrix, logsumexp, softmax
 
 
 def _sigmoid(z):

@@ -14,6 +14,7 @@ item fields are stacked along a new first axis into one Tensor per field.
 import numpy as np
 
 from .. import backend
+from ..backend import to_numpy
 from ..tensor import Tensor
 
 
@@ -42,7 +43,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("TensorDataset: give at least one array")
-        self.arrays = tuple(_to_numpy(a) for a in arrays)
+        self.arrays = tuple(_sample_array(a) for a in arrays)
         lengths = [len(a) for a in self.arrays]
         if len(set(lengths)) > 1:
             shapes = [a.shape for a in self.arrays]
@@ -56,10 +57,8 @@ class TensorDataset(Dataset):
         return tuple(a[index] for a in self.arrays)
 
 
-def _to_numpy(array):
-    if isinstance(array, Tensor):
-        return np.asarray(array.numpy())
-    array = np.asarray(array)
+def _sample_array(array):
+    array = to_numpy(array)
     if array.ndim == 0:
         raise ValueError("TensorDataset: expected arrays with a first (sample) axis, got a scalar")
     return array

@@ -15,10 +15,7 @@ import math
 import numpy as np
 
 from ..backend import rng as global_rng
-
-
-def _to_numpy(array):
-    return array.numpy() if hasattr(array, "numpy") else np.asarray(array)
+from ..backend import to_numpy
 
 
 def _generator(random_state):
@@ -138,7 +135,7 @@ def train_test_split(*arrays, test_size=None, train_size=None, random_state=None
             raise ValueError("train_test_split: stratify needs shuffle=True")
         train, test = np.arange(n_train), np.arange(n_train, n_train + n_test)
     elif stratify is not None:
-        labels = _to_numpy(stratify)
+        labels = to_numpy(stratify)
         if len(labels) != n_samples:
             raise ValueError(f"train_test_split: stratify has {len(labels)} labels for "
                              f"{n_samples} samples")
@@ -190,7 +187,7 @@ class Standardizer:
         self.scale_ = None
 
     def fit(self, X):
-        X = _to_numpy(X)
+        X = to_numpy(X)
         if X.ndim != 2 or X.shape[0] == 0:
             raise ValueError(f"Standardizer.fit: expected a non-empty (samples, features) array, "
                              f"got shape {X.shape}")
@@ -203,7 +200,7 @@ class Standardizer:
     def _check(self, X, where):
         if self.mean_ is None:
             raise RuntimeError(f"Standardizer.{where}: call fit first")
-        X = _to_numpy(X)
+        X = to_numpy(X)
         if X.ndim != 2 or X.shape[1] != self.mean_.shape[0]:
             raise ValueError(f"Standardizer.{where}: expected (samples, {self.mean_.shape[0]}) "
                              f"like the data it was fitted on, got shape {X.shape}")
@@ -238,7 +235,7 @@ def one_hot(y, num_classes=None, dtype=np.float32):
 
     num_classes defaults to max(y) + 1.
     """
-    y = _to_numpy(y)
+    y = to_numpy(y)
     if y.ndim != 1:
         raise ValueError(f"one_hot: expected a 1-D array of class indices, got shape {y.shape}")
     if y.size and not np.issubdtype(y.dtype, np.integer):

@@ -44,7 +44,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 # ----------------------------------------------------------------------------
 class ReLU(Function):
     def forward(self, a):
-        return backend.get_array_module(a).maximum(a, 0)
+        return self.xp.maximum(a, 0)
 
     def backward(self, gy):
         return where(self.inputs[0].data > 0, gy, 0)
@@ -55,11 +55,11 @@ class LeakyReLU(Function):
         self.slope = slope
 
     def forward(self, a):
-        return backend.get_array_module(a).where(a > 0, a, a * self.slope)
+        return self.xp.where(a > 0, a, a * self.slope)
 
     def backward(self, gy):
         a = self.inputs[0].data
-        return gy * Tensor(backend.get_array_module(a).where(a > 0, 1, self.slope).astype(gy.dtype))
+        return gy * Tensor(self.xp.where(a > 0, 1, self.slope).astype(gy.dtype))
 
 
 class Hardtanh(Function):
@@ -70,7 +70,7 @@ class Hardtanh(Function):
         self.min_val, self.max_val = min_val, max_val
 
     def forward(self, a):
-        return backend.get_array_module(a).clip(a, self.min_val, self.max_val)
+        return self.xp.clip(a, self.min_val, self.max_val)
 
     def backward(self, gy):
         a = self.inputs[0].data
@@ -91,13 +91,13 @@ class ELU(Function):
         self.alpha, self.scale = alpha, scale
 
     def forward(self, a):
-        xp = backend.get_array_module(a)
+        xp = self.xp
         negative = self.scale * self.alpha * xp.expm1(xp.minimum(a, 0))
         return xp.where(a > 0, self.scale * a, negative)
 
     def backward(self, gy):
         x = self.inputs[0]
-        xp = backend.get_array_module(x.data)
+        xp = self.xp
         factor = xp.where(x.data > 0, self.scale, self.scale * self.alpha).astype(gy.dtype)
         return gy * Tensor(factor) * exp(where(x.data < 0, x, 0.0))
 
@@ -106,7 +106,7 @@ class Sigmoid(Function):
     """1 / (1 + e^-x), computed from e^-|x| so that no exponent is positive."""
 
     def forward(self, a):
-        xp = backend.get_array_module(a)
+        xp = self.xp
         e = xp.exp(-xp.abs(a))
         return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
@@ -128,7 +128,7 @@ class Softplus(Function):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, a):
-        xp = backend.get_array_module(a)
+        xp = self.xp
         z = a * self.beta
         curved = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / self.beta
         return xp.where(z > self.threshold, a, curved)
@@ -146,7 +146,7 @@ class Softsign(Function):
     quotient written out would be a difference of two nearly equal terms for large |x|)."""
 
     def forward(self, a):
-        return a / (1 + backend.get_array_module(a).abs(a))
+        return a / (1 + self.xp.abs(a))
 
     def backward(self, gy):
         d = 1 + abs(self.inputs[0])
@@ -155,7 +155,7 @@ class Softsign(Function):
 
 class Tanh(Function):
     def forward(self, a):
-        return backend.get_array_module(a).tanh(a)
+        return self.xp.tanh(a)
 
     def backward(self, gy):
         y = self.output()
@@ -166,7 +166,7 @@ class Erf(Function):
     """The Gauss error function; d/dx erf(x) = 2/sqrt(pi) exp(-x^2)."""
 
     def forward(self, a):
-        if backend.get_array_module(a) is backend.np:
+        if self.xp is backend.np:
             from scipy.special import erf
         else:
             from cupyx.scipy.special import erf
@@ -285,7 +285,7 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, a):
-        xp = backend.get_array_module(a)
+        xp = self.xp
         e = xp.exp(a - _slice_max(a, self.axis))
         return e / e.sum(axis=self.axis, keepdims=True)
 

@@ -108,7 +108,7 @@ class Exp(Function):
     reads_inputs = False  # its backward reads its output
 
     def forward(self, a):
-        return backend.get_array_module(a).exp(a)
+        return self.xp.exp(a)
 
     def backward(self, gy):
         return gy * self.output()
@@ -116,7 +116,7 @@ class Exp(Function):
 
 class Log(Function):
     def forward(self, a):
-        return backend.get_array_module(a).log(a)
+        return self.xp.log(a)
 
     def backward(self, gy):
         return gy / self.inputs[0]
@@ -126,7 +126,7 @@ class Sqrt(Function):
     reads_inputs = False  # its backward reads its output
 
     def forward(self, a):
-        return backend.get_array_module(a).sqrt(a)
+        return self.xp.sqrt(a)
 
     def backward(self, gy):
         return gy / (2 * self.output())
@@ -134,18 +134,18 @@ class Sqrt(Function):
 
 class Abs(Function):
     def forward(self, a):
-        return backend.get_array_module(a).abs(a)
+        return self.xp.abs(a)
 
     def backward(self, gy):
         a = self.inputs[0].data
-        return gy * Tensor(backend.get_array_module(a).sign(a))
+        return gy * Tensor(self.xp.sign(a))
 
 
 class Maximum(Function):
     """Elementwise max. Where a == b the gradient is split half and half."""
 
     def forward(self, a, b):
-        return backend.get_array_module(a).maximum(a, b)
+        return self.xp.maximum(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -157,7 +157,7 @@ class Minimum(Function):
     """Elementwise min. Where a == b the gradient is split half and half."""
 
     def forward(self, a, b):
-        return backend.get_array_module(a).minimum(a, b)
+        return self.xp.minimum(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -173,11 +173,11 @@ class Where(Function):
         self.condition = condition
 
     def forward(self, a, b):
-        return backend.get_array_module(a).where(self.condition, a, b)
+        return self.xp.where(self.condition, a, b)
 
     def backward(self, gy):
         a, b = self.inputs
-        zero = Tensor(backend.get_array_module(gy.data).zeros((), dtype=gy.dtype))
+        zero = Tensor(self.xp.zeros((), dtype=gy.dtype))
         ga = sum_to(where(self.condition, gy, zero), a.shape) if self.needs_input_grad[0] else None
         gb = sum_to(where(self.condition, zero, gy), b.shape) if self.needs_input_grad[1] else None
         return ga, gb
@@ -190,11 +190,11 @@ class Clip(Function):
         self.low, self.high = low, high
 
     def forward(self, a):
-        return backend.get_array_module(a).clip(a, self.low, self.high)
+        return self.xp.clip(a, self.low, self.high)
 
     def backward(self, gy):
         a = self.inputs[0].data
-        inside = backend.get_array_module(a).ones(a.shape, dtype=bool)
+        inside = self.xp.ones(a.shape, dtype=bool)
         if self.low is not None:
             inside &= a >= self.low
         if self.high is not None:

@@ -8,7 +8,7 @@ blocked numba GEMM you can read); otherwise through NumPy/BLAS or cuBLAS.
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, _as_tensors
+from ..autograd import Function, as_tensors
 from .shape import reshape, sum_to, swapaxes
 
 
@@ -42,7 +42,7 @@ class MatMul(Function):
 
 def matmul(a, b):
     """a @ b. A 1-D left operand is a row vector, a 1-D right operand a column vector."""
-    a, b = _as_tensors((a, b), "matmul")
+    a, b = as_tensors((a, b), "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dim, got shapes "
                          f"{a.shape} and {b.shape}")

@@ -31,7 +31,7 @@ class Standardize(Function):
     def forward(self, x):
         centered = x - x.mean(axis=self.axes, keepdims=True)
         var = (centered * centered).mean(axis=self.axes, keepdims=True)
-        return centered / backend.get_array_module(x).sqrt(var + self.eps)
+        return centered / self.xp.sqrt(var + self.eps)
 
     def backward(self, gy):
         x, xhat = self.inputs[0], self.output()

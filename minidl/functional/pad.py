@@ -36,7 +36,7 @@ class ConstantPad(Function):
         self.widths, self.value = widths, value
 
     def forward(self, a):
-        xp = backend.get_array_module(a)
+        xp = self.xp
         crop = tuple(slice(max(-before, 0), size - max(-after, 0))
                      for size, (before, after) in zip(a.shape, self.widths))
         grow = [(max(before, 0), max(after, 0)) for before, after in self.widths]

@@ -61,7 +61,7 @@ class MaxPool2dBackward(_PoolOp):
 
     def backward(self, ggx):
         n, c, h, w = self.x_shape
-        xp = backend.get_array_module(self.argmax)
+        xp = self.xp
         index = (xp.arange(n)[:, None, None], xp.arange(c)[None, :, None],
                  self.argmax.reshape(n, c, -1))
         picked = getitem(reshape(ggx, (n, c, h * w)), index)

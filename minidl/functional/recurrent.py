@@ -30,6 +30,7 @@ hold the same numbers, and the recomputation is skipped.
 """
 from .. import backend
 from ..autograd import Function, is_grad_enabled
+from ..creation import zeros_like
 from ..tensor import Tensor
 from .activation import sigmoid, tanh
 from .linalg import matmul_arrays
@@ -62,7 +63,7 @@ class LSTMSequence(Function):
     """
 
     def forward(self, xw, w_hh, h0, c0):
-        xp = backend.get_array_module(xw)
+        xp = self.xp
         n, steps, gates_h = xw.shape
         hidden = gates_h // 4
         w_t = xp.ascontiguousarray(w_hh.T)  # transposed once: the matmul reads it T times
@@ -97,7 +98,7 @@ class LSTMSequence(Function):
             dz, dh_dc, f = Tensor(self.dz), Tensor(self.dh_dc), Tensor(self.f)
         gz_steps, g_h0, g_c0 = _lstm_through_time(
             time_steps(g_hs), time_steps(g_cs), time_steps(dz), time_steps(dh_dc), time_steps(f), w_hh,
-            _zeros_like(h0))
+            zeros_like(h0))
         gz = _joined(gz_steps)                     # (N, T, 4H)
         need = self.needs_input_grad
         return (gz if need[0] else None,
@@ -177,7 +178,7 @@ class GRUSequence(Function):
     """
 
     def forward(self, xw, w_hh, b_hh, h0):
-        xp = backend.get_array_module(xw)
+        xp = self.xp
         n, steps, gates_h = xw.shape
         hidden = gates_h // 3
         w_t = xp.ascontiguousarray(w_hh.T)  # transposed once: the matmul reads it T times
@@ -211,7 +212,7 @@ class GRUSequence(Function):
         else:
             dhw, dn, z = Tensor(self.dhw), Tensor(self.dn), Tensor(self.z)
         gh_steps, ghw_steps, g_h0 = _gru_through_time(
-            time_steps(g_hs), time_steps(dhw), time_steps(z), w_hh, _zeros_like(h0))
+            time_steps(g_hs), time_steps(dhw), time_steps(z), w_hh, zeros_like(h0))
         ghw = _joined(ghw_steps)                   # (N, T, 3H)
         need = self.needs_input_grad
         g_xw = None
@@ -301,10 +302,6 @@ def _blocks(a, count):
     """a (N, count*H) -> count views (N, H) (np.split does the same 5x slower)."""
     width = a.shape[1] // count
     return [a[:, k * width:(k + 1) * width] for k in range(count)]
-
-
-def _zeros_like(t):
-    return Tensor(backend.get_array_module(t.data).zeros(t.shape, dtype=t.dtype))
 
 
 def _check(op, xw, w_hh, gates, *states):

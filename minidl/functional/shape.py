@@ -106,7 +106,7 @@ class BroadcastTo(Function):
         self.shape = shape
 
     def forward(self, a):
-        return backend.get_array_module(a).broadcast_to(a, self.shape)
+        return self.xp.broadcast_to(a, self.shape)
 
     def backward(self, gy):
         return sum_to(gy, self.inputs[0].shape)
@@ -137,7 +137,7 @@ class Concat(Function):
         self.axis = axis
 
     def forward(self, *arrays):
-        return backend.get_array_module(arrays[0]).concatenate(arrays, axis=self.axis)
+        return self.xp.concatenate(arrays, axis=self.axis)
 
     def backward(self, gy):
         sizes = [x.shape[self.axis] for x in self.inputs]
@@ -153,7 +153,7 @@ class Split(Function):
         self.indices, self.axis = indices, axis
 
     def forward(self, a):
-        return tuple(backend.get_array_module(a).split(a, self.indices, axis=self.axis))
+        return tuple(self.xp.split(a, self.indices, axis=self.axis))
 
     def backward(self, *gys):
         return cat(list(gys), self.axis)
@@ -181,7 +181,7 @@ class ScatterAdd(Function):
         self.index, self.shape = index, shape
 
     def forward(self, gy):
-        xp = backend.get_array_module(gy)
+        xp = self.xp
         out = xp.zeros(self.shape, dtype=gy.dtype)
         if _has_integer_array(self.index):
             xp.add.at(out, self.index, gy)  # repeated indices must add up, not overwrite

@@ -319,7 +319,8 @@ class _RecurrentLayer(Module):
         expected = (stacked, x.shape[0], self.hidden_size) if batched else \
             (stacked, self.hidden_size)
         if hx is None:
-            return (_zeros(x, (stacked, x.shape[0], self.hidden_size)),) * self.states
+            zero = zeros(stacked, x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
+            return (zero,) * self.states
         if self.states == 1:
             parts = (hx,)
         elif isinstance(hx, (tuple, list)) and len(hx) == 2:
@@ -451,7 +452,7 @@ class _Cell(Module):
         """The state tensors as (N, H); zeros when hx is None."""
         name = type(self).__name__
         if hx is None:
-            return (_zeros(x, (x.shape[0], self.hidden_size)),) * self.states
+            return (zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device),) * self.states
         if self.states == 1:
             parts = (hx,)
         elif isinstance(hx, (tuple, list)) and len(hx) == 2:
@@ -525,6 +526,3 @@ def _uniform_init(module, hidden_size):
         init.uniform_(p, -bound, bound)
 
 
-def _zeros(x, shape):
-    """A zero state with x's dtype and device."""
-    return Tensor(backend.get_array_module(x.data).zeros(shape, dtype=x.dtype))

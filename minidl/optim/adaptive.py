@@ -13,7 +13,7 @@ All updates are PyTorch's, term for term; all operations are elementwise. The ru
 averages are updated in place (`v *= alpha; v += ...`) so a step allocates little.
 """
 from .. import backend
-from .optimizer import Optimizer, _check_at_least, _check_fraction
+from .optimizer import Optimizer, check_at_least, check_fraction
 
 
 class Adagrad(Optimizer):
@@ -38,7 +38,7 @@ class Adagrad(Optimizer):
     def check_hyperparameters(self, group):
         super().check_hyperparameters(group)
         for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            _check_at_least(self.name, name, group[name], 0.0)
+            check_at_least(self.name, name, group[name], 0.0)
 
     def update(self, param, grad, state, group):
         xp = backend.get_array_module(param)
@@ -77,9 +77,9 @@ class RMSprop(Optimizer):
 
     def check_hyperparameters(self, group):
         super().check_hyperparameters(group)
-        _check_fraction(self.name, "alpha", group["alpha"])
+        check_fraction(self.name, "alpha", group["alpha"])
         for name in ("eps", "weight_decay", "momentum"):
-            _check_at_least(self.name, name, group[name], 0.0)
+            check_at_least(self.name, name, group[name], 0.0)
 
     def update(self, param, grad, state, group):
         xp = backend.get_array_module(param)
@@ -142,10 +142,10 @@ class Adam(Optimizer):
         if len(group["betas"]) != 2:
             raise ValueError(f"{self.name}: betas must be a pair (beta1, beta2), "
                              f"got {group['betas']}")
-        _check_fraction(self.name, "betas[0]", group["betas"][0])
-        _check_fraction(self.name, "betas[1]", group["betas"][1])
-        _check_at_least(self.name, "eps", group["eps"], 0.0)
-        _check_at_least(self.name, "weight_decay", group["weight_decay"], 0.0)
+        check_fraction(self.name, "betas[0]", group["betas"][0])
+        check_fraction(self.name, "betas[1]", group["betas"][1])
+        check_at_least(self.name, "eps", group["eps"], 0.0)
+        check_at_least(self.name, "weight_decay", group["weight_decay"], 0.0)
 
     def update(self, param, grad, state, group):
         if group["weight_decay"] != 0:

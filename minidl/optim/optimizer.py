@@ -109,7 +109,7 @@ class Optimizer:
 
     def check_hyperparameters(self, group):
         """Raise a clear ValueError for a bad value; subclasses check their own."""
-        _check_at_least(self.name, "lr", group["lr"], 0.0)
+        check_at_least(self.name, "lr", group["lr"], 0.0)
 
     # ------------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none=True):
@@ -224,12 +224,12 @@ def _snapshot(value):
     return Tensor(value.copy()) if hasattr(value, "shape") else value
 
 
-def _check_at_least(where, name, value, low):
+def check_at_least(where, name, value, low):
     if not value >= low:
         raise ValueError(f"{where}: {name} must be >= {low}, got {value}")
 
 
-def _check_fraction(where, name, value):
+def check_fraction(where, name, value):
     """A decay rate: 0 <= value < 1."""
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{where}: {name} must be in [0, 1), got {value}")

@@ -4,7 +4,7 @@ Both move each parameter against its gradient g = dL/dp:  p <- p - lr * g. They 
 what the gradient is taken over (the whole data set, or one mini-batch) and in SGD's
 momentum, which averages the steps over time.
 """
-from .optimizer import Optimizer, _check_at_least
+from .optimizer import Optimizer, check_at_least
 
 
 class GD(Optimizer):
@@ -52,8 +52,8 @@ class SGD(Optimizer):
 
     def check_hyperparameters(self, group):
         super().check_hyperparameters(group)
-        _check_at_least(self.name, "momentum", group["momentum"], 0.0)
-        _check_at_least(self.name, "weight_decay", group["weight_decay"], 0.0)
+        check_at_least(self.name, "momentum", group["momentum"], 0.0)
+        check_at_least(self.name, "weight_decay", group["weight_decay"], 0.0)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(f"{self.name}: nesterov=True needs momentum > 0 and dampening = 0, "
                              f"got momentum={group['momentum']}, dampening={group['dampening']}")

@@ -34,6 +34,7 @@ import functools
 import numpy as np
 
 from .. import backend
+from ..backend import to_numpy
 from ..autograd import no_grad
 from ..data.dataset import DataLoader, TensorDataset
 from ..data.preprocessing import split_last
@@ -147,7 +148,7 @@ class History:
 def _as_numpy(array, name, where):
     if array is None:
         raise ValueError(f"{where}: {name} is missing")
-    array = array.numpy() if isinstance(array, Tensor) else np.asarray(array)
+    array = to_numpy(array)
     if array.ndim == 0 or len(array) == 0:
         raise ValueError(f"{where}: {name} must hold at least one sample, got shape {array.shape}")
     return array
