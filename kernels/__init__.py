@@ -15,11 +15,11 @@ import os
 
 # numba's parallel loops run on OpenMP threads, which by default spin while they wait for
 # work. On a machine whose cores are shared (a laptop running other programs, a CI box)
-# spinning threads take CPU time from the thread that has work: measured here, conv2d
-# forward took 40% more wall time. Passive waiting puts them to sleep; set the variable
-# yourself to choose otherwise. It must be set before numba starts its threads.
+# spinning threads take CPU time from the thread that has work. Passive waiting puts them
+# to sleep; set the variable yourself to choose otherwise. It must be set before numba
+# starts its threads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import conv, matmul, pool  # noqa: E402
+from . import compiling, conv, matmul, pool  # noqa: E402
 
-__all__ = ["conv", "matmul", "pool"]
+__all__ = ["compiling", "conv", "matmul", "pool"]
