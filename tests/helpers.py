@@ -1,4 +1,6 @@
 """Plain helpers shared by test files (fixtures live in conftest.py)."""
+import pytest
+
 import minidl as mdl
 import minidl.functional as F
 from minidl import optim
@@ -17,3 +19,11 @@ def fit_batch(model, tokens, labels, lr, max_steps):
         F.cross_entropy(logits, y).backward()
         optimizer.step()
     return (logits.numpy().argmax(axis=1) == labels).mean()
+
+
+def assert_raises_naming(exception, call, words):
+    """call() raises `exception` whose message contains every one of `words`."""
+    with pytest.raises(exception) as info:
+        call()
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in {info.value}"
