@@ -173,7 +173,8 @@ class _Methods:
     def add_(self, other, *, alpha=1): return inplace.add_(self, other, alpha=alpha)
     def sub_(self, other, *, alpha=1): return inplace.sub_(self, other, alpha=alpha)
     def mul_(self, other): return inplace.mul_(self, other)
-    def div_(self, other): return inplace.div_(self, other)
+    def div_(self, other, *, rounding_mode=None):
+        return inplace.div_(self, other, rounding_mode=rounding_mode)
     def clamp_(self, min=None, max=None): return inplace.clamp_(self, min, max)  # noqa: A002
     clip_ = clamp_
     def zero_(self): return inplace.zero_(self)
