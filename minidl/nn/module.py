@@ -394,10 +394,10 @@ class Sequential(_Container):
             for i, module in enumerate(modules):
                 self.add_module(str(i), module)
 
-    def forward(self, x):
+    def forward(self, input):
         for module in self._modules.values():
-            x = module(x)
-        return x
+            input = module(input)
+        return input
 
     def __getitem__(self, index):
         if isinstance(index, slice):
