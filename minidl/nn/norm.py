@@ -43,26 +43,27 @@ class LayerNorm(Module):
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
 class _BatchNorm(Module):
     """Batch normalization over dim 1 (the channels).
 
-    weight starts at ones, bias at zeros; buffers running_mean (zeros),
-    running_var (ones) and num_batches_tracked, named as in PyTorch so that
-    its state dicts load. momentum=None averages all batches seen equally.
+    weight starts at ones, bias at zeros (bias=False leaves it out); buffers
+    running_mean (zeros), running_var (ones) and num_batches_tracked, named as
+    in PyTorch so that its state dicts load. momentum=None averages all
+    batches seen equally.
     """
     expected_dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None):
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         make = dict(dtype=dtype, device=device or "cpu")
         self.weight = Parameter(ones(num_features, **make)) if affine else None
-        self.bias = Parameter(zeros(num_features, **make)) if affine else None
+        self.bias = Parameter(zeros(num_features, **make)) if affine and bias else None
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, **make))
             self.register_buffer("running_var", ones(num_features, **make))
