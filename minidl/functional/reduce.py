@@ -130,11 +130,17 @@ def _extreme(a, dim, keepdim, axis, keepdims, op):
     return (MaxResult if op == "max" else MinResult)(values, Tensor(indices))
 
 
-def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001, A002
+def max(input, dim=None, keepdim=False, *, other=None, axis=None,  # noqa: A001, A002
+        keepdims=None):
+    if other is not None:   # max(x, other=y)
+        return maximum(input, other)
     return _extreme(input, dim, keepdim, axis, keepdims, "max")
 
 
-def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001, A002
+def min(input, dim=None, keepdim=False, *, other=None, axis=None,  # noqa: A001, A002
+        keepdims=None):
+    if other is not None:
+        return minimum(input, other)
     return _extreme(input, dim, keepdim, axis, keepdims, "min")
 
 

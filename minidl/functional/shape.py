@@ -201,9 +201,10 @@ def _has_integer_array(index):
 # ----------------------------------------------------------------------------
 # the functional names
 # ----------------------------------------------------------------------------
-def reshape(input, *shape):  # noqa: A002
-    """a with a new shape of the same size; one entry may be -1 (inferred)."""
-    shape = shape_arg(shape)
+def reshape(input, *sizes, shape=None):  # noqa: A002
+    """input with a new shape of the same size, given as reshape(x, 2, 3),
+    reshape(x, (2, 3)) or reshape(x, shape=(2, 3)); one entry may be -1 (inferred)."""
+    shape = shape_arg(sizes) if shape is None else tuple(shape)
     if input.shape == shape:
         return input
     return Reshape(_resolve_shape(shape, input))(input)
@@ -224,9 +225,10 @@ def _resolve_shape(shape, a):
 view = reshape
 
 
-def permute(input, *dims):  # noqa: A002
-    """Reorder all the dims: output dim i is input dim dims[i] (NumPy's transpose)."""
-    dims = shape_arg(dims)
+def permute(input, *order, dims=None):  # noqa: A002
+    """Reorder all the dims: output dim i is input dim dims[i] (NumPy's transpose), given
+    as permute(x, 2, 0, 1), permute(x, (2, 0, 1)) or permute(x, dims=(2, 0, 1))."""
+    dims = shape_arg(order) if dims is None else tuple(dims)
     if len(dims) != input.ndim:
         raise ValueError(f"permute: got {len(dims)} dims {dims} for a tensor with "
                            f"{input.ndim} dims (shape {input.shape})")
@@ -250,7 +252,12 @@ def transpose(input, dim0, dim1):  # noqa: A002
     return permute(input, dims)
 
 
-swapaxes = swapdims = transpose
+swapdims = transpose
+
+
+def swapaxes(input, axis0, axis1):  # noqa: A002
+    """transpose under NumPy's name, with PyTorch's argument names for it."""
+    return transpose(input, axis0, axis1)
 
 
 def t(input):  # noqa: A002
@@ -451,9 +458,15 @@ def chunk(input, chunks, dim=0):  # noqa: A002
     return split(input, max(1, -(-input.shape[dim] // chunks)), dim)
 
 
-def tensor_split(input, indices_or_sections, dim=0):  # noqa: A002
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None,  # noqa: A002
+                 indices=None):
     """NumPy's split: an int n gives n pieces as equal as can be (the first n % len are one
-    longer); a list gives the indices to cut before."""
+    longer); a list gives the indices to cut before. By name, PyTorch calls the int
+    sections= and the list indices=."""
+    given = [v for v in (indices_or_sections, sections, indices) if v is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split: give one of indices_or_sections, sections= or indices=")
+    indices_or_sections = given[0]
     dim = one_dim(dim, input.ndim, "tensor_split")
     length = input.shape[dim]
     if isinstance(indices_or_sections, (int, np.integer)):
