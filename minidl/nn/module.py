@@ -14,6 +14,7 @@ else follows: dotted names (`fc.weight`, as in PyTorch), `state_dict()`,
 The containers `Sequential` and `ModuleList` are Modules whose submodules
 are named "0", "1", ...
 """
+import warnings
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -155,18 +156,38 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        output = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, output)
+        try:
+            output = self.forward(*args, **kwargs)
+        except Exception:
+            self._run_hooks_after_an_error(args, kwargs)
+            raise
+        for hook, with_kwargs, _ in list(self._forward_hooks.values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
             if result is not None:
                 output = result
         return output
 
-    def register_forward_hook(self, hook):
-        """Call `hook(module, inputs, output)` after every forward; a non-None
-        return value replaces the output. Returns a handle with `.remove()`."""
+    def _run_hooks_after_an_error(self, args, kwargs):
+        """The always_call hooks run even when forward raised (with output None); an
+        error they raise is only warned about, so the first one is what the caller sees."""
+        for hook, with_kwargs, always_call in list(self._forward_hooks.values()):
+            if always_call:
+                try:
+                    hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+                except Exception as exc:  # noqa: BLE001
+                    warnings.warn(f"{type(self).__name__}: a forward hook with always_call=True "
+                                  f"raised {exc!r} after forward raised", stacklevel=3)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """Call `hook(module, inputs, output)` after every forward (with_kwargs=True:
+        `hook(module, inputs, kwargs, output)`); a non-None return value replaces the
+        output. prepend=True runs it before the hooks already there; always_call=True
+        runs it even when forward raises. Returns a handle with `.remove()`."""
         key = max(self._forward_hooks, default=-1) + 1
-        self._forward_hooks[key] = hook
+        self._forward_hooks[key] = (hook, with_kwargs, always_call)
+        if prepend:
+            self._forward_hooks.move_to_end(key, last=False)
         return RemovableHandle(self._forward_hooks, key)
 
     # ------------------------------------------------------------------ walking the tree
