@@ -34,68 +34,98 @@ def as_tensor(data, dtype=None, device=None):
 def _make(fill, shape, dtype, device, requires_grad):
     xp = backend.array_module_for(device)
     dtype = backend.default_dtype() if dtype is None else dtype
-    return Tensor(fill(xp, _shape(shape), dtype), requires_grad=requires_grad)
+    return Tensor(fill(xp, shape, dtype), requires_grad=requires_grad)
 
 
-def _shape(shape):
+def _size(shape, size, op):
+    """The size given as zeros(2, 3), zeros((2, 3)) or zeros(size=(2, 3)), as a tuple."""
+    if size is not None:
+        if shape:
+            raise TypeError(f"{op}: give the size as arguments or as size=, not both")
+        shape = (size,)
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
 
 
-def zeros(*shape, dtype=None, device="cpu", requires_grad=False):
-    return _make(lambda xp, s, d: xp.zeros(s, dtype=d), shape, dtype, device, requires_grad)
+def zeros(*shape, size=None, dtype=None, device="cpu", requires_grad=False):
+    return _make(lambda xp, s, d: xp.zeros(s, dtype=d), _size(shape, size, "zeros"), dtype,
+                 device, requires_grad)
 
 
-def ones(*shape, dtype=None, device="cpu", requires_grad=False):
-    return _make(lambda xp, s, d: xp.ones(s, dtype=d), shape, dtype, device, requires_grad)
+def ones(*shape, size=None, dtype=None, device="cpu", requires_grad=False):
+    return _make(lambda xp, s, d: xp.ones(s, dtype=d), _size(shape, size, "ones"), dtype,
+                 device, requires_grad)
 
 
-def full(shape, value, dtype=None, device="cpu", requires_grad=False):
-    return _make(lambda xp, s, d: xp.full(s, value, dtype=d), (shape,), dtype, device,
-                 requires_grad)
+def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
+    """A tensor of `size` filled with `fill_value`; its dtype follows the value as in
+    PyTorch (bool, int64, or the default float dtype) unless dtype is given."""
+    if dtype is None:
+        kind = np.asarray(fill_value).dtype.kind
+        dtype = np.bool_ if kind == "b" else np.int64 if kind in "iu" else None
+    return _make(lambda xp, s, d: xp.full(s, fill_value, dtype=d), _size((size,), None, "full"),
+                 dtype, device, requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
-    return zeros(t.shape, dtype=dtype or t.dtype, device=t.device, requires_grad=requires_grad)
+def zeros_like(input, dtype=None, device=None, requires_grad=False):  # noqa: A002
+    return zeros(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad=False):
-    return ones(t.shape, dtype=dtype or t.dtype, device=t.device, requires_grad=requires_grad)
+def ones_like(input, dtype=None, device=None, requires_grad=False):  # noqa: A002
+    return ones(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
 
 
 def eye(n, m=None, dtype=None, device="cpu", requires_grad=False):
     return _make(lambda xp, s, d: xp.eye(n, m, dtype=d), (), dtype, device, requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None, device="cpu"):
-    values = np.arange(start, stop, step)
+def arange(start=0, end=None, step=1, dtype=None, device="cpu", requires_grad=False):
+    """start, start + step, ... up to (not including) end; arange(n) is 0, 1, ..., n - 1.
+    Integers give int64, any float the default float dtype."""
+    if end is None:
+        start, end = 0, start
+    values = np.arange(start, end, step)
     if dtype is None and values.dtype.kind == "f":
         dtype = backend.default_dtype()
-    return tensor(values, dtype=dtype, device=device)
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def linspace(start, stop, num, dtype=None, device="cpu"):
-    return tensor(np.linspace(start, stop, num), dtype=dtype or backend.default_dtype(),
-                  device=device)
+def linspace(start, end, steps, dtype=None, device="cpu", requires_grad=False):
+    """`steps` evenly spaced values from start to end, both included."""
+    return tensor(np.linspace(start, end, steps), dtype=dtype or backend.default_dtype(),
+                  device=device, requires_grad=requires_grad)
 
 
 def _random(draw, shape, dtype, device, requires_grad):
     dtype = backend.default_dtype() if dtype is None else dtype
-    values = draw(backend.rng(), _shape(shape)).astype(dtype)
+    values = draw(backend.rng(), shape).astype(dtype)
     return Tensor(backend.to_device(values, device), requires_grad=requires_grad)
 
 
-def randn(*shape, dtype=None, device="cpu", requires_grad=False):
+def randn(*shape, size=None, dtype=None, device="cpu", requires_grad=False):
     """Standard normal draws (from the generator `manual_seed` resets)."""
-    return _random(lambda g, s: g.standard_normal(s), shape, dtype, device, requires_grad)
+    return _random(lambda g, s: g.standard_normal(s), _size(shape, size, "randn"), dtype, device,
+                   requires_grad)
 
 
-def rand(*shape, dtype=None, device="cpu", requires_grad=False):
+def rand(*shape, size=None, dtype=None, device="cpu", requires_grad=False):
     """Uniform draws in [0, 1)."""
-    return _random(lambda g, s: g.random(s), shape, dtype, device, requires_grad)
+    return _random(lambda g, s: g.random(s), _size(shape, size, "rand"), dtype, device,
+                   requires_grad)
 
 
-def randint(low, high, shape, device="cpu"):
-    values = backend.rng().integers(low, high, size=tuple(shape))
-    return Tensor(backend.to_device(values, device))
+def randint(low, high=None, size=None, dtype=None, device="cpu", requires_grad=False):
+    """Integers drawn uniformly from [low, high): randint(low, high, size), or
+    randint(high, size) from [0, high), as in PyTorch. int64 unless dtype is given."""
+    if size is None:           # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:         # randint(high, size=...)
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint: missing size, the shape of the result")
+    values = backend.rng().integers(low, high, size=_size((size,), None, "randint"))
+    return Tensor(backend.to_device(values.astype(dtype or np.int64), device),
+                  requires_grad=requires_grad)

@@ -145,20 +145,21 @@ def _leaf(key, kind, arrays):
 # ----------------------------------------------------------------------------
 # save
 # ----------------------------------------------------------------------------
-def save(state, path):
-    """Write `state` (a dict, possibly nested) to the .npz file `path`, atomically.
+def save(obj, f):
+    """Write the state `obj` (a dict, possibly nested) to the .npz file at path `f`,
+    atomically (PyTorch's argument names; the file is not PyTorch's format).
 
     Tensors are stored from the CPU (a GPU tensor is copied over first); `load`
     puts them back on the device it is asked for.
     """
-    if not isinstance(state, dict):
-        raise TypeError(f"save: state must be a dict (such as model.state_dict()), "
-                        f"got {type(state).__name__}")
+    if not isinstance(obj, dict):
+        raise TypeError(f"save: obj must be a dict (such as model.state_dict()), "
+                        f"got {type(obj).__name__}")
     arrays = {}
-    tree = _flatten(state, "", arrays)
+    tree = _flatten(obj, "", arrays)
     header = {"format": FORMAT, "version": VERSION, "tree": tree}
     arrays[STRUCTURE_KEY] = np.asarray(json.dumps(header))
-    _write_atomically(arrays, os.fspath(path))
+    _write_atomically(arrays, os.fspath(f))
 
 
 def _write_atomically(arrays, path):
@@ -226,13 +227,14 @@ def _fsync_folder(folder):
 # ----------------------------------------------------------------------------
 # load
 # ----------------------------------------------------------------------------
-def load(path, device="cpu"):
-    """Read a state written by `save`; Tensors come back on `device` ('cpu' or 'cuda').
+def load(f, map_location=None):
+    """Read the state that `save` wrote at path `f`; Tensors come back on the device
+    `map_location` names ('cpu', the default, or 'cuda').
 
     A file that is not a complete minidl state raises ValueError naming it.
     """
-    path = os.fspath(path)
-    device = backend.check_device(device)
+    path = os.fspath(f)
+    device = backend.check_device("cpu" if map_location is None else str(map_location))
     arrays = _read_npz(path)
     try:
         tree = _read_structure(arrays.pop(STRUCTURE_KEY))

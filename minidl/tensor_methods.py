@@ -75,7 +75,12 @@ class _Methods:
     def maximum(self, other): return F.maximum(self, other)
     def minimum(self, other): return F.minimum(self, other)
     def matmul(self, other): return F.matmul(self, other)
-    mm = matmul
+
+    def mm(self, mat2):
+        if self.ndim != 2 or mat2.ndim != 2:
+            raise ValueError(f"mm: both operands must be 2-D, got shapes {self.shape} and "
+                             f"{mat2.shape} (matmul takes any)")
+        return F.matmul(self, mat2)
     def masked_fill(self, mask, value): return F.masked_fill(self, mask, value)
     def lt(self, other): return F.lt(self, other)
     def le(self, other): return F.le(self, other)
@@ -91,11 +96,11 @@ class _Methods:
     def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
         return F.mean(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
-    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return F.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def max(self, dim=None, keepdim=False, *, other=None, axis=None, keepdims=None):
+        return F.max(self, dim, keepdim, other=other, axis=axis, keepdims=keepdims)
 
-    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return F.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def min(self, dim=None, keepdim=False, *, other=None, axis=None, keepdims=None):
+        return F.min(self, dim, keepdim, other=other, axis=axis, keepdims=keepdims)
 
     def amax(self, dim=(), keepdim=False, *, axis=None, keepdims=None):
         return F.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
@@ -135,29 +140,33 @@ class _Methods:
         return F.log_softmax(self, dim, dtype, axis=axis)
 
     # ------------------------------------------------------------------ shape
-    def reshape(self, *shape): return F.reshape(self, *shape)
-    def view(self, *shape): return F.reshape(self, *shape)
+    # a shape as separate ints, one tuple, or by PyTorch's keyword name
+    def reshape(self, *sizes, shape=None): return F.reshape(self, *sizes, shape=shape)
+    def view(self, *sizes, size=None): return F.reshape(self, *sizes, shape=size)
     def view_as(self, other): return F.reshape(self, other.shape)
     def reshape_as(self, other): return F.reshape(self, other.shape)
     def flatten(self, start_dim=0, end_dim=-1): return F.flatten(self, start_dim, end_dim)
     def unflatten(self, dim, sizes): return F.unflatten(self, dim, sizes)
     def transpose(self, dim0, dim1): return F.transpose(self, dim0, dim1)
-    def swapaxes(self, axis0, axis1): return F.transpose(self, axis0, axis1)
+    def swapaxes(self, axis0, axis1): return F.swapaxes(self, axis0, axis1)
     def swapdims(self, dim0, dim1): return F.transpose(self, dim0, dim1)
-    def permute(self, *dims): return F.permute(self, *dims)
+    def permute(self, *order, dims=None): return F.permute(self, *order, dims=dims)
     def movedim(self, source, destination): return F.movedim(self, source, destination)
     def t(self): return F.t(self)
     def squeeze(self, dim=None, *, axis=None): return F.squeeze(self, dim, axis=axis)
     def unsqueeze(self, dim): return F.unsqueeze(self, dim)
-    def expand(self, *sizes): return F.expand(self, *sizes)
+    def expand(self, *sizes, size=None): return F.expand(self, *(sizes if size is None else size))
     def expand_as(self, other): return F.expand(self, other.shape)
     def broadcast_to(self, size): return F.broadcast_to(self, size)
-    def repeat(self, *sizes): return F.repeat(self, *sizes)
-    def tile(self, *dims): return F.tile(self, shape_arg(dims))
+    def repeat(self, *sizes, repeats=None):
+        return F.repeat(self, *(sizes if repeats is None else repeats))
+
+    def tile(self, *sizes, dims=None):
+        return F.tile(self, shape_arg(sizes) if dims is None else dims)
     def split(self, split_size, dim=0): return F.split(self, split_size, dim)
     def chunk(self, chunks, dim=0): return F.chunk(self, chunks, dim)
-    def tensor_split(self, indices_or_sections, dim=0):
-        return F.tensor_split(self, indices_or_sections, dim)
+    def tensor_split(self, indices_or_sections=None, dim=0, *, sections=None, indices=None):
+        return F.tensor_split(self, indices_or_sections, dim, sections=sections, indices=indices)
     def unbind(self, dim=0): return F.unbind(self, dim)
     def gather(self, dim, index): return F.gather(self, dim, index)
 
@@ -173,7 +182,8 @@ class _Methods:
     def add_(self, other, *, alpha=1): return inplace.add_(self, other, alpha=alpha)
     def sub_(self, other, *, alpha=1): return inplace.sub_(self, other, alpha=alpha)
     def mul_(self, other): return inplace.mul_(self, other)
-    def div_(self, other): return inplace.div_(self, other)
+    def div_(self, other, *, rounding_mode=None):
+        return inplace.div_(self, other, rounding_mode=rounding_mode)
     def clamp_(self, min=None, max=None): return inplace.clamp_(self, min, max)  # noqa: A002
     clip_ = clamp_
     def zero_(self): return inplace.zero_(self)

@@ -241,14 +241,22 @@ def test_modules_match_torch(name, args, kwargs):
         np.testing.assert_allclose(ours(t(x)).numpy(), expected, rtol=1e-12, atol=1e-15)
 
 
-def test_inplace_computes_the_same_values_out_of_place():
-    x = t(rng.standard_normal((3, 4)))
-    before = x.numpy().copy()
+def test_inplace_overwrites_the_input_and_returns_it():
     for fn, kwargs in [(F.relu, {}), (F.leaky_relu, {"negative_slope": 0.2}), (F.hardtanh, {}),
                        (F.elu, {}), (F.selu, {}), (F.silu, {})]:
-        np.testing.assert_array_equal(fn(x, inplace=True, **kwargs).numpy(),
-                                      fn(x, **kwargs).numpy())
-    np.testing.assert_array_equal(x.numpy(), before)
+        x = t(rng.standard_normal((3, 4)))
+        expected = fn(x, **kwargs).numpy()
+        assert fn(x, inplace=True, **kwargs) is x
+        np.testing.assert_array_equal(x.numpy(), expected)
+        # inside a graph the gradient is the out-of-place one
+        a = t(rng.standard_normal((3, 4)), grad=True)
+        g_out, = mdl.grad(fn(a * 1.0, **kwargs).sum(), [a])
+        y = a * 1.0
+        fn(y, inplace=True, **kwargs)
+        g_in, = mdl.grad(y.sum(), [a])
+        np.testing.assert_allclose(g_in.numpy(), g_out.numpy(), rtol=1e-12)
+        with pytest.raises(RuntimeError, match="leaf"):
+            fn(a, inplace=True, **kwargs)
 
 
 def test_hardtanh_old_argument_names_still_work_with_a_warning():

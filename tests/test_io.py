@@ -86,7 +86,7 @@ def test_object_arrays_and_unknown_values_are_refused(tmp_path):
         io.save({"a": {"b": np.array([{}, 1], dtype=object)}}, tmp_path / "x.npz")
     with pytest.raises(TypeError, match="save: 'f' is a set; a state holds only dicts"):
         io.save({"f": {1, 2}}, tmp_path / "x.npz")
-    with pytest.raises(TypeError, match="state must be a dict.*got Tensor"):
+    with pytest.raises(TypeError, match="obj must be a dict.*got Tensor"):
         io.save(mdl.tensor([1.0]), tmp_path / "x.npz")
     with pytest.raises(ValueError, match="both be stored as 'a.b'"):
         io.save({"a.b": 1, "a": {"b": 2}}, tmp_path / "x.npz")

@@ -132,7 +132,8 @@ def test_nll_and_binary_losses_against_torch(reduction):
     pairs.append((F.binary_cross_entropy(t(p), t(y), t(w), reduction=reduction),
                   tf.binary_cross_entropy(torch.tensor(p), torch.tensor(y), torch.tensor(w),
                                           reduction=reduction)))
-    pairs.append((F.binary_cross_entropy_with_logits(t(z), t(y), t(w), reduction, t(pos)),
+    pairs.append((F.binary_cross_entropy_with_logits(t(z), t(y), t(w), reduction=reduction,
+                                                    pos_weight=t(pos)),
                   tf.binary_cross_entropy_with_logits(torch.tensor(z), torch.tensor(y),
                                                       torch.tensor(w), reduction=reduction,
                                                       pos_weight=torch.tensor(pos))))

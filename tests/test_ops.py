@@ -50,6 +50,11 @@ OPS = {
     "sub": (F.sub, np.subtract, [rand(3, 1), rand(1, 4)], True),
     "mul": (F.mul, np.multiply, [rand(2, 3, 4), rand(3, 1)], True),
     "div": (F.div, np.divide, [rand(3, 4), positive(3, 4)], True),
+    # rounded quotients are steps: zero gradient (checked away from the jumps)
+    "div_floor": (lambda a, b: F.div(a, b, rounding_mode="floor"), lambda a, b: np.floor(a / b),
+                  [np.array([-3.5, -0.6, 0.4, 2.7]), np.array([1.1, 0.7, 0.9, 1.3])], True),
+    "div_trunc": (lambda a, b: F.div(a, b, rounding_mode="trunc"), lambda a, b: np.trunc(a / b),
+                  [np.array([-3.5, -0.6, 0.4, 2.7]), np.array([1.1, 0.7, 0.9, 1.3])], True),
     "neg": (F.neg, np.negative, [rand(5)], True),
     "pow": (F.pow, np.power, [positive(3, 4), rand(3, 4)], True),
     "exp": (F.exp, np.exp, [rand(3, 4)], True),

@@ -21,8 +21,8 @@ leaky_relu negative_slope at 0, hardtanh 0 at both bounds, elu alpha at 0
 (the slope from the left), softplus the sigmoid at exactly the threshold.
 The second derivatives there are PyTorch's too (see ELU and Softplus).
 
-`inplace=True` is accepted where PyTorch has it, but the result is always a
-new tensor: the values are the same, the input is just not overwritten.
+`inplace=True`, where PyTorch has it, overwrites the input with the result and
+returns it, recorded in the graph as Tensor.mul_ is (minidl/functional/inplace.py).
 """
 import math
 import warnings
@@ -31,6 +31,7 @@ from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
 from .elementwise import cast, exp, where
+from .inplace import change
 from .reduce import sum
 from .shape import reshape
 
@@ -180,32 +181,40 @@ class Erf(Function):
 # ----------------------------------------------------------------------------
 # the elementwise functional names
 # ----------------------------------------------------------------------------
-def relu(input, inplace=False):
+def _in_place(input, inplace, op, fn):
+    """fn(input); with inplace=True, input's values are replaced by it and input is
+    returned (PyTorch's meaning; recorded in the graph as in Tensor.mul_)."""
+    if not inplace:
+        return fn(input)
+    return change(input, op, fn, reads_self=True)
+
+
+def relu(input, inplace=False):  # noqa: A002 (PyTorch's argument names)
     """max(x, 0); the gradient at 0 is 0."""
-    return ReLU()(input)
+    return _in_place(input, inplace, "relu", lambda x: ReLU()(x))
 
 
-def leaky_relu(input, negative_slope=0.01, inplace=False):
+def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
     """x for x > 0, negative_slope * x otherwise (also at 0, for the gradient)."""
-    return LeakyReLU(negative_slope)(input)
+    return _in_place(input, inplace, "leaky_relu", lambda x: LeakyReLU(negative_slope)(x))
 
 
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):  # noqa: A002
     """x clipped to [min_val, max_val]; the gradient is 0 at the bounds."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than "
                          f"max_val ({max_val})")
-    return Hardtanh(min_val, max_val)(input)
+    return _in_place(input, inplace, "hardtanh", lambda x: Hardtanh(min_val, max_val)(x))
 
 
-def elu(input, alpha=1.0, inplace=False):
+def elu(input, alpha=1.0, inplace=False):  # noqa: A002
     """x for x > 0, alpha * (e^x - 1) otherwise; the gradient at 0 is alpha."""
-    return ELU(alpha)(input)
+    return _in_place(input, inplace, "elu", lambda x: ELU(alpha)(x))
 
 
-def selu(input, inplace=False):
+def selu(input, inplace=False):  # noqa: A002
     """SELU_SCALE * elu(x, SELU_ALPHA): the self-normalizing activation."""
-    return ELU(SELU_ALPHA, SELU_SCALE)(input)
+    return _in_place(input, inplace, "selu", lambda x: ELU(SELU_ALPHA, SELU_SCALE)(x))
 
 
 def sigmoid(input):
@@ -227,9 +236,9 @@ def logsigmoid(input):
     return -softplus(-input, 1.0, math.inf)
 
 
-def silu(input, inplace=False):
+def silu(input, inplace=False):  # noqa: A002
     """x * sigmoid(x) (also called swish)."""
-    return input * sigmoid(input)
+    return _in_place(input, inplace, "silu", lambda x: x * sigmoid(x))
 
 
 def softsign(input):

@@ -213,6 +213,27 @@ class Clone(Function):
         return gy
 
 
+class RoundedDiv(Function):
+    """a / b rounded toward zero ("trunc") or down ("floor"). A step function: its
+    gradient is zero (PyTorch's value everywhere, even at the jumps)."""
+    reads_inputs = False
+
+    def __init__(self, rounding_mode):
+        self.rounding_mode = rounding_mode
+
+    def forward(self, a, b):
+        xp = backend.get_array_module(a)
+        q = xp.true_divide(a, b)
+        q = xp.trunc(q) if self.rounding_mode == "trunc" else xp.floor(q)
+        kind = xp.result_type(a, b)
+        return q.astype(kind) if kind.kind in "iu" else q
+
+    def backward(self, gy):
+        xp = backend.get_array_module(gy.data)
+        return tuple(Tensor(xp.zeros(x.shape, dtype=gy.dtype)) if needed else None
+                     for x, needed in zip(self.inputs, self.needs_input_grad))
+
+
 class Cast(Function):
     reads_inputs = False
 
@@ -257,18 +278,14 @@ def mul(input, other): return Mul()(input, other)  # noqa: A002, E704
 
 
 def div(input, other, *, rounding_mode=None):  # noqa: A002
-    """input / other; rounding_mode "trunc" or "floor" rounds the quotient (no gradient)."""
+    """input / other; rounding_mode "trunc" or "floor" rounds the quotient (its gradient
+    is zero)."""
     if rounding_mode is None:
         return Div()(input, other)
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', "
                          f"not {rounding_mode!r}")
-    a, b = as_tensors((input, other), "div")
-    xp = backend.get_array_module(a.data)
-    q = xp.true_divide(a.data, b.data)
-    q = xp.trunc(q) if rounding_mode == "trunc" else xp.floor(q)
-    kind = xp.result_type(a.data, b.data)
-    return Tensor(q.astype(kind) if kind.kind in "iu" else q)
+    return RoundedDiv(rounding_mode)(input, other)
 
 
 def true_divide(input, other): return div(input, other)  # noqa: A002, E704
@@ -303,7 +320,18 @@ clip = clamp
 
 
 def clone(input): return Clone()(input)  # noqa: A002, E704
-def cast(a, dtype): return a if a.dtype == dtype else Cast(np.dtype(dtype))(a)  # noqa: E704
+def cast(a, dtype):
+    """a as dtype. A cast to an integer or boolean dtype is outside the graph (its
+    result cannot require grad), as in PyTorch."""
+    dtype = np.dtype(dtype)
+    if a.dtype == dtype:
+        return a
+    if dtype.kind not in "fc":
+        return Tensor(a.data.astype(dtype))
+    return Cast(dtype)(a)
+
+
+
 def to_device(a, device): return ToDevice(backend.check_device(device))(a)  # noqa: E704
 
 

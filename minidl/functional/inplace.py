@@ -67,7 +67,7 @@ def _unset_mask(a, index, dtype):
 
 
 class Fill(Function):
-    """Every element set to one value: no gradient flows back to the old values."""
+    """Every element set to one value: the old values get a zero gradient."""
     reads_inputs = False
 
     def __init__(self, value):
@@ -77,11 +77,16 @@ class Fill(Function):
         return self.xp.full(a.shape, self.value, dtype=a.dtype)
 
     def backward(self, gy):
-        return None
+        return _zeros_like(gy)
+
+
+def _zeros_like(t):
+    return Tensor(backend.get_array_module(t.data).zeros(t.shape, dtype=t.dtype))
 
 
 class Copy(Function):
-    """a's values replaced by src's (broadcast, cast to a's dtype): the gradient goes to src."""
+    """a's values replaced by src's (broadcast, cast to a's dtype): the gradient goes to src
+    (the old values get zero)."""
     reads_inputs = False
 
     def forward(self, a, src):
@@ -90,7 +95,9 @@ class Copy(Function):
 
     def backward(self, gy):
         src = self.inputs[1]
-        return None, sum_to(cast(gy, src.dtype), src.shape) if self.needs_input_grad[1] else None
+        ga = _zeros_like(gy) if self.needs_input_grad[0] else None
+        gsrc = sum_to(cast(gy, src.dtype), src.shape) if self.needs_input_grad[1] else None
+        return ga, gsrc
 
 
 # ----------------------------------------------------------------------------
@@ -203,7 +210,9 @@ def mul_(t, other):
     return change(t, "mul_", mul, other, reads_self=_requires_grad(other))
 
 
-def div_(t, other):
+def div_(t, other, *, rounding_mode=None):
+    if rounding_mode is not None:   # a step function: its gradient reads nothing
+        return change(t, "div_", lambda a, b: div(a, b, rounding_mode=rounding_mode), other)
     return change(t, "div_", div, other, reads_self=_requires_grad(other))
 
 

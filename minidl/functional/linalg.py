@@ -40,9 +40,9 @@ class MatMul(Function):
         return ga, gb
 
 
-def matmul(a, b):
-    """a @ b. A 1-D left operand is a row vector, a 1-D right operand a column vector."""
-    a, b = as_tensors((a, b), "matmul")
+def matmul(input, other):  # noqa: A002 (PyTorch's argument names)
+    """input @ other. A 1-D left operand is a row vector, a 1-D right operand a column vector."""
+    a, b = as_tensors((input, other), "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dim, got shapes "
                          f"{a.shape} and {b.shape}")

@@ -11,16 +11,21 @@ that) comes from the ops. The numerically delicate parts are:
   computed as max(z, 0) + log1p(e^-|z|), where the exponent is never
   positive, and exact everywhere (threshold=inf: no switch to z itself);
 - binary_cross_entropy clamps each log at -100, as PyTorch does, so a
-  probability of exactly 0 or 1 gives a large but finite loss.
+  probability of exactly 0 or 1 gives a large but finite loss, and takes
+  PyTorch's gradient (p - t) / max(p (1 - p), 1e-12), finite there too.
 So logits of +-1e4 give finite losses and finite gradients.
 
 `reduction` is "mean" (default), "sum" or "none" (one loss per element).
+PyTorch's deprecated size_average= and reduce= are taken too, and turned into
+a reduction as PyTorch turns them (with its warning).
 """
 import math
+import warnings
 
 import numpy as np
 
 from .. import backend
+from ..autograd import Function
 from ..tensor import Tensor
 from .activation import log_softmax, softplus
 from .elementwise import abs, clip, log, where
@@ -28,6 +33,20 @@ from .reduce import mean, sum
 from .shape import permute
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def legacy_reduction(size_average, reduce, reduction, op):  # noqa: A002 (PyTorch's names)
+    """The reduction PyTorch's deprecated size_average and reduce stand for: any of them
+    given overrides `reduction` (none when reduce is False, else sum when size_average is
+    False, else mean)."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    legacy = "none" if not reduce else "mean" if size_average else "sum"
+    warnings.warn(f"{op}: size_average and reduce are deprecated (as in PyTorch); use "
+                  f"reduction={legacy!r} instead", UserWarning, stacklevel=3)
+    return legacy
 
 
 def _reduce(loss, reduction, op):
@@ -57,19 +76,39 @@ def _constant(value, like):
 # ----------------------------------------------------------------------------
 # regression
 # ----------------------------------------------------------------------------
-def mse_loss(input, target, reduction="mean"):
-    """(input - target)^2, averaged (or summed) over every element."""
+def _weighted(loss, weight, reduction, op):
+    """loss * weight (one weight per element), "mean" divided by the sum of the weights."""
+    if weight is None:
+        return _reduce(loss, reduction, op)
+    weight = _constant(weight, loss)
+    if weight.shape != loss.shape:
+        raise ValueError(f"{op}: weight must have the input's shape {loss.shape}, got "
+                         f"{weight.shape}")
+    loss = loss * weight
+    if reduction == "mean":
+        return sum(loss) / sum(weight)
+    return _reduce(loss, reduction, op)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+             weight=None):
+    """(input - target)^2 (times weight, per element), averaged (or summed) over every
+    element; with a weight, "mean" divides by the sum of the weights."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
     target = _constant(target, input)
     _check_same_shape(input, target, "mse_loss")
     diff = input - target
-    return _reduce(diff * diff, reduction, "mse_loss")
+    return _weighted(diff * diff, weight, reduction, "mse_loss")
 
 
-def l1_loss(input, target, reduction="mean"):
-    """|input - target|, averaged (or summed) over every element."""
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+            weight=None):
+    """|input - target| (times weight, per element), averaged (or summed) over every
+    element; with a weight, "mean" divides by the sum of the weights."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
     target = _constant(target, input)
     _check_same_shape(input, target, "l1_loss")
-    return _reduce(abs(input - target), reduction, "l1_loss")
+    return _weighted(abs(input - target), weight, reduction, "l1_loss")
 
 
 # ----------------------------------------------------------------------------
@@ -152,28 +191,35 @@ def _nll_loss(logp, target, weight, ignore_index, reduction, label_smoothing, op
         # divide by the summed class weights of the targets (their count when unweighted)
         valid = labels != ignore_index
         total_weight = valid.sum() if w is None else w[xp.where(valid, labels, 0)][valid].sum()
+        if not valid.any():   # every target ignored: NaN (0/0) with zero gradients, as PyTorch
+            return sum(losses) * 0.0 + math.nan
         return sum(losses) / total_weight.astype(logp.dtype)
     return _reduce(losses, reduction, op)
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
+             reduce=None, reduction="mean"):
     """Negative log-likelihood: -weight[y] * input[y] for log-probabilities `input`.
 
     input (N, C) or (N, C, d1, ...), target (N,) or (N, d1, ...) class
     indices. Positions whose target is `ignore_index` add nothing; "mean"
-    divides by the summed weights of the other targets, as in PyTorch.
+    divides by the summed weights of the other targets, as in PyTorch (NaN
+    with zero gradients when every target is ignored).
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
     return _nll_loss(input, target, weight, ignore_index, reduction, 0.0, "nll_loss")
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
+                  reduce=None, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy from logits `input` (N, C) or (N, C, d1, ...).
 
     `target` is either class indices (N,) / (N, d1, ...), or class
     probabilities with the same shape as input. label_smoothing = eps mixes
     the target with the uniform distribution: (1 - eps) * target + eps / C.
+    Ignored targets and "mean" as in nll_loss.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], "
                          f"got {label_smoothing}")
@@ -219,8 +265,34 @@ def _clamped_log(p):
     return clip(where(positive, safe_log, -100.0), min=-100.0)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+class BinaryCrossEntropy(Function):
+    """-(t log p + (1 - t) log(1 - p)), each log clamped at -100.
+
+    Backward is PyTorch's: (p - t) / max(p (1 - p), 1e-12) for p, the
+    derivative of the unclamped loss wherever p (1 - p) > 1e-12, and finite at
+    p = 0 and 1 (0 where p = t there); log(1 - p) - log(p), clamped, for t.
+    """
+
+    def forward(self, p, t):
+        xp = backend.get_array_module(p)
+        with np.errstate(divide="ignore"):
+            log_p, log_q = xp.maximum(xp.log(p), -100), xp.maximum(xp.log(1 - p), -100)
+        return -(t * log_p + (1 - t) * log_q)
+
+    def backward(self, gy):
+        p, t = self.inputs
+        gp = gt = None
+        if self.needs_input_grad[0]:
+            gp = gy * (p - t) / clip(p * (1 - p), min=1e-12)
+        if self.needs_input_grad[1]:
+            gt = gy * (_clamped_log(1 - p) - _clamped_log(p))
+        return gp, gt
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None,  # noqa: A002
+                         reduce=None, reduction="mean"):
     """-weight * (t log p + (1 - t) log(1 - p)) for probabilities p = input in [0, 1]."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy")
     target = _constant(target, input)
     _check_same_shape(input, target, "binary_cross_entropy")
     low, high = (float(input.data.min()), float(input.data.max())) if input.numel() else (0, 0)
@@ -228,14 +300,14 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
         raise ValueError(f"binary_cross_entropy: input must be probabilities in [0, 1], got "
                          f"values from {low} to {high}; use binary_cross_entropy_with_logits "
                          "for logits")
-    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
         loss = loss * _constant(weight, input)
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,  # noqa: A002
+                                     reduce=None, reduction="mean", pos_weight=None):
     """Binary cross-entropy of sigmoid(input), computed from the logits directly.
 
     With log sigmoid(x) = -softplus(-x) and log(1 - sigmoid(x)) = -softplus(x):
@@ -243,6 +315,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     which for pos_weight = 1 is max(x, 0) - x t + log1p(e^-|x|). pos_weight
     (one value per class, broadcast over the last dim) weighs the positives.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction,
+                                 "binary_cross_entropy_with_logits")
     target = _constant(target, input)
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     positives = target * softplus(-input, threshold=math.inf)

@@ -86,23 +86,24 @@ def _all_dims(dim):
     return None if dim == () or dim == [] else dim
 
 
-def sum(a, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):  # noqa: A001
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None,  # noqa: A001, A002
+        keepdims=None):
     dim, keepdim = dim_alias(dim, axis, "sum"), keepdim_alias(keepdim, keepdims, "sum")
     if dtype is not None:
-        a = a.astype(dtype)
-    return _reduce(Sum, a, dim, keepdim, "sum")
+        input = input.astype(dtype)
+    return _reduce(Sum, input, dim, keepdim, "sum")
 
 
-def amax(a, dim=(), keepdim=False, *, axis=None, keepdims=None):
+def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):  # noqa: A002
     dim = _all_dims(dim_alias(dim, axis, "amax", default=()))
-    _check_not_empty(a, dim, "amax")
-    return _reduce(Amax, a, dim, keepdim_alias(keepdim, keepdims, "amax"), "amax")
+    _check_not_empty(input, dim, "amax")
+    return _reduce(Amax, input, dim, keepdim_alias(keepdim, keepdims, "amax"), "amax")
 
 
-def amin(a, dim=(), keepdim=False, *, axis=None, keepdims=None):
+def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):  # noqa: A002
     dim = _all_dims(dim_alias(dim, axis, "amin", default=()))
-    _check_not_empty(a, dim, "amin")
-    return _reduce(Amin, a, dim, keepdim_alias(keepdim, keepdims, "amin"), "amin")
+    _check_not_empty(input, dim, "amin")
+    return _reduce(Amin, input, dim, keepdim_alias(keepdim, keepdims, "amin"), "amin")
 
 
 def _check_not_empty(a, dim, op):
@@ -129,12 +130,18 @@ def _extreme(a, dim, keepdim, axis, keepdims, op):
     return (MaxResult if op == "max" else MinResult)(values, Tensor(indices))
 
 
-def max(a, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
-    return _extreme(a, dim, keepdim, axis, keepdims, "max")
+def max(input, dim=None, keepdim=False, *, other=None, axis=None,  # noqa: A001, A002
+        keepdims=None):
+    if other is not None:   # max(x, other=y)
+        return maximum(input, other)
+    return _extreme(input, dim, keepdim, axis, keepdims, "max")
 
 
-def min(a, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A001
-    return _extreme(a, dim, keepdim, axis, keepdims, "min")
+def min(input, dim=None, keepdim=False, *, other=None, axis=None,  # noqa: A001, A002
+        keepdims=None):
+    if other is not None:
+        return minimum(input, other)
+    return _extreme(input, dim, keepdim, axis, keepdims, "min")
 
 
 def _count(a, dims):
@@ -144,14 +151,14 @@ def _count(a, dims):
     return count
 
 
-def mean(a, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):  # noqa: A002
     dim, keepdim = dim_alias(dim, axis, "mean"), keepdim_alias(keepdim, keepdims, "mean")
     if dtype is not None:
-        a = a.astype(dtype)
-    if a.dtype.kind not in "fc":
-        raise ValueError(f"mean: input dtype must be floating point, got {a.dtype}; "
+        input = input.astype(dtype)
+    if input.dtype.kind not in "fc":
+        raise ValueError(f"mean: input dtype must be floating point, got {input.dtype}; "
                            "pass dtype= or cast it first")
-    return sum(a, dim, keepdim) / _count(a, dim)
+    return sum(input, dim, keepdim) / _count(input, dim)
 
 
 def _correction(unbiased, correction, op):
@@ -163,36 +170,36 @@ def _correction(unbiased, correction, op):
     return 1 if unbiased is None or unbiased else 0
 
 
-def var(a, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
-        keepdims=None):
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+        keepdims=None):  # noqa: A002
     """Variance: sum((x - mean)^2) / (N - correction); correction = 1 (the unbiased
     estimate) by default, as in PyTorch; unbiased=False or correction=0 gives the
     population variance."""
     if isinstance(dim, bool):  # var(x, False): the old positional unbiased
         dim, unbiased = None, dim
     dim, keepdim = dim_alias(dim, axis, "var"), keepdim_alias(keepdim, keepdims, "var")
-    divisor = _count(a, dim) - _correction(unbiased, correction, "var")
-    centered = a - mean(a, dim, keepdim=True)
+    divisor = _count(input, dim) - _correction(unbiased, correction, "var")
+    centered = input - mean(input, dim, keepdim=True)
     total = sum(centered * centered, dim, keepdim)
     return total / divisor if divisor > 0 else total * float("nan")
 
 
-def std(a, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
-        keepdims=None):
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+        keepdims=None):  # noqa: A002
     """Standard deviation, the square root of var (unbiased by default, as in PyTorch)."""
-    return var(a, dim, unbiased, keepdim, correction=correction, axis=axis,
+    return var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
                keepdims=keepdims) ** 0.5
 
 
-def argmax(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A002
     """Index of the largest element (over the flattened tensor when dim is None)."""
     dim, keepdim = dim_alias(dim, axis, "argmax"), keepdim_alias(keepdim, keepdims, "argmax")
-    return _arg(a, dim, keepdim, "argmax")
+    return _arg(input, dim, keepdim, "argmax")
 
 
-def argmin(a, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):  # noqa: A002
     dim, keepdim = dim_alias(dim, axis, "argmin"), keepdim_alias(keepdim, keepdims, "argmin")
-    return _arg(a, dim, keepdim, "argmin")
+    return _arg(input, dim, keepdim, "argmin")
 
 
 def _arg(a, dim, keepdim, op):

@@ -201,12 +201,13 @@ def _has_integer_array(index):
 # ----------------------------------------------------------------------------
 # the functional names
 # ----------------------------------------------------------------------------
-def reshape(a, *shape):
-    """a with a new shape of the same size; one entry may be -1 (inferred)."""
-    shape = shape_arg(shape)
-    if a.shape == shape:
-        return a
-    return Reshape(_resolve_shape(shape, a))(a)
+def reshape(input, *sizes, shape=None):  # noqa: A002
+    """input with a new shape of the same size, given as reshape(x, 2, 3),
+    reshape(x, (2, 3)) or reshape(x, shape=(2, 3)); one entry may be -1 (inferred)."""
+    shape = shape_arg(sizes) if shape is None else tuple(shape)
+    if input.shape == shape:
+        return input
+    return Reshape(_resolve_shape(shape, input))(input)
 
 
 def _resolve_shape(shape, a):
@@ -224,62 +225,79 @@ def _resolve_shape(shape, a):
 view = reshape
 
 
-def permute(a, *dims):
-    """Reorder all the dims: output dim i is input dim dims[i] (NumPy's transpose)."""
-    dims = shape_arg(dims)
-    if len(dims) != a.ndim:
+def permute(input, *order, dims=None):  # noqa: A002
+    """Reorder all the dims: output dim i is input dim dims[i] (NumPy's transpose), given
+    as permute(x, 2, 0, 1), permute(x, (2, 0, 1)) or permute(x, dims=(2, 0, 1))."""
+    dims = shape_arg(order) if dims is None else tuple(dims)
+    if len(dims) != input.ndim:
         raise ValueError(f"permute: got {len(dims)} dims {dims} for a tensor with "
-                           f"{a.ndim} dims (shape {a.shape})")
-    dims = tuple(one_dim(d, a.ndim, "permute") for d in dims)
-    if sorted(dims) != list(range(a.ndim)):
+                           f"{input.ndim} dims (shape {input.shape})")
+    dims = tuple(one_dim(d, input.ndim, "permute") for d in dims)
+    if sorted(dims) != list(range(input.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the "
-                           f"{a.ndim} dims of shape {a.shape}")
-    if dims == tuple(range(a.ndim)):
-        return a
-    return Permute(dims)(a)
+                           f"{input.ndim} dims of shape {input.shape}")
+    if dims == tuple(range(input.ndim)):
+        return input
+    return Permute(dims)(input)
 
 
-def transpose(a, dim0, dim1):
+def transpose(input, dim0, dim1):  # noqa: A002
     """Swap two dims (PyTorch's transpose; for every dim at once use permute)."""
-    dims = list(range(a.ndim))
-    if a.ndim == 0:
+    dims = list(range(input.ndim))
+    if input.ndim == 0:
         one_dim(dim0, 1, "transpose"), one_dim(dim1, 1, "transpose")
-        return a
-    dim0, dim1 = one_dim(dim0, a.ndim, "transpose"), one_dim(dim1, a.ndim, "transpose")
+        return input
+    dim0, dim1 = one_dim(dim0, input.ndim, "transpose"), one_dim(dim1, input.ndim, "transpose")
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-    return permute(a, dims)
+    return permute(input, dims)
 
 
-swapaxes = swapdims = transpose
+swapdims = transpose
 
 
-def t(a):
+def swapaxes(input, axis0, axis1):  # noqa: A002
+    """transpose under NumPy's name, with PyTorch's argument names for it."""
+    return transpose(input, axis0, axis1)
+
+
+def t(input):  # noqa: A002
     """Transpose a matrix (a 0-d or 1-d tensor is returned as it is)."""
-    if a.ndim > 2:
-        raise ValueError(f"t: expects a tensor with <= 2 dims, got shape {a.shape}; "
+    if input.ndim > 2:
+        raise ValueError(f"t: expects a tensor with <= 2 dims, got shape {input.shape}; "
                            "use transpose(dim0, dim1) or permute")
-    return a if a.ndim < 2 else transpose(a, 0, 1)
+    return input if input.ndim < 2 else transpose(input, 0, 1)
 
 
-def movedim(a, source, destination):
-    """Move dim `source` to position `destination`, keeping the others in order."""
-    source = one_dim(source, a.ndim, "movedim")
-    destination = one_dim(destination, a.ndim, "movedim")
-    order = [d for d in range(a.ndim) if d != source]
-    order.insert(destination, source)
-    return permute(a, order)
+def movedim(input, source, destination):  # noqa: A002 (PyTorch's argument names)
+    """Move dim `source` to position `destination`, keeping the others in order; source and
+    destination may also be sequences of as many dims."""
+    sources = source if isinstance(source, (tuple, list)) else (source,)
+    destinations = destination if isinstance(destination, (tuple, list)) else (destination,)
+    if len(sources) != len(destinations):
+        raise ValueError(f"movedim: {len(sources)} source dims {tuple(sources)} but "
+                         f"{len(destinations)} destinations {tuple(destinations)}")
+    n = max(input.ndim, 1)
+    sources = [one_dim(d, n, "movedim") for d in sources]
+    destinations = [one_dim(d, n, "movedim") for d in destinations]
+    if len(set(sources)) != len(sources) or len(set(destinations)) != len(destinations):
+        raise ValueError(f"movedim: repeated dim in source {tuple(sources)} or destination "
+                         f"{tuple(destinations)}")
+    rest = iter(d for d in range(input.ndim) if d not in sources)
+    placed = dict(zip(destinations, sources))
+    return permute(input, [placed[i] if i in placed else next(rest) for i in range(input.ndim)])
 
 
-def broadcast_to(a, shape):
-    shape = tuple(shape)
-    if a.shape == shape:
-        return a
+def broadcast_to(input, size):  # noqa: A002
+    """A view of input repeated along its size-1 dims (and new leading dims) to `size`."""
+    shape = tuple(size)
+    if input.shape == shape:
+        return input
     try:
-        if np.broadcast_shapes(a.shape, shape) != shape:
+        if np.broadcast_shapes(input.shape, shape) != shape:
             raise ValueError
     except ValueError:
-        raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}") from None
-    return BroadcastTo(shape)(a)
+        raise ValueError(f"broadcast_to: cannot broadcast shape {input.shape} to {shape}") from None
+    return BroadcastTo(shape)(input)
 
 
 def expand(a, *sizes):
@@ -327,25 +345,25 @@ def repeat(a, *sizes):
     return reshape(copies, tuple(r * d for r, d in zip(sizes, shape)))
 
 
-def tile(a, dims):
+def tile(input, dims):  # noqa: A002
     """Like repeat, but fewer dims than a.ndim are padded with 1s in front (torch.tile)."""
     dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-    return repeat(a, (1,) * (a.ndim - len(dims)) + dims)
+    return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
 
 
-def squeeze(a, dim=None, *, axis=None):
+def squeeze(input, dim=None, *, axis=None):  # noqa: A002
     """Drop dims of size 1 (all of them, or those in `dim` that have size 1)."""
     dim = dim_alias(dim, axis, "squeeze")
     if dim is None:
-        return reshape(a, tuple(n for n in a.shape if n != 1))
-    dims = normalize_axis(dim, a.ndim, "squeeze")
-    return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in dims or n != 1))
+        return reshape(input, tuple(n for n in input.shape if n != 1))
+    dims = normalize_axis(dim, input.ndim, "squeeze")
+    return reshape(input, tuple(n for i, n in enumerate(input.shape) if i not in dims or n != 1))
 
 
-def unsqueeze(a, dim):
+def unsqueeze(input, dim):  # noqa: A002
     """Insert a dim of size 1 at position `dim` (-1 appends one)."""
-    dim = normalize_axis(dim, a.ndim + 1, "unsqueeze")[0]
-    return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
+    dim = normalize_axis(dim, input.ndim + 1, "unsqueeze")[0]
+    return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:])
 
 
 def expand_dims(a, axis):
@@ -353,25 +371,25 @@ def expand_dims(a, axis):
     return unsqueeze(a, axis)
 
 
-def flatten(a, start_dim=0, end_dim=-1):
-    if a.ndim == 0:
-        return reshape(a, (1,))
-    start, end = one_dim(start_dim, a.ndim, "flatten"), one_dim(end_dim, a.ndim, "flatten")
+def flatten(input, start_dim=0, end_dim=-1):  # noqa: A002
+    if input.ndim == 0:
+        return reshape(input, (1,))
+    start, end = one_dim(start_dim, input.ndim, "flatten"), one_dim(end_dim, input.ndim, "flatten")
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
-    merged = math.prod(a.shape[start:end + 1])
-    return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
+    merged = math.prod(input.shape[start:end + 1])
+    return reshape(input, input.shape[:start] + (merged,) + input.shape[end + 1:])
 
 
-def unflatten(a, dim, sizes):
+def unflatten(input, dim, sizes):  # noqa: A002
     """Split dim `dim` into several dims of `sizes` (one may be -1)."""
-    dim = one_dim(dim, a.ndim, "unflatten")
+    dim = one_dim(dim, input.ndim, "unflatten")
     known = math.prod(n for n in sizes if n != -1)
-    sizes = tuple(a.shape[dim] // known if n == -1 else n for n in sizes)
-    if math.prod(sizes) != a.shape[dim]:
-        raise ValueError(f"unflatten: sizes {sizes} do not multiply to {a.shape[dim]}, "
-                           f"the size of dim {dim} of shape {a.shape}")
-    return reshape(a, a.shape[:dim] + sizes + a.shape[dim + 1:])
+    sizes = tuple(input.shape[dim] // known if n == -1 else n for n in sizes)
+    if math.prod(sizes) != input.shape[dim]:
+        raise ValueError(f"unflatten: sizes {sizes} do not multiply to {input.shape[dim]}, "
+                           f"the size of dim {dim} of shape {input.shape}")
+    return reshape(input, input.shape[:dim] + sizes + input.shape[dim + 1:])
 
 
 def cat(tensors, dim=0, *, axis=None):
@@ -410,15 +428,15 @@ def stack(tensors, dim=0, *, axis=None):
 
 
 def _cut(a, indices, dim):
-    """Pieces of a along dim, cut before each of `indices` (ascending)."""
-    return list(Split(list(indices), dim)(a)) if indices else [a]
+    """Pieces of a along dim, cut before each of `indices` (ascending), as a tuple."""
+    return tuple(Split(list(indices), dim)(a)) if indices else (a,)
 
 
-def split(a, split_size_or_sections, dim=0):
+def split(tensor, split_size_or_sections, dim=0):
     """Pieces along `dim`: of `split_size` each (the last may be shorter) when given an
     int, or of the listed sizes, which must add up to the dim's length (PyTorch's split)."""
-    dim = one_dim(dim, a.ndim, "split")
-    length = a.shape[dim]
+    dim = one_dim(dim, tensor.ndim, "split")
+    length = tensor.shape[dim]
     if isinstance(split_size_or_sections, (int, np.integer)):
         size = int(split_size_or_sections)
         if size <= 0 and length:
@@ -428,42 +446,48 @@ def split(a, split_size_or_sections, dim=0):
         sizes = [int(n) for n in split_size_or_sections]
         if sum(sizes) != length or min(sizes, default=0) < 0:
             raise ValueError(f"split: sizes {sizes} do not add up to {length}, the size of "
-                               f"dim {dim} of shape {a.shape}")
-    return _cut(a, np.cumsum(sizes)[:-1].tolist(), dim)
+                               f"dim {dim} of shape {tensor.shape}")
+    return _cut(tensor, np.cumsum(sizes)[:-1].tolist(), dim)
 
 
-def chunk(a, chunks, dim=0):
+def chunk(input, chunks, dim=0):  # noqa: A002
     """About `chunks` pieces of equal size ceil(n / chunks) along dim (maybe fewer)."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    dim = one_dim(dim, a.ndim, "chunk")
-    return split(a, max(1, -(-a.shape[dim] // chunks)), dim)
+    dim = one_dim(dim, input.ndim, "chunk")
+    return split(input, max(1, -(-input.shape[dim] // chunks)), dim)
 
 
-def tensor_split(a, indices_or_sections, dim=0):
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None,  # noqa: A002
+                 indices=None):
     """NumPy's split: an int n gives n pieces as equal as can be (the first n % len are one
-    longer); a list gives the indices to cut before."""
-    dim = one_dim(dim, a.ndim, "tensor_split")
-    length = a.shape[dim]
+    longer); a list gives the indices to cut before. By name, PyTorch calls the int
+    sections= and the list indices=."""
+    given = [v for v in (indices_or_sections, sections, indices) if v is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split: give one of indices_or_sections, sections= or indices=")
+    indices_or_sections = given[0]
+    dim = one_dim(dim, input.ndim, "tensor_split")
+    length = input.shape[dim]
     if isinstance(indices_or_sections, (int, np.integer)):
         n = int(indices_or_sections)
         if n <= 0:
             raise ValueError(f"tensor_split: the number of sections must be positive, got {n}")
         sizes = [length // n + (1 if i < length % n else 0) for i in range(n)]
-        return _cut(a, np.cumsum(sizes)[:-1].tolist(), dim)
+        return _cut(input, np.cumsum(sizes)[:-1].tolist(), dim)
     indices = [min(max(int(i) if i >= 0 else int(i) + length, 0), length)
                for i in indices_or_sections]
     pieces, start = [], 0
     for stop in indices + [length]:
-        pieces.append(getitem(a, (slice(None),) * dim + (slice(start, max(start, stop)),)))
+        pieces.append(getitem(input, (slice(None),) * dim + (slice(start, max(start, stop)),)))
         start = max(start, stop)
-    return pieces
+    return tuple(pieces)
 
 
-def unbind(a, dim=0):
+def unbind(input, dim=0):  # noqa: A002
     """The slices along dim, each without that dim."""
-    dim = one_dim(dim, a.ndim, "unbind")
-    return [squeeze(piece, dim) for piece in split(a, 1, dim)]
+    dim = one_dim(dim, input.ndim, "unbind")
+    return tuple(squeeze(piece, dim) for piece in split(input, 1, dim))
 
 
 def getitem(a, index):
@@ -483,30 +507,34 @@ def array_index(index, a):
     return index
 
 
-def gather(a, dim, index):
+def gather(input, dim, index):  # noqa: A002
     """out[i][j][k] = a[index[i][j][k]][j][k] for dim 0 (and so on): PyTorch's gather."""
-    dim = one_dim(dim, a.ndim, "gather")
+    dim = one_dim(dim, input.ndim, "gather")
     index = index.data if isinstance(index, Tensor) else index
-    xp = backend.get_array_module(a.data)
+    xp = backend.get_array_module(input.data)
     index = xp.asarray(index)
-    if index.ndim != a.ndim or index.dtype.kind not in "iu":
-        raise ValueError(f"gather: index must be an integer tensor with {a.ndim} dims like "
-                           f"the input {a.shape}, got shape {index.shape}, dtype {index.dtype}")
-    if index.size and (int(index.min()) < -a.shape[dim] or int(index.max()) >= a.shape[dim]):
-        raise IndexError(f"gather: index out of range for dim {dim} of size {a.shape[dim]}")
+    if index.ndim != input.ndim or index.dtype.kind not in "iu":
+        raise ValueError(f"gather: index must be an integer tensor with {input.ndim} dims like "
+                           f"the input {input.shape}, got shape {index.shape}, dtype {index.dtype}")
+    size = input.shape[dim]
+    if index.size and (int(index.min()) < -size or int(index.max()) >= size):
+        raise IndexError(f"gather: index out of range for dim {dim} of size {size}")
     full = list(xp.ix_(*[xp.arange(n) for n in index.shape]))
     full[dim] = index
-    return getitem(a, tuple(full))
+    return getitem(input, tuple(full))
 
 
-def take_along_dim(a, indices, dim):
-    """Pick along `dim` at `indices` (broadcast with a's other dims), like np.take_along_axis."""
+def take_along_dim(input, indices, dim=None):  # noqa: A002
+    """Pick along `dim` at `indices` (broadcast with input's other dims), like
+    np.take_along_axis; without dim, from the flattened input at the flattened indices."""
     indices = indices.data if isinstance(indices, Tensor) else indices
-    dim = one_dim(dim, a.ndim, "take_along_dim")
-    shape = list(np.broadcast_shapes(a.shape[:dim] + (1,) + a.shape[dim + 1:],
+    if dim is None:
+        return take_along_dim(reshape(input, -1), indices.reshape(-1), 0)
+    dim = one_dim(dim, input.ndim, "take_along_dim")
+    shape = list(np.broadcast_shapes(input.shape[:dim] + (1,) + input.shape[dim + 1:],
                                      indices.shape[:dim] + (1,) + indices.shape[dim + 1:]))
     shape[dim] = indices.shape[dim]
-    xp = backend.get_array_module(a.data)
+    xp = backend.get_array_module(input.data)
     a_shape = list(shape)
-    a_shape[dim] = a.shape[dim]
-    return gather(expand(a, a_shape), dim, xp.broadcast_to(indices, tuple(shape)))
+    a_shape[dim] = input.shape[dim]
+    return gather(expand(input, a_shape), dim, xp.broadcast_to(indices, tuple(shape)))

@@ -18,7 +18,7 @@ class _ConvNd(Module):
     conv = None
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros"):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         op, n = type(self).__name__, self.spatial
         if not isinstance(groups, int) or groups < 1:
@@ -36,8 +36,10 @@ class _ConvNd(Module):
         self.dilation = as_tuple(dilation, n, "dilation", op)
         self.padding = self._checked_padding(op, padding)
         self.groups, self.padding_mode = groups, padding_mode
-        self.weight = Parameter(zeros(out_channels, in_channels // groups, *self.kernel_size))
-        self.bias = Parameter(zeros(out_channels)) if bias else None
+        make = dict(dtype=dtype, device=device or "cpu")
+        self.weight = Parameter(zeros(out_channels, in_channels // groups, *self.kernel_size,
+                                      **make))
+        self.bias = Parameter(zeros(out_channels, **make)) if bias else None
         self.reset_parameters()
 
     def _checked_padding(self, op, padding):

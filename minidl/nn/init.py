@@ -39,8 +39,9 @@ def normal_(tensor, mean=0.0, std=1.0):
     return _fill(tensor, backend.rng().normal(mean, std, size=tensor.shape))
 
 
-def constant_(tensor, value):
-    return _fill(tensor, value)
+def constant_(tensor, val):
+    """Fill with the value val."""
+    return _fill(tensor, val)
 
 
 def zeros_(tensor):
@@ -66,9 +67,12 @@ def calculate_fan_in_and_fan_out(tensor):
 
 def calculate_gain(nonlinearity, param=None):
     """The factor that keeps the signal's variance through `nonlinearity`
-    (sqrt(2) for ReLU, which zeroes half of it; 5/3 for tanh; 1 for linear)."""
-    if nonlinearity in ("linear", "identity", "conv1d", "conv2d", "sigmoid"):
-        return 1.0
+    (sqrt(2) for ReLU, which zeroes half of it; 5/3 for tanh; the int 1 for the linear
+    layers and sigmoid, as PyTorch returns it)."""
+    linear = ("linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+              "conv_transpose2d", "conv_transpose3d")
+    if nonlinearity in linear or nonlinearity == "sigmoid":
+        return 1
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":

@@ -14,6 +14,7 @@ else follows: dotted names (`fc.weight`, as in PyTorch), `state_dict()`,
 The containers `Sequential` and `ModuleList` are Modules whose submodules
 are named "0", "1", ...
 """
+import warnings
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -30,7 +31,9 @@ class Parameter(Tensor):
     """
     __slots__ = ()
 
-    def __init__(self, data, requires_grad=True):
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:   # Parameter(): an empty one, as in PyTorch
+            data = np.empty((0,), dtype=backend.default_dtype())
         if isinstance(data, Tensor):
             data = data.data
         elif not hasattr(data, "dtype"):
@@ -65,6 +68,7 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
@@ -128,13 +132,18 @@ class Module:
                             f"not {type(param).__name__}")
         self._register(self._parameters, name, param)
 
-    def register_buffer(self, name, tensor):
-        """Register state that is saved and moved with the module but not trained
-        (BatchNorm's running mean, for instance). Later `self.name = t` replaces it."""
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register state that is moved with the module but not trained (BatchNorm's
+        running mean, for instance), and saved in the state_dict unless persistent=False.
+        Later `self.name = t` replaces it."""
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, "
                             f"not {type(tensor).__name__}")
         self._register(self._buffers, name, tensor)
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name, module):
         """Same as `self.name = module`, for names that are not identifiers ("0", "1")."""
@@ -147,37 +156,60 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        output = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, output)
+        try:
+            output = self.forward(*args, **kwargs)
+        except Exception:
+            self._run_hooks_after_an_error(args, kwargs)
+            raise
+        for hook, with_kwargs, _ in list(self._forward_hooks.values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
             if result is not None:
                 output = result
         return output
 
-    def register_forward_hook(self, hook):
-        """Call `hook(module, inputs, output)` after every forward; a non-None
-        return value replaces the output. Returns a handle with `.remove()`."""
+    def _run_hooks_after_an_error(self, args, kwargs):
+        """The always_call hooks run even when forward raised (with output None); an
+        error they raise is only warned about, so the first one is what the caller sees."""
+        for hook, with_kwargs, always_call in list(self._forward_hooks.values()):
+            if always_call:
+                try:
+                    hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+                except Exception as exc:  # noqa: BLE001
+                    warnings.warn(f"{type(self).__name__}: a forward hook with always_call=True "
+                                  f"raised {exc!r} after forward raised", stacklevel=3)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """Call `hook(module, inputs, output)` after every forward (with_kwargs=True:
+        `hook(module, inputs, kwargs, output)`); a non-None return value replaces the
+        output. prepend=True runs it before the hooks already there; always_call=True
+        runs it even when forward raises. Returns a handle with `.remove()`."""
         key = max(self._forward_hooks, default=-1) + 1
-        self._forward_hooks[key] = hook
+        self._forward_hooks[key] = (hook, with_kwargs, always_call)
+        if prepend:
+            self._forward_hooks.move_to_end(key, last=False)
         return RemovableHandle(self._forward_hooks, key)
 
     # ------------------------------------------------------------------ walking the tree
-    def named_modules(self, prefix=""):
-        """(dotted name, module) for this module and every module below it, each once."""
-        seen = set()
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module and every module below it, each once
+        (remove_duplicate=False: a module reached twice is listed under both names).
+        `memo`, a set of modules, are left out (and the ones listed are added to it)."""
+        seen = set() if memo is None else memo
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if module in seen:
+                    continue
+                seen.add(module)
             yield name, module
             children = [(f"{name}.{child_name}" if name else child_name, child)
                         for child_name, child in module._modules.items() if child is not None]
             stack.extend(reversed(children))
 
-    def modules(self):
-        for _, module in self.named_modules():
+    def modules(self, remove_duplicate=True):
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
             yield module
 
     def named_children(self):
@@ -189,28 +221,30 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def _named_members(self, registry, prefix, recurse):
+    def _named_members(self, registry, prefix, recurse, remove_duplicate=True):
         """(dotted name, tensor) from one registry of every module, each tensor once
-        (a weight shared by two layers is listed under its first name)."""
+        (a weight shared by two layers is listed under its first name), or under each of
+        its names with remove_duplicate=False."""
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                   if recurse else [(prefix, self)])
         for module_name, module in modules:
             for name, value in getattr(module, registry).items():
-                if value is None or id(value) in seen:
+                if value is None or (remove_duplicate and id(value) in seen):
                     continue
                 seen.add(id(value))
                 yield (f"{module_name}.{name}" if module_name else name), value
 
-    def named_parameters(self, prefix="", recurse=True):
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
         """(dotted name, Parameter) pairs, e.g. ("0.weight", ...) in a Sequential."""
-        return self._named_members("_parameters", prefix, recurse)
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix="", recurse=True):
-        return self._named_members("_buffers", prefix, recurse)
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
         for _, buffer in self.named_buffers(recurse=recurse):
@@ -238,36 +272,51 @@ class Module:
         """Evaluation mode: Dropout is the identity, BatchNorm uses its running statistics."""
         return self.train(False)
 
-    def zero_grad(self):
-        """Forget the gradients of every parameter (set them to None)."""
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients of every parameter: set them to None (the default) or,
+        with set_to_none=False, to zeros."""
         for param in self.parameters():
-            param.grad = None
+            if param.grad is None:
+                continue
+            param.grad = None if set_to_none else Tensor(
+                backend.get_array_module(param.data).zeros_like(param.data))
 
-    def requires_grad_(self, flag=True):
+    def requires_grad_(self, requires_grad=True):
         """Freeze (False) or unfreeze (True) every parameter. Returns self."""
         for param in self.parameters():
-            param.requires_grad = flag
+            param.requires_grad = requires_grad
         return self
 
     # ------------------------------------------------------------------ state
-    def _state_entries(self):
-        """(dotted name, tensor) for every parameter and buffer, in registration order."""
+    def _state_entries(self, persistent_only=True):
+        """(dotted name, owner module, its name there, tensor) for every parameter and
+        buffer (without the non-persistent buffers, unless asked), in registration order."""
         for module_name, module in self.named_modules():
             for registry in (module._parameters, module._buffers):
                 for name, value in registry.items():
-                    if value is not None:
-                        yield (f"{module_name}.{name}" if module_name else name), value
+                    if value is None or (persistent_only and registry is module._buffers and
+                                         name in module._non_persistent_buffers_set):
+                        continue
+                    yield (f"{module_name}.{name}" if module_name else name), module, name, value
 
-    def state_dict(self):
-        """An ordered dict name -> Tensor of every parameter and buffer.
+    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+        """An ordered dict name -> Tensor of every parameter and persistent buffer.
 
         The tensors are detached but share memory with the module, as in
         PyTorch: copy them (`{k: v.numpy().copy() ...}`) to keep a snapshot.
-        A weight shared by two layers appears under both names.
+        keep_vars=True gives the Parameters and buffers themselves. A weight
+        shared by two layers appears under both names. Names start with
+        `prefix`; `destination`, a dict to fill and return, and positional
+        arguments (destination, prefix, keep_vars) are PyTorch's deprecated forms.
         """
-        return OrderedDict((name, Tensor(value.data)) for name, value in self._state_entries())
+        if args:
+            destination, prefix, keep_vars = (args + (destination, prefix, keep_vars)[len(args):])
+        out = OrderedDict() if destination is None else destination
+        for name, _, _, value in self._state_entries():
+            out[prefix + name] = value if keep_vars else Tensor(value.data)
+        return out
 
-    def load_state_dict(self, state, strict=True):
+    def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy values (Tensors or NumPy arrays) into the parameters and buffers by name.
 
         Every entry is checked before anything is written: a value whose shape
@@ -275,9 +324,13 @@ class Module:
         RuntimeError listing all of them and leaves the module unchanged.
         Values are cast to each entry's dtype and moved to its device; the
         Parameter objects stay the same, so an optimizer built earlier still
-        holds them. Returns (missing_keys, unexpected_keys).
+        holds them. assign=True instead puts the given values in place (as new
+        Parameters that keep requires_grad, with the values' dtype), as PyTorch.
+        Returns (missing_keys, unexpected_keys).
         """
-        entries = OrderedDict(self._state_entries())
+        state = state_dict
+        owners = {name: (module, key) for name, module, key, _ in self._state_entries()}
+        entries = OrderedDict((name, value) for name, _, _, value in self._state_entries())
         missing = [name for name in entries if name not in state]
         unexpected = [name for name in state if name not in entries]
         problems = []
@@ -298,24 +351,34 @@ class Module:
                 continue
             xp = backend.get_array_module(target.data)
             new_values[name] = xp.array(backend.to_device(value, target.device),
-                                        dtype=target.dtype)
+                                        dtype=None if assign else target.dtype)
         if problems:
             raise RuntimeError(f"load_state_dict into {type(self).__name__}: "
                                + "; ".join(problems) + ". Nothing was changed.")
         for name, array in new_values.items():
-            entries[name].data = array
+            if not assign:
+                entries[name].data = array
+                continue
+            module, key = owners[name]
+            if key in module._parameters:
+                module._parameters[key] = Parameter(array, entries[name].requires_grad)
+            else:
+                module._buffers[key] = Tensor(array)
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ devices and dtypes
-    def to(self, device=None, dtype=None):
-        """Move (and/or cast the floating-point) parameters and buffers in place.
+    def to(self, *args, **kwargs):
+        """Move (and/or cast the floating-point) parameters and buffers in place:
+        to(device), to(dtype), to(device, dtype), to(tensor) (its device and dtype),
+        or the same as device=, dtype= (PyTorch's forms; non_blocking is ignored).
 
         The Parameter objects are kept, only their arrays change, so an
         optimizer made before `model.to("cuda")` still updates the model.
         """
+        device, dtype = _device_and_dtype(args, kwargs)
         if device is not None:
             device = backend.check_device(device)
-        for _, tensor in self._state_entries():
+        for _, _, _, tensor in self._state_entries(persistent_only=False):
             tensor.data = _converted(tensor.data, device, dtype)
             if tensor.grad is not None:
                 tensor.grad = Tensor(_converted(tensor.grad.data, device, dtype))
@@ -324,7 +387,8 @@ class Module:
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self):
+    def cuda(self, device=None):
+        """Move to the GPU (minidl has one: `device`, PyTorch's GPU index, is ignored)."""
         return self.to("cuda")
 
     def double(self):
@@ -346,6 +410,24 @@ class Module:
         extra = [self.extra_repr()] if self.extra_repr() else []
         body = "\n  ".join(extra + lines)
         return f"{type(self).__name__}(\n  {body}\n)"
+
+
+def _device_and_dtype(args, kwargs):
+    """(device, dtype) from Module.to's arguments, as PyTorch reads them."""
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, str):
+            device = arg
+        elif isinstance(arg, bool):   # non_blocking, given positionally
+            continue
+        else:
+            dtype = arg
+    return device, dtype
 
 
 def _converted(array, device, dtype):
@@ -394,10 +476,10 @@ class Sequential(_Container):
             for i, module in enumerate(modules):
                 self.add_module(str(i), module)
 
-    def forward(self, x):
+    def forward(self, input):
         for module in self._modules.values():
-            x = module(x)
-        return x
+            input = module(input)
+        return input
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -412,9 +494,9 @@ class ModuleList(_Container):
     It has no forward: the owner decides how to call the modules.
     """
 
-    def __init__(self, modules=()):
+    def __init__(self, modules=None):
         super().__init__()
-        for module in modules:
+        for module in modules or ():
             self.append(module)
 
     def __getitem__(self, index):
@@ -430,6 +512,14 @@ class ModuleList(_Container):
         for module in modules:
             self.append(module)
         return self
+
+    def insert(self, index, module):
+        """Put module before position index; the later ones move up by one."""
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
 
 
 def _checked_index(index, length, who):

@@ -38,31 +38,32 @@ class LayerNorm(Module):
         self.bias = (Parameter(zeros(*self.normalized_shape, **make))
                      if elementwise_affine and bias else None)
 
-    def forward(self, x):
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
 class _BatchNorm(Module):
     """Batch normalization over dim 1 (the channels).
 
-    weight starts at ones, bias at zeros; buffers running_mean (zeros),
-    running_var (ones) and num_batches_tracked, named as in PyTorch so that
-    its state dicts load. momentum=None averages all batches seen equally.
+    weight starts at ones, bias at zeros (bias=False leaves it out); buffers
+    running_mean (zeros), running_var (ones) and num_batches_tracked, named as
+    in PyTorch so that its state dicts load. momentum=None averages all
+    batches seen equally.
     """
     expected_dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None):
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         make = dict(dtype=dtype, device=device or "cpu")
         self.weight = Parameter(ones(num_features, **make)) if affine else None
-        self.bias = Parameter(zeros(num_features, **make)) if affine else None
+        self.bias = Parameter(zeros(num_features, **make)) if affine and bias else None
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, **make))
             self.register_buffer("running_var", ones(num_features, **make))
@@ -71,17 +72,18 @@ class _BatchNorm(Module):
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
 
-    def forward(self, x):
-        if x.ndim not in self.expected_dims:
+    def forward(self, input):
+        if input.ndim not in self.expected_dims:
             dims = " or ".join(f"{n}-D" for n in self.expected_dims)
-            raise ValueError(f"{type(self).__name__}: expected a {dims} input, got shape {x.shape}")
+            raise ValueError(f"{type(self).__name__}: expected a {dims} input, "
+                             f"got shape {input.shape}")
         momentum = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
             increment_version(self.num_batches_tracked)
             if momentum is None:  # cumulative moving average: 1/1, 1/2, 1/3, ...
                 momentum = 1.0 / int(self.num_batches_tracked.item())
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                             training=self.training or not self.track_running_stats,
                             momentum=momentum or 0.0, eps=self.eps)
 

@@ -107,9 +107,10 @@ class TransformerEncoder(Module):
         self.num_layers = num_layers
         self.norm = norm
 
-    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=False):
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        """is_causal: a hint that mask is the causal mask (None: not said), as in PyTorch."""
         x = src
         for layer in self.layers:
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
-                      is_causal=is_causal)
+                      is_causal=bool(is_causal))
         return x if self.norm is None else self.norm(x)

@@ -9,7 +9,8 @@ Adam by that average together with a decaying average of the gradients themselve
 (momentum), each corrected for starting at zero. AdamW is Adam with weight decay
 applied to the weights directly instead of through the gradient.
 
-All updates are PyTorch's, term for term; all operations are elementwise. The running
+All updates are PyTorch's, term for term; all operations are elementwise.
+maximize=True climbs the objective instead (every g is replaced by -g). The running
 averages are updated in place (`v *= alpha; v += ...`) so a step allocates little.
 """
 from .. import backend
@@ -31,9 +32,10 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10):
+                 initial_accumulator_value=0.0, eps=1e-10, *, maximize=False):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
+                                      maximize=maximize))
 
     def check_hyperparameters(self, group):
         super().check_hyperparameters(group)
@@ -71,9 +73,9 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False):
+                 centered=False, *, maximize=False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered))
+                                      momentum=momentum, centered=centered, maximize=maximize))
 
     def check_hyperparameters(self, group):
         super().check_hyperparameters(group)
@@ -129,13 +131,15 @@ class Adam(Optimizer):
     coordinate moves by about lr per step whatever the scale of its gradient.
     AMSGrad replaces v_t by its running maximum vmax_t = max(vmax_{t-1}, v_t) before the
     correction, so the per-coordinate step never grows, which fixes Adam's divergence
-    on some convex problems.
+    on some convex problems. decoupled_weight_decay=True is AdamW's decay (see AdamW).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False):
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad))
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     def check_hyperparameters(self, group):
         super().check_hyperparameters(group)
@@ -148,7 +152,9 @@ class Adam(Optimizer):
         check_at_least(self.name, "weight_decay", group["weight_decay"], 0.0)
 
     def update(self, param, grad, state, group):
-        if group["weight_decay"] != 0:
+        if group["decoupled_weight_decay"]:
+            param *= 1 - group["lr"] * group["weight_decay"]
+        elif group["weight_decay"] != 0:
             grad = grad + group["weight_decay"] * param
         self.adam_step(param, grad, state, group)
 
@@ -192,9 +198,6 @@ class AdamW(Adam):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
-
-    def update(self, param, grad, state, group):
-        param *= 1 - group["lr"] * group["weight_decay"]
-        self.adam_step(param, grad, state, group)
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)

@@ -69,8 +69,9 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
     # ------------------------------------------------------------------ groups
-    def add_param_group(self, group):
+    def add_param_group(self, param_group):
         """Add a dict {"params": tensors, hyperparameter: value, ...}; defaults fill the rest."""
+        group = param_group
         if not isinstance(group, dict):
             raise TypeError(f"{self.name}.add_param_group: a group is a dict, "
                             f"got {type(group).__name__}")
@@ -142,7 +143,10 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 self._check_grad(p)
-                self.update(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+                grad = p.grad.data
+                if group.get("maximize", False):   # ascend f: descend -f (a new array)
+                    grad = -grad
+                self.update(p.data, grad, self.state.setdefault(p, {}), group)
                 increment_version(p)  # a graph that saved the old values may not reuse them
         return loss
 

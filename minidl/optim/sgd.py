@@ -43,12 +43,14 @@ class SGD(Optimizer):
     which corrects an overshoot one step earlier. This is PyTorch's update exactly:
     the buffer starts as g itself, and lr multiplies the whole step (it is not folded
     into the buffer), so changing lr mid-training does not rescale the buffer.
+    maximize=True climbs the objective instead (g is replaced by -g).
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
-                 weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, *, maximize=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      nesterov=nesterov, weight_decay=weight_decay))
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
 
     def check_hyperparameters(self, group):
         super().check_hyperparameters(group)
