@@ -15,8 +15,8 @@ tensor_methods.attach()  # Tensor's operators and methods, now that the ops exis
 
 from . import classic, data, functional, metrics, nn, optim  # noqa: E402
 from .autograd import (  # noqa: E402
-    Function, backward, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad,
-    set_grad_enabled,
+    Function, backward, detect_anomaly, enable_grad, grad, is_anomaly_enabled, is_grad_enabled,
+    no_grad, set_grad_enabled,
 )
 from .backend import (  # noqa: E402
     cuda_is_available, default_dtype, get_kernels, manual_seed, set_default_dtype, set_kernels,

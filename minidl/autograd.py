@@ -80,16 +80,27 @@ class _Modes(threading.local):
     thread running inference under no_grad never switches off another's training."""
     grad_enabled = True
     detect_anomaly = False
+    check_nan = False
 
 
 _modes = _Modes()
 
 
 class _Setting:
-    """A context manager (and decorator) that sets one mode and restores it on exit."""
+    """Set one mode for a `with` block (or a decorated function) and restore it after.
 
-    def __init__(self, name, value):
-        self.name, self.value = name, value
+    Subclasses say which mode (`name`) and which value. `no_grad` and `enable_grad` can
+    decorate with or without parentheses (`@no_grad()` or `@no_grad`), as in PyTorch."""
+    name, value = None, None
+
+    def __new__(cls, orig_func=None):
+        self = super().__new__(cls)
+        if callable(orig_func):  # @no_grad, without parentheses
+            return self(orig_func)
+        return self
+
+    def __init__(self, orig_func=None):
+        pass
 
     def __enter__(self):
         self.old = getattr(_modes, self.name)
@@ -100,34 +111,72 @@ class _Setting:
 
     def __call__(self, fn):
         def wrapped(*args, **kwargs):
-            with _Setting(self.name, self.value):
+            with self.fresh():  # a new manager per call, so that calls may nest
                 return fn(*args, **kwargs)
-        wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
+        wrapped.__name__, wrapped.__doc__, wrapped.__wrapped__ = fn.__name__, fn.__doc__, fn
         return wrapped
 
-
-def no_grad():
-    """Context manager (or decorator): ops inside record no graph (inference, optimizer steps)."""
-    return _Setting("grad_enabled", False)
-
-
-def enable_grad():
-    """Context manager (or decorator): switch graph recording back on inside a no_grad block."""
-    return _Setting("grad_enabled", True)
+    def fresh(self):
+        twin = object.__new__(type(self))
+        twin.value = self.value
+        return twin
 
 
-def set_grad_enabled(mode):
-    """Context manager: record the graph or not, as `mode` says."""
-    return _Setting("grad_enabled", bool(mode))
+class no_grad(_Setting):
+    """Ops inside record no graph (inference, optimizer steps): `with mdl.no_grad():`."""
+    name, value = "grad_enabled", False
+
+
+class enable_grad(_Setting):
+    """Switch graph recording back on inside a no_grad block."""
+    name, value = "grad_enabled", True
+
+
+class detect_anomaly(_Setting):
+    """Raise at the first op whose forward or backward makes NaN or inf (check_nan=False
+    turns the mode on but checks nothing, as in PyTorch)."""
+    name, value = "detect_anomaly", True
+
+    def __new__(cls, check_nan=True):
+        return object.__new__(cls)
+
+    def __init__(self, check_nan=True):
+        self.check_nan = bool(check_nan)
+
+    def __enter__(self):
+        super().__enter__()
+        self.old_check, _modes.check_nan = _modes.check_nan, self.check_nan
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        _modes.check_nan = self.old_check
+
+    def fresh(self):
+        return detect_anomaly(self.check_nan)
+
+
+class set_grad_enabled(_Setting):
+    """Record the graph or not, as `mode` says. Like PyTorch's, it takes effect when it
+    is called: `set_grad_enabled(False)` on its own line switches recording off; in a
+    `with` block, leaving the block puts back the mode from before the call."""
+    name = "grad_enabled"
+
+    def __new__(cls, mode):
+        return object.__new__(cls)
+
+    def __init__(self, mode):
+        self.value, self.old = bool(mode), _modes.grad_enabled
+        _modes.grad_enabled = self.value
+
+    def __enter__(self):
+        pass
+
+    def fresh(self):
+        return set_grad_enabled(self.value)
 
 
 def is_grad_enabled():
     return _modes.grad_enabled
-
-
-def detect_anomaly():
-    """Context manager: raise at the first op whose forward or backward makes NaN or inf."""
-    return _Setting("detect_anomaly", True)
 
 
 def is_anomaly_enabled():
@@ -211,7 +260,7 @@ class Function:
         if not isinstance(outputs, tuple):
             outputs = (outputs,)
         outputs = tuple([np.asarray(y) if isinstance(y, np.generic) else y for y in outputs])
-        if _modes.detect_anomaly:
+        if _modes.check_nan:
             _check_finite(outputs, f"{self.name} forward")
         return outputs
 
@@ -384,7 +433,7 @@ def _call_backward(f, gys):
         raise FloatingPointError(f"{exc}, inside the backward of {f.name}") from None
     if not isinstance(gxs, tuple):
         gxs = (gxs,)
-    if _modes.detect_anomaly:
+    if _modes.check_nan:
         _check_finite([g.data for g in gxs if g is not None], f"{f.name} backward")
     return gxs
 
@@ -407,7 +456,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     grads, captured = {}, {}
     for t, g in zip(roots, root_grads):
         _accumulate(grads, _edge(t), g)
-    with _Setting("grad_enabled", create_graph):
+    with (enable_grad() if create_graph else no_grad()):
         for f in reversed(order):
             gys = _take_output_gradients(f, grads, captured, capture)
             if any(g is not None for g in gys):
@@ -502,12 +551,17 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
+         allow_unused=None, materialize_grads=False):
     """Gradients of `outputs` with respect to `inputs`, returned (not stored in .grad).
 
     With create_graph=True the gradients are themselves in a graph and can be
     differentiated again: `g, = grad(y, [x], create_graph=True); g.backward()`.
+    An input the outputs do not depend on is an error, unless allow_unused=True
+    (its gradient is then None) or materialize_grads=True (zeros).
     """
+    allow_unused = materialize_grads if allow_unused is None else allow_unused
+    if materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True needs allow_unused to be True or None")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is not None and isinstance(grad_outputs, Tensor):
@@ -527,5 +581,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(
                 f"grad: input {i} (shape {x.shape}) was not used to compute the outputs; "
                 "pass allow_unused=True to get None for it")
+        if g is None and materialize_grads:
+            g = _zeros_like_array(x.data)
         result.append(g)
     return tuple(result)

@@ -29,6 +29,8 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False):
+        if not hasattr(data, "dtype"):  # Tensor([[1, 2]]): a float tensor, as in PyTorch
+            data = np.asarray(data, dtype=backend.default_dtype())
         self.data = data
         self.grad = None
         self.creator = None

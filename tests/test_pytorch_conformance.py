@@ -123,13 +123,7 @@ TORCH_ONLY_PARAMETERS_OF = {
 }
 # PyTorch parameters whose absence needs a change in the engine (minidl/autograd.py), which
 # is being reworked separately. Each is a known gap, not a choice.
-ENGINE_PENDING_PARAMETERS = {
-    "autograd.enable_grad": {"orig_func"},      # @enable_grad without parentheses
-    "torch.enable_grad": {"orig_func"},
-    "autograd.detect_anomaly": {"check_nan"},
-    "autograd.grad": {"allow_unused",           # PyTorch's default None means False
-                      "materialize_grads"},     # zeros instead of None for unused inputs
-}
+ENGINE_PENDING_PARAMETERS = {}
 
 
 # =============================================================================
@@ -929,9 +923,17 @@ def grad_mode_switches(L):
     return seen
 
 
-@check("torch.set_grad_enabled", "torch.no_grad",
-       engine="set_grad_enabled(False) as a plain call, and no_grad as a decorator without "
-              "parentheses (autograd.py)")
+@check("torch.is_anomaly_enabled", "autograd.detect_anomaly")
+def anomaly_mode_is_seen_and_restored(L):
+    before = L.torch.is_anomaly_enabled()
+    with L.autograd.detect_anomaly():
+        inside = L.torch.is_anomaly_enabled()
+    with L.autograd.detect_anomaly(check_nan=False):
+        unchecked = L.torch.is_anomaly_enabled()
+    return before, inside, unchecked, L.torch.is_anomaly_enabled()
+
+
+@check("torch.set_grad_enabled", "torch.no_grad")
 def grad_mode_as_a_function_and_a_bare_decorator(L):
     x = L.torch.tensor([1.0], requires_grad=True)
     L.torch.set_grad_enabled(False)
@@ -981,8 +983,7 @@ def detect_anomaly_names_a_nan_gradient(L):
     return x.grad, failed
 
 
-op("torch.Tensor", "torch.Tensor([[1, 2]])",
-   engine="Tensor(data) as a constructor (a float tensor of the default dtype): tensor.py")
+op("torch.Tensor", "torch.Tensor([[1, 2]])")
 
 
 @check("torch.Tensor")
