@@ -210,6 +210,11 @@ RUN_UNDER_ANOTHER_NAME = {
     "SumTo": (lambda a: F.sum_to(a, (3, 1)), [rand(2, 3, 4)]),
     "ScatterAdd": (lambda g: ScatterAdd((np.array([0, 2, 0]),), (4, 2))(g), [rand(3, 2)]),
     "ToDevice": (lambda a: F.to_device(a, "cpu") * a, [rand(3)]),
+    "ConstantPad": (lambda a: F.pad(a, (1, 2), value=0.5), [rand(2, 3)]),
+    "RoundedDiv": (lambda a, b: F.div(a, b, rounding_mode="floor") * a,
+                   [rand(3, 4) * 3 + 0.25, positive(3, 4)]),
+    "BinaryCrossEntropy": (lambda p: F.binary_cross_entropy(p, positive(3, 4) / 2.5),
+                           [positive(3, 4) / 2.5]),
 }
 
 

@@ -291,9 +291,7 @@ def _weight_gradient(gz, h_prev):
     """dW_hh = sum over steps and examples of gz^T h_prev: one matmul of N*T rows.
 
     Computed as (h_prev^T gz)^T: the matmul copies its transposed left operand
-    into a contiguous array, and h_prev (N*T, H) is a quarter of gz (N*T, 4H).
-    (LSTM, T = 50, N = 32, H = 128, one thread: 3.7 ms instead of 4.8 ms, of which
-    3.5 ms was copying gz^T.)"""
+    into a contiguous array, and h_prev (N*T, H) is a quarter of gz (N*T, 4H)."""
     gz, h_prev = reshape(gz, (-1, gz.shape[-1])), reshape(h_prev, (-1, h_prev.shape[-1]))
     return (h_prev.T @ gz).T
 

@@ -151,12 +151,8 @@ def _run_sequence(step, x, state, w_ih, w_hh, input_bias, step_bias):
 # backward: a 50-step LSTM's training step made ~2,300 Functions. The fused
 # ops run the loop over time on raw arrays, and backpropagate through time
 # with ~8 ops per step and one matmul for the whole dW_hh
-# (minidl.functional.recurrent explains how): ~440 Functions. One training
-# step (zero_grad, forward, backward, SGD) of the LSTM in
-# benchmarks/train_step.py (input 32, hidden 128, 50 steps, batch 32), one
-# thread, median of 20 steps taking turns on a busy 2-core machine: plain
-# 92 ms, fused 48 ms, PyTorch 23 ms. Most of what is left is the 100 small
-# matmuls (one per step each way) and NumPy's per-call cost on (32, 128) arrays.
+# (minidl.functional.recurrent explains how): ~440 Functions.
+# benchmarks/train_step.py measures the difference.
 # nn.RNN keeps the plain layer: its step is only three ops.
 def lstm_layer(x, state, w_ih, w_hh, b_ih=None, b_hh=None):
     """x (N, T, F) from state (h, c), (N, H) each -> (every step's h (N, T, H), (h_T, c_T))."""
