@@ -68,7 +68,8 @@ MALFORMED = {
     "too short": (GOOD[:3], "too short"),
     "header cut": (GOOD[:4 + 4 * 2], "truncated in its header"),
     "data cut": (GOOD[:-1], "truncated"),
-    "wider type cut": (idx_bytes(np.zeros(3, np.int32))[:-2], "need 12 bytes of data, the file has 10"),
+    "wider type cut": (idx_bytes(np.zeros(3, np.int32))[:-2],
+                       "need 12 bytes of data, the file has 10"),
     "extra data": (GOOD + b"\x00", "do not match the size"),
 }
 

@@ -129,8 +129,9 @@ def record(name, parameters, train_seconds, classify, X_test_view):
 # Both small models give each class k a weight per input value and a bias, and score an
 # image x by wₖ·x + bₖ. They differ in the loss that fits the weights: logistic
 # regression reads softmax(scores) as probabilities and maximizes the likelihood of the
-# true classes; the SVM asks the true class's score to beat the others by a margin (the
-# hinge loss) and ignores the images that already do.
+# true classes; the SVM solves one problem per class (that class against the rest) and
+# asks the score to be at least +1 on the class's images and at most −1 on the others
+# (the hinge loss), ignoring the images that already are.
 #
 # **Newton's method has a price that grows fast.** Logistic regression is fitted exactly
 # by Newton's method (tutorial 04): every step builds the Hessian, a square matrix with one
@@ -233,8 +234,9 @@ record("MLP", mlp.num_parameters(), seconds, network_classifier(mlp, (-1, 784)),
 # - 64 filters of 3×3 over those 16 maps, pooling (14×14 → 7×7), ReLU;
 # - the 64 × 7 × 7 = 3,136 numbers, flattened, into one Linear layer to the 10 scores.
 #
-# (Pooling before the ReLU gives the same result as after it, since both keep the largest
-# value, and the ReLU then runs on a quarter of the numbers.) The images go in as
+# (Pooling before the ReLU gives the same result as after it, because the ReLU never
+# changes which value of a block is the largest, and the ReLU then runs on a quarter of
+# the numbers.) The images go in as
 # (N, 1, 28, 28): N images, one grey channel, 28 rows, 28 columns.
 
 # %%
@@ -271,42 +273,44 @@ RESULTS["cnn_loss_per_epoch"] = history_cnn["loss"]
 # benchmark, mean of 5 runs), and the "Benchmark" table of the README of
 # github.com/zalandoresearch/fashion-mnist (submitted results, not verified by the authors).
 PUBLISHED = {
-    "LogisticRegression C=1, one-vs-rest, L1 penalty (paper, table 3)": 0.842,
-    "SVC C=1, linear kernel (paper, table 3)": 0.839,
-    "MLPClassifier ReLU, hidden layers [100, 10] (paper, table 3)": 0.870,
-    "SVC C=10, RBF kernel (paper, table 3; the best of its benchmark)": 0.897,
-    "2 Conv + pooling, TensorFlow's tutorial network (README)": 0.916,
-    "2 Conv, under 100K parameters (README)": 0.925,
+    "logistic regression, C=1, L1, one-vs-rest (paper)": 0.842,
+    "SVC, linear kernel, C=1 (paper)": 0.839,
+    "MLPClassifier, ReLU, hidden layers 100 and 10 (paper)": 0.870,
+    "SVC, RBF kernel, C=10 (paper: its best)": 0.897,
+    "CNN, 2 conv + pooling, TensorFlow's tutorial (README)": 0.916,
+    "CNN, 2 conv, under 100K parameters (README)": 0.925,
 }
 RESULTS["published"] = PUBLISHED
 
-print(f"measured here ({'FAST MODE: a small part of the data, few epochs' if FAST else 'full run'}):")
+models = RESULTS["models"]
+mode = "FAST MODE: a small part of the data, few epochs" if FAST else "full run"
+print(f"measured here ({mode}):")
 print(f"{'model':<20}{'parameters':>11}{'train s':>9}{'µs / image':>12}{'test accuracy':>15}")
-for name, numbers in RESULTS["models"].items():
+for name, numbers in models.items():
     print(f"{name:<20}{numbers['parameters']:>11,}{numbers['train_seconds']:>9.1f}"
           f"{numbers['inference_seconds_per_image'] * 1e6:>12.1f}"
           f"{numbers['test_accuracy']:>15.4f}")
 print("\npublished by the dataset's authors:")
-for name, accuracy in PUBLISHED.items():
-    print(f"{name:<72}{accuracy:>7.3f}")
+for name, published_accuracy in PUBLISHED.items():
+    print(f"{name:<60}{published_accuracy:>7.3f}")
 
 # %% [markdown]
 # What the table says, in numbers taken from this run (the sentences are formatted from
 # the results, so they hold for whatever your run measured):
 
 # %%
-models = RESULTS["models"]
 SMALL = ("logistic, 14×14", "linear SVM, 14×14", "linear SVM, 28×28")
 best_small = max(SMALL, key=lambda name: models[name]["test_accuracy"])
+RESULTS["best_small_model"] = best_small
 accuracy = {name: numbers["test_accuracy"] for name, numbers in models.items()}
 errors = {name: round((1 - a) * len(y_test)) for name, a in accuracy.items()}
-RESULTS["best_small_model"] = best_small
+train_s = {name: numbers["train_seconds"] for name, numbers in models.items()}
+per_image_s = {name: numbers["inference_seconds_per_image"] for name, numbers in models.items()}
 print(f"- The best small model, {best_small}, classifies {accuracy[best_small]:.1%} of the "
-      f"test images correctly; the published linear models: "
-      f"{PUBLISHED['LogisticRegression C=1, one-vs-rest, L1 penalty (paper, table 3)']:.1%} "
-      f"(logistic regression) and {PUBLISHED['SVC C=1, linear kernel (paper, table 3)']:.1%} "
-      "(linear SVC), both on 28×28 pixels.")
-print(f"- The 2×2 means changed the linear SVM's accuracy by "
+      "test images correctly; the published linear models, on 28×28 pixels: "
+      f"{PUBLISHED['logistic regression, C=1, L1, one-vs-rest (paper)']:.1%} (logistic "
+      f"regression) and {PUBLISHED['SVC, linear kernel, C=1 (paper)']:.1%} (linear SVC).")
+print("- The 2×2 means changed the linear SVM's accuracy by "
       f"{100 * (accuracy['linear SVM, 14×14'] - accuracy['linear SVM, 28×28']):+.1f} "
       "percentage points (14×14 against 28×28).")
 print(f"- The MLP reaches {accuracy['MLP']:.1%}, the CNN {accuracy['CNN']:.1%}: the CNN makes "
@@ -314,13 +318,12 @@ print(f"- The MLP reaches {accuracy['MLP']:.1%}, the CNN {accuracy['CNN']:.1%}: 
       f"{errors[best_small]:,}, {errors[best_small] / errors['CNN']:.1f} times as many.")
 print(f"- The CNN has {models['CNN']['parameters']:,} parameters, "
       f"{models['CNN']['parameters'] / models['MLP']['parameters']:.2f} times the MLP's, "
-      f"and took {models['CNN']['train_seconds']:.1f} s to train, against "
-      f"{models['logistic, 14×14']['train_seconds']:.1f} s for logistic regression and "
-      f"{models['MLP']['train_seconds']:.1f} s for the MLP.")
-print(f"- It classifies an image in {models['CNN']['inference_seconds_per_image'] * 1e6:.0f} µs, "
-      f"{models['CNN']['inference_seconds_per_image'] / models['linear SVM, 28×28']['inference_seconds_per_image']:.0f} "
-      "times as long as the linear SVM on 28×28 pixels: each weight of a convolution is "
-      "used at every position of the image.")
+      f"and took {train_s['CNN']:.1f} s to train, against {train_s['logistic, 14×14']:.1f} s "
+      f"for logistic regression and {train_s['MLP']:.1f} s for the MLP.")
+print(f"- It classifies an image in {per_image_s['CNN'] * 1e6:.0f} µs, "
+      f"{per_image_s['CNN'] / per_image_s['linear SVM, 28×28']:.0f} times as long as the "
+      "linear SVM on 28×28 pixels: each weight of a convolution is used at every position "
+      "of the image.")
 
 # %% [markdown]
 # ## 6. Where the models go wrong
