@@ -20,8 +20,8 @@ failed or altered download never leaves a file behind.
 """
 
 import hashlib
+import http.client
 import os
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -124,7 +124,7 @@ def _not_found_message(path):
 
 # ------------------------------------------------------------------ downloading
 def fetch(url, timeout=60):
-    """The bytes at `url` (one HTTP GET). The tests replace this function."""
+    """The bytes at `url`, by one HTTP GET (the tests put a fake in its place)."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return response.read()
 
@@ -136,7 +136,7 @@ def _download_one(name):
         url = mirror + name
         try:
             data = fetch(url)
-        except (urllib.error.URLError, OSError) as error:   # offline, refused, timed out
+        except (OSError, http.client.HTTPException) as error:   # offline, refused, cut off
             failures.append(f"  {url}: {getattr(error, 'reason', error)}")
             continue
         digest = hashlib.sha256(data).hexdigest()
