@@ -45,25 +45,30 @@ event.register("numba:compile", _FirstCompileNotice())
 
 
 def warm():
-    """Call every numba kernel on small inputs of each dtype and layout the ops use, so that
-    all of them are compiled (or loaded from the cache) now rather than mid-training."""
-    from . import conv, matmul, pool
+    """Call every kernel of the numba-using rows of the kernel table ("fast" and "numba") on
+    small inputs of each dtype and layout the ops use, so that all of them are compiled
+    (or loaded from the cache) now rather than mid-training."""
+    from . import table
     rng = np.random.default_rng(0)
-    for dtype in (np.float32, np.float64):
-        def rand(*shape):
-            return rng.standard_normal(shape).astype(dtype)
-        a, b = rand(6, 5), rand(5, 7)
-        for left in (a, a.T.copy().T):        # C-contiguous and transposed views
-            for right in (b, b.T.copy().T):
-                matmul.matmul_numba(left, right)
-        matmul.matmul_numba(rand(2, 6, 5), rand(2, 5, 7))
-        x, w = rand(2, 4, 7, 7), rand(6, 4, 3, 3)
-        for groups, weight in ((1, w), (2, rand(6, 2, 3, 3))):
-            geometry = ((1, 1), (1, 1), (1, 1), groups)
-            y = conv.conv2d_forward_numba(x, weight, *geometry)
-            conv.conv2d_backward_input_numba(y, weight, x.shape, *geometry)
-            conv.conv2d_backward_weight_numba(y, x, weight.shape, *geometry)
-        y, argmax = pool.max_pool2d_forward_numba(x, (2, 2), (2, 2), (0, 0))
-        pool.max_pool2d_backward_numba(y, argmax, x.shape, (2, 2), (2, 2), (0, 0))
-        y = pool.avg_pool2d_forward_numba(x, (2, 2), (2, 2), (0, 0))
-        pool.avg_pool2d_backward_numba(y, x.shape, (2, 2), (2, 2), (0, 0))
+    for setting in ("fast", "numba"):
+        kernels = table.get(setting)
+        for dtype in (np.float32, np.float64):
+            def rand(*shape):
+                return rng.standard_normal(shape).astype(dtype)
+            a, b = rand(6, 5), rand(5, 7)
+            for left in (a, a.T.copy().T):        # C-contiguous and transposed views
+                for right in (b, b.T.copy().T):
+                    kernels.matmul(left, right)
+            kernels.matmul(rand(2, 6, 5), rand(2, 5, 7))
+            x = rand(2, 4, 7, 7)
+            for groups, w in ((1, rand(6, 4, 3, 3)), (2, rand(6, 2, 3, 3))):
+                geometry = ((1, 1), (1, 1), (1, 1), groups)
+                for bias in (None, rand(6)):
+                    y = kernels.conv2d_forward(x, w, *geometry, bias=bias)
+                kernels.conv2d_backward_input(y, w, x.shape, *geometry)
+                kernels.conv2d_backward_weight(y, x, w.shape, *geometry)
+            window = ((2, 2), (2, 2), (0, 0))
+            y, argmax = kernels.max_pool2d_forward(x, *window)
+            kernels.max_pool2d_backward(y, argmax, x.shape, *window)
+            y = kernels.avg_pool2d_forward(x, *window)
+            kernels.avg_pool2d_backward(y, x.shape, *window)

@@ -40,54 +40,33 @@ Three versions, the same signatures:
 import numpy as np
 from numba import njit, prange
 
+from . import compiling  # noqa: F401 (the first compilation says so)
+from .geometry import check_conv, check_grad_shape, conv_output_size
 from .matmul import FMA, gemm
 
 
 # ----------------------------------------------------------------------------
-# shapes and argument checks
+# argument checks (the window arithmetic is in geometry.py)
 # ----------------------------------------------------------------------------
-def output_size(size, k, stride, padding, dilation):
-    """Output length along one axis for input length `size` and kernel length `k`."""
-    return (size + 2 * padding - dilation * (k - 1) - 1) // stride + 1
-
-
 def _out_hw(x_shape, kh, kw, stride, padding, dilation):
-    return (output_size(x_shape[2], kh, stride[0], padding[0], dilation[0]),
-            output_size(x_shape[3], kw, stride[1], padding[1], dilation[1]))
+    return tuple(conv_output_size(*axis) for axis in
+                 zip(x_shape[2:], (kh, kw), stride, padding, dilation))
 
 
 def _check(op, x_shape, w_shape, stride, padding, dilation, groups, dtypes):
-    """Raise a ValueError naming op unless x (N,C,H,W) and w (O,C/groups,KH,KW) can be
-    convolved. Returns (OH, OW)."""
+    """Raise a ValueError naming op unless x (N,C,H,W) and w (O,C/groups,KH,KW), of one
+    float dtype, can be convolved. Returns (OH, OW)."""
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ValueError(f"{op}: input and weight must be 4-D (N, C, H, W) and (O, C, KH, KW), "
                          f"got shapes {tuple(x_shape)} and {tuple(w_shape)}")
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    if w_shape[0] % groups:
-        raise ValueError(f"{op}: weight has {w_shape[0]} output channels, which groups={groups} "
-                         f"does not divide (weight shape {tuple(w_shape)})")
-    if x_shape[1] != w_shape[1] * groups:
-        raise ValueError(f"{op}: input has {x_shape[1]} channels but weight expects "
-                         f"{w_shape[1] * groups}" + (f" ({w_shape[1]} per group x groups={groups})"
-                                                     if groups > 1 else "")
-                         + f" (shapes {tuple(x_shape)} and {tuple(w_shape)})")
     if len(set(dtypes)) != 1 or dtypes[0] not in (np.float32, np.float64):
         raise ValueError(f"{op}: arrays must all be float32 or all float64, got "
                          f"{', '.join(str(np.dtype(d)) for d in dtypes)}")
-    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(f"{op}: need stride >= 1, dilation >= 1, padding >= 0, got "
-                         f"stride={stride}, padding={padding}, dilation={dilation}")
-    oh, ow = _out_hw(x_shape, w_shape[2], w_shape[3], stride, padding, dilation)
-    if oh < 1 or ow < 1:
-        raise ValueError(f"{op}: kernel {tuple(w_shape[2:])} with dilation {dilation} does not "
-                         f"fit in input {tuple(x_shape[2:])} with padding {padding}")
-    return oh, ow
+    return check_conv(op, x_shape, w_shape, stride, padding, dilation, groups)
 
 
 def _check_grad(op, gy, n, o, oh, ow):
-    if gy.shape != (n, o, oh, ow):
-        raise ValueError(f"{op}: output gradient has shape {gy.shape}, expected {(n, o, oh, ow)}")
+    check_grad_shape(op, gy.shape, (n, o, oh, ow))
 
 
 # ----------------------------------------------------------------------------
@@ -311,3 +290,134 @@ def conv2d_backward_weight_numba(gy, x, w_shape, stride, padding, dilation, grou
     per_item = gemm(np.ascontiguousarray(gy).reshape(n * groups, o // groups, oh * ow),
                     cols.reshape(n * groups, k, oh * ow).transpose(0, 2, 1))  # (N*G, O/G, K)
     return per_item.reshape(n, groups, o // groups, k).sum(axis=0).reshape(w_shape)
+
+
+# ----------------------------------------------------------------------------
+# fast: numba moves the numbers, BLAS (through NumPy) multiplies them
+# ----------------------------------------------------------------------------
+# The numba version above runs one GEMM per image, each as wide as one image's
+# OH*OW outputs. Here im2col lays the windows of ALL images side by side,
+#
+#     cols[(c, i, j), n * OH*OW + (r, s)]        (C*KH*KW, N*OH*OW)
+#
+# so that each group's convolution of the whole batch is ONE matrix product,
+# W_g (O/G, C/G*KH*KW) @ cols_g, as wide as BLAS likes, done by NumPy's BLAS
+# (one BLAS in the process: numba's np.dot would call SciPy's, a second one).
+# The product comes out channel-major, (O, N*OH*OW); one numba pass puts it back
+# to (N, O, OH, OW) and adds the bias on the way.
+@njit(parallel=True, cache=True)
+def _im2col_batch(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """cols[(c*KH + i)*KW + j, n*OH*OW + r*OW + s] = x[n, c, r*SH - PH + i*DH, s*SW - PW + j*DW]
+    (0 in the padding). One task per (channel, image)."""
+    n_, c_, h_, w_ = x.shape
+    plane = oh * ow
+    for task in prange(c_ * n_):
+        c, n = task // n_, task % n_
+        for i in range(kh):
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j, n * plane:(n + 1) * plane]
+                for r in range(oh):
+                    y = r * sh - ph + i * dh
+                    for s in range(ow):
+                        xx = s * sw - pw + j * dw
+                        inside = 0 <= y < h_ and 0 <= xx < w_
+                        row[r * ow + s] = x[n, c, y, xx] if inside else 0.0
+
+
+@njit(parallel=True, fastmath=FMA, cache=True)
+def _col2im_batch(cols, dx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """The adjoint of _im2col_batch: dx[n, c] += the entries of cols copied from it. One
+    task per (image, channel) plane, so no two threads write the same pixel."""
+    n_, c_, h_, w_ = dx.shape
+    plane = oh * ow
+    for task in prange(n_ * c_):
+        n, c = task // c_, task % c_
+        for i in range(kh):
+            r_lo, r_hi = _inside(h_, oh, sh, i * dh - ph)
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j, n * plane:(n + 1) * plane]
+                s_lo, s_hi = _inside(w_, ow, sw, j * dw - pw)
+                x0 = s_lo * sw + j * dw - pw
+                for r in range(r_lo, r_hi):
+                    target = dx[n, c, r * sh + i * dh - ph, x0:]
+                    source = row[r * ow + s_lo:]
+                    for t in range(s_hi - s_lo):
+                        target[t * sw] += source[t]
+
+
+@njit(parallel=True, cache=True)
+def _channel_major_to_batch(y, out, bias, add_bias):
+    """out[n, o, l] = y[o, n, l] (+ bias[o]): the product's layout back to NCHW."""
+    o_, n_, l_ = y.shape
+    for task in prange(n_ * o_):
+        n, o = task // o_, task % o_
+        b = bias[o] if add_bias else 0.0
+        for t in range(l_):
+            out[n, o, t] = y[o, n, t] + b
+
+
+@njit(parallel=True, cache=True)
+def _batch_to_channel_major(gy, out):
+    """out[o, n, l] = gy[n, o, l]: an output gradient in the product's layout."""
+    n_, o_, l_ = gy.shape
+    for task in prange(o_ * n_):
+        o, n = task // n_, task % n_
+        for t in range(l_):
+            out[o, n, t] = gy[n, o, t]
+
+
+def _cols_batch(x, kh, kw, stride, padding, dilation, oh, ow):
+    cols = np.empty((x.shape[1] * kh * kw, x.shape[0] * oh * ow), dtype=x.dtype)
+    _im2col_batch(np.ascontiguousarray(x), cols, kh, kw, *stride, *padding, *dilation, oh, ow)
+    return cols
+
+
+def _channel_major(gy):
+    """gy (N, O, OH, OW) -> (O, N*OH*OW)."""
+    n, o, oh, ow = gy.shape
+    out = np.empty((o, n, oh * ow), dtype=gy.dtype)
+    _batch_to_channel_major(np.ascontiguousarray(gy).reshape(n, o, oh * ow), out)
+    return out.reshape(o, n * oh * ow)
+
+
+def conv2d_forward_fast(x, w, stride, padding, dilation, groups=1, bias=None):
+    """y (N, O, OH, OW) = conv2d(x, w) (+ bias): one BLAS product per group for the
+    whole batch, between the numba im2col and the numba reordering (which adds bias)."""
+    oh, ow = _check("conv2d_forward_fast", x.shape, w.shape, stride, padding, dilation, groups,
+                    (x.dtype, w.dtype))
+    n, o, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    cols = _cols_batch(x, kh, kw, stride, padding, dilation, oh, ow)
+    product = np.matmul(_grouped(w, groups), cols.reshape(groups, w[0].size, cols.shape[1]))
+    y = np.empty((n, o, oh * ow), dtype=x.dtype)
+    add_bias = bias is not None
+    _channel_major_to_batch(product.reshape(o, n, oh * ow), y,
+                            bias if add_bias else np.zeros(1, x.dtype), add_bias)
+    return y.reshape(n, o, oh, ow)
+
+
+def conv2d_backward_input_fast(gy, w, x_shape, stride, padding, dilation, groups=1):
+    """dx = col2im(W_g^T @ dy_g): one BLAS product per group, numba col2im."""
+    oh, ow = _check("conv2d_backward_input_fast", x_shape, w.shape, stride, padding, dilation,
+                    groups, (gy.dtype, w.dtype))
+    n, o, kh, kw = x_shape[0], w.shape[0], w.shape[2], w.shape[3]
+    _check_grad("conv2d_backward_input_fast", gy, n, o, oh, ow)
+    gy_cm = _channel_major(gy).reshape(groups, o // groups, n * oh * ow)
+    dcols = np.matmul(_grouped(w, groups).transpose(0, 2, 1), gy_cm)  # (G, K/G, N*L)
+    dx = np.zeros(tuple(x_shape), dtype=gy.dtype)
+    _col2im_batch(dcols.reshape(x_shape[1] * kh * kw, n * oh * ow), dx, kh, kw, *stride, *padding, *dilation,
+                  oh, ow)
+    return dx
+
+
+def conv2d_backward_weight_fast(gy, x, w_shape, stride, padding, dilation, groups=1):
+    """dW_g = dy_g (O/G, N*L) @ cols_g^T: one BLAS product per group over the whole batch
+    (BLAS reads the transposed cols in place)."""
+    oh, ow = _check("conv2d_backward_weight_fast", x.shape, w_shape, stride, padding,
+                    dilation, groups, (gy.dtype, x.dtype))
+    n, o, kh, kw = x.shape[0], w_shape[0], w_shape[2], w_shape[3]
+    _check_grad("conv2d_backward_weight_fast", gy, n, o, oh, ow)
+    cols = _cols_batch(x, kh, kw, stride, padding, dilation, oh, ow)
+    k = w_shape[1] * kh * kw  # rows of cols per group
+    gy_cm = _channel_major(gy).reshape(groups, o // groups, n * oh * ow)
+    dw = np.matmul(gy_cm, cols.reshape(groups, k, n * oh * ow).transpose(0, 2, 1))
+    return dw.reshape(w_shape)

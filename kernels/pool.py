@@ -34,55 +34,25 @@ parallel task per (n, c) plane, compiled loops).
 import numpy as np
 from numba import njit, prange
 
+from . import compiling  # noqa: F401 (the first compilation says so)
+from .geometry import check_grad_shape, check_pool
+
 
 # ----------------------------------------------------------------------------
-# shapes and argument checks
+# argument checks (the window arithmetic is in geometry.py)
 # ----------------------------------------------------------------------------
-def pooled_size(size, k, stride, padding, dilation=1, ceil_mode=False):
-    """The number of windows along one axis of length `size` (PyTorch's rule)."""
-    room = size + 2 * padding - dilation * (k - 1) - 1  # where the last window may start
-    out = (-(-room // stride) if ceil_mode else room // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1  # that window would start in the bottom/right padding
-    return out
-
-
 def _check(op, x_shape, kernel, stride, padding, dilation, ceil_mode, dtype):
-    """Raise a ValueError naming op unless the pooling is defined; return (OH, OW)."""
+    """Raise a ValueError naming op unless the pooling of a float (N, C, H, W) input is
+    defined; return (OH, OW)."""
     if len(x_shape) != 4:
         raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {tuple(x_shape)}")
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"{op}: input must be float32 or float64, got {np.dtype(dtype)}")
-    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(f"{op}: need kernel >= 1, stride >= 1, dilation >= 1, padding >= 0, "
-                         f"got kernel={kernel}, stride={stride}, dilation={dilation}, "
-                         f"padding={padding}")
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
-    oh, ow = (pooled_size(x_shape[2 + a], kernel[a], stride[a], padding[a], dilation[a],
-                          ceil_mode) for a in range(2))
-    if oh < 1 or ow < 1:
-        raise ValueError(f"{op}: kernel {kernel} with dilation {dilation} does not fit in "
-                         f"input {tuple(x_shape[2:])} with padding {padding}")
-    for a, out in enumerate((oh, ow)):
-        if window_in_padding(x_shape[2 + a], kernel[a], stride[a], padding[a], dilation[a], out):
-            raise ValueError(f"{op}: with kernel {kernel}, stride {stride}, padding {padding} "
-                             f"and dilation {dilation}, a window of the {tuple(x_shape[2:])} "
-                             "input has all its taps in the padding")
-    return oh, ow
-
-
-def window_in_padding(size, k, stride, padding, dilation, out):
-    """Whether some window along an axis has no tap inside the input (dilated windows
-    can step over it). PyTorch's result is undefined there: we refuse such a pooling."""
-    taps = np.arange(out)[:, None] * stride - padding + np.arange(k)[None, :] * dilation
-    return not ((taps >= 0) & (taps < size)).any(axis=1).all()
+    return check_pool(op, x_shape, kernel, stride, padding, dilation, ceil_mode)
 
 
 def _check_grad(op, gy, x_shape, oh, ow):
-    expected = tuple(x_shape[:2]) + (oh, ow)
-    if gy.shape != expected:
-        raise ValueError(f"{op}: output gradient has shape {gy.shape}, expected {expected}")
+    check_grad_shape(op, gy.shape, tuple(x_shape[:2]) + (oh, ow))
 
 
 def _divisors(x_shape, kernel, stride, padding, out, count_include_pad, divisor_override,

@@ -126,16 +126,18 @@ def rng():
 
 
 # ----------------------------------------------------------------------------
-# CPU kernels: "numba" (minidl.kernels, jitted) or "numpy" (im2col + np.matmul)
+# kernels: which row of the kernel table (kernels/table.py) the CPU ops use
 # ----------------------------------------------------------------------------
-KERNEL_CHOICES = ("numba", "numpy")
-_kernels = os.environ.get("MINIDL_KERNELS", "numba")
+KERNEL_CHOICES = ("fast", "numpy", "numba")
+_kernels = os.environ.get("MINIDL_KERNELS", "fast")
 if _kernels not in KERNEL_CHOICES:
     raise ValueError(f"MINIDL_KERNELS={_kernels!r}: use one of {KERNEL_CHOICES}")
+_table = None
 
 
 def set_kernels(name):
-    """Choose the CPU implementation of matmul, conv2d and pooling: "numba" or "numpy"."""
+    """Choose the CPU kernels: "fast" (the default: BLAS for products, numba for the
+    rest), "numpy" (NumPy and BLAS only, the reference) or "numba" (numba everywhere)."""
     global _kernels
     if name not in KERNEL_CHOICES:
         raise ValueError(f"set_kernels: {name!r} is not one of {KERNEL_CHOICES}")
@@ -144,3 +146,13 @@ def set_kernels(name):
 
 def get_kernels():
     return _kernels
+
+
+def kernels_for(array):
+    """The kernel table's namespace for an array: "cuda" for a CuPy array, else the
+    chosen CPU setting."""
+    global _table
+    if _table is None:
+        from .kernels import table as _table_module
+        _table = _table_module
+    return _table.get("cuda" if device_of(array) == "cuda" else _kernels)

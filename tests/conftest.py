@@ -7,7 +7,7 @@ from threadpoolctl import threadpool_limits
 import minidl as mdl
 
 
-@pytest.fixture(params=["numpy", "numba"])
+@pytest.fixture(params=["fast", "numpy", "numba"])
 def kernels(request):
     """Run the test with each CPU implementation, restoring the choice afterwards."""
     old = mdl.get_kernels()

@@ -17,8 +17,8 @@ compiled = []
 event.register("numba:compile", type("L", (event.Listener,), {
     "on_start": lambda self, ev: compiled.append(ev.data["dispatcher"].py_func.__name__),
     "on_end": lambda self, ev: None})())
-mdl.set_kernels("numba")
-for dtype in (np.float32, np.float64):
+for setting, dtype in [(s, d) for s in ("numba", "fast") for d in (np.float32, np.float64)]:
+    mdl.set_kernels(setting)
     mdl.set_default_dtype(dtype)
     for model, shape in ((nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)), (5, 8)),
                          (nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.MaxPool2d(2),

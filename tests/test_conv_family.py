@@ -19,7 +19,7 @@ from helpers import assert_raises_naming
 import minidl as mdl
 import minidl.functional as F
 from minidl import nn
-from minidl.kernels import conv, gpu, pool
+from minidl.kernels import conv, geometry, gpu, pool
 
 rng = np.random.default_rng(0)
 
@@ -180,8 +180,8 @@ def fitting(shapes, cases, dilated):
         dilation, ceil_mode = (options[0], options[1]) if dilated else ((1, 1), options[0])
         for a in range(2):
             axis = (shape[2 + a], kernel[a], stride[a], padding[a], dilation[a])
-            out = pool.pooled_size(*axis, ceil_mode)
-            if out < 1 or pool.window_in_padding(*axis, out):
+            out = geometry.pooled_size(*axis, ceil_mode)
+            if out < 1 or geometry.window_in_padding(*axis, out):
                 return False
         return True
     return [(shape, case) for shape in shapes for case in cases if fits(shape, *case)]
@@ -253,7 +253,7 @@ def test_avg_pool_divisors_by_hand():
     (9, 3, 2, 1, 2, False, 4), (1, 1, 1, 0, 1, True, 1),
 ])
 def test_pooled_size_follows_pytorch(size, k, stride, padding, dilation, ceil_mode, expected):
-    assert pool.pooled_size(size, k, stride, padding, dilation, ceil_mode) == expected
+    assert geometry.pooled_size(size, k, stride, padding, dilation, ceil_mode) == expected
     torch = pytest.importorskip("torch")
     x = torch.zeros(1, 1, size)
     assert tf().max_pool1d(x, k, stride, padding, dilation, ceil_mode).shape[-1] == expected

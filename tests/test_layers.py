@@ -47,4 +47,4 @@ def test_no_import_runs_up_a_layer():
 
 def test_tensor_and_backend_import_nothing_above_them():
     assert imports_of(ROOT / "tensor.py") <= {"minidl.backend"}
-    assert imports_of(ROOT / "backend.py") == set()
+    assert imports_of(ROOT / "backend.py") <= {"minidl.kernels"}  # the kernel table, lazily

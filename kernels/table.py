@@ -1,0 +1,119 @@
+"""The kernel table: for each setting, one namespace holding the same kernels.
+
+    kernels = table.get("fast")         # or "numpy", "numba", "cuda"
+    y = kernels.conv2d_forward(x, w, stride, padding, dilation, groups)
+
+The ops in minidl.functional never choose an implementation themselves: they ask
+for the table of their arrays (`minidl.backend.kernels_for(array)`: "cuda" for
+CuPy arrays, else the CPU setting chosen with `mdl.set_kernels` or MINIDL_KERNELS)
+and call what it holds. Every setting fills every field of `Kernels`, so an op
+works the same under each; tests run each kernel against its reference.
+
+The CPU settings:
+- "numpy": NumPy and its BLAS only. The reference path: the plainest code, the
+  one the others are checked against.
+- "numba": numba everywhere, the hand-written GEMM (kernels/matmul.py) included:
+  for reading, and for experiments with it.
+- "fast" (the default): BLAS, reached through NumPy, for every matrix product, and
+  numba for the work BLAS cannot do: moving the numbers for a convolution
+  (im2col, col2im) so that BLAS sees one large product, and pooling. One BLAS in
+  play: numba's own np.dot would call SciPy's OpenBLAS, a second library with its
+  own threads and its own rounding.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+SETTINGS = ("fast", "numpy", "numba")
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """One setting's kernels. The signatures are those of kernels/conv.py and pool.py."""
+    setting: str
+    matmul: Callable                   # (a, b) -> a @ b, batched with broadcasting
+    conv2d_forward: Callable           # (x, w, stride, padding, dilation, groups, bias=None)
+    conv2d_backward_input: Callable    # (gy, w, x_shape, stride, padding, dilation, groups)
+    conv2d_backward_weight: Callable   # (gy, x, w_shape, stride, padding, dilation, groups)
+    max_pool2d_forward: Callable       # (x, kernel, stride, padding, dilation, ceil_mode)
+    max_pool2d_backward: Callable      # (gy, argmax, x_shape, kernel, stride, padding, ...)
+    avg_pool2d_forward: Callable       # (x, kernel, stride, padding, ceil_mode, ...)
+    avg_pool2d_backward: Callable      # (gy, x_shape, kernel, stride, padding, ceil_mode, ...)
+
+
+def _with_bias(forward):
+    """A conv2d forward that takes bias=None and adds it afterwards (for the versions whose
+    loops do not add it on the way)."""
+    def conv2d_forward(x, w, stride, padding, dilation, groups=1, bias=None):
+        y = forward(x, w, stride, padding, dilation, groups)
+        return y if bias is None else y + bias.reshape(1, -1, 1, 1)
+    conv2d_forward.__name__ = forward.__name__
+    return conv2d_forward
+
+
+def _numba_matmul_or_numpy(matmul_numba):
+    """np.matmul's meaning (1-D operands, broadcast batches, any dtype), through the numba
+    GEMM wherever it applies: float32 or float64, the same for both, 2-D or batched."""
+    def matmul(a, b):
+        if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64) or min(a.ndim, b.ndim) < 2:
+            return np.matmul(a, b)
+        if a.ndim == b.ndim == 2:
+            return matmul_numba(a, b)
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a3 = np.broadcast_to(a, batch + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
+        b3 = np.broadcast_to(b, batch + b.shape[-2:]).reshape((-1,) + b.shape[-2:])
+        return matmul_numba(a3, b3).reshape(batch + (a.shape[-2], b.shape[-1]))
+    return matmul
+
+
+def _numpy():
+    from . import conv, pool
+    return Kernels(
+        "numpy", np.matmul, _with_bias(conv.conv2d_forward_numpy),
+        conv.conv2d_backward_input_numpy, conv.conv2d_backward_weight_numpy,
+        pool.max_pool2d_forward_numpy, pool.max_pool2d_backward_numpy,
+        pool.avg_pool2d_forward_numpy, pool.avg_pool2d_backward_numpy)
+
+
+def _numba():
+    from . import conv, matmul, pool
+    return Kernels(
+        "numba", _numba_matmul_or_numpy(matmul.matmul_numba), _with_bias(conv.conv2d_forward_numba),
+        conv.conv2d_backward_input_numba, conv.conv2d_backward_weight_numba,
+        pool.max_pool2d_forward_numba, pool.max_pool2d_backward_numba,
+        pool.avg_pool2d_forward_numba, pool.avg_pool2d_backward_numba)
+
+
+def _fast():
+    from . import conv, pool
+    return Kernels(
+        "fast", np.matmul, conv.conv2d_forward_fast,
+        conv.conv2d_backward_input_fast, conv.conv2d_backward_weight_fast,
+        pool.max_pool2d_forward_numba, pool.max_pool2d_backward_numba,
+        pool.avg_pool2d_forward_numba, pool.avg_pool2d_backward_numba)
+
+
+def _cuda():
+    from . import gpu
+    return Kernels(
+        "cuda", gpu.matmul, _with_bias(gpu.conv2d_forward_cuda),
+        gpu.conv2d_backward_input_cuda, gpu.conv2d_backward_weight_cuda,
+        gpu.max_pool2d_forward_cuda, gpu.max_pool2d_backward_cuda,
+        gpu.avg_pool2d_forward_cuda, gpu.avg_pool2d_backward_cuda)
+
+
+_BUILD = {"numpy": _numpy, "numba": _numba, "fast": _fast, "cuda": _cuda}
+_BUILT = {}
+
+
+def get(setting):
+    """The Kernels of a setting, built on first use (so that importing minidl does not
+    import numba, and a machine without CuPy never imports the GPU kernels)."""
+    kernels = _BUILT.get(setting)
+    if kernels is None:
+        if setting not in _BUILD:
+            raise ValueError(f"unknown kernel setting {setting!r}: use one of {SETTINGS} "
+                             "(or 'cuda' for CuPy arrays)")
+        kernels = _BUILT[setting] = _BUILD[setting]()
+    return kernels
