@@ -202,6 +202,12 @@ def functions_in_graph(tensor):
     return names
 
 
+def gradient_of(fn, a):
+    """d fn(a) / da, itself in a graph (gradcheck runs it under no_grad: switch it on)."""
+    with mdl.enable_grad():
+        return mdl.grad(fn(a), [a], create_graph=True)[0]
+
+
 # Functions that run under another name: each is found in its op's graph (so this list
 # cannot go stale silently) and checked there. ScatterAdd is getitem's backward, run
 # directly here; ToDevice is also checked between devices in test_gpu.py.
@@ -210,6 +216,10 @@ RUN_UNDER_ANOTHER_NAME = {
     "SumTo": (lambda a: F.sum_to(a, (3, 1)), [rand(2, 3, 4)]),
     "ScatterAdd": (lambda g: ScatterAdd((np.array([0, 2, 0]),), (4, 2))(g), [rand(3, 2)]),
     "ToDevice": (lambda a: F.to_device(a, "cpu") * a, [rand(3)]),
+    # the backward ops are in the graph of a gradient taken with create_graph=True
+    "TanhBackward": (lambda a: gradient_of(lambda t: (F.tanh(t) * t).sum(), a), [rand(3, 4)]),
+    "SigmoidBackward": (lambda a: gradient_of(lambda t: (F.sigmoid(t) * t).sum(), a),
+                        [rand(3, 4)]),
     "ConstantPad": (lambda a: F.pad(a, (1, 2), value=0.5), [rand(2, 3)]),
     "RoundedDiv": (lambda a, b: F.div(a, b, rounding_mode="floor") * a,
                    [rand(3, 4) * 3 + 0.25, positive(3, 4)]),

@@ -105,6 +105,7 @@ class ELU(Function):
 
 class Sigmoid(Function):
     """1 / (1 + e^-x), computed from e^-|x| so that no exponent is positive."""
+    reads_inputs = False  # its backward reads its output
 
     def forward(self, a):
         xp = self.xp
@@ -112,8 +113,21 @@ class Sigmoid(Function):
         return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
     def backward(self, gy):
-        y = self.output()
+        return SigmoidBackward()(gy, self.output())
+
+
+class SigmoidBackward(Function):
+    """gy * y (1 - y), the gradient of sigmoid from its output y, as one op (one pass,
+    one node in the graph, instead of three); its own gradient is written with ops."""
+
+    def forward(self, gy, y):
         return gy * y * (1 - y)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        g_gy = SigmoidBackward()(ggx, y) if self.needs_input_grad[0] else None
+        g_y = ggx * gy * (1 - 2 * y) if self.needs_input_grad[1] else None
+        return g_gy, g_y
 
 
 class Softplus(Function):
@@ -155,12 +169,27 @@ class Softsign(Function):
 
 
 class Tanh(Function):
+    reads_inputs = False  # its backward reads its output
+
     def forward(self, a):
         return self.xp.tanh(a)
 
     def backward(self, gy):
-        y = self.output()
+        return TanhBackward()(gy, self.output())
+
+
+class TanhBackward(Function):
+    """gy * (1 - y^2), the gradient of tanh from its output y, as one op (as
+    SigmoidBackward); its own gradient is written with ops."""
+
+    def forward(self, gy, y):
         return gy * (1 - y * y)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        g_gy = TanhBackward()(ggx, y) if self.needs_input_grad[0] else None
+        g_y = -2 * ggx * gy * y if self.needs_input_grad[1] else None
+        return g_gy, g_y
 
 
 class Erf(Function):
