@@ -31,6 +31,21 @@ def median_time(fn, repeat=7, warmup=1):
     return statistics.median(times)
 
 
+def interleaved_medians(steps, rounds=9, warmup=1):
+    """{name: median seconds} of each step function, the steps taking turns round by
+    round, so that load from other processes slows them all alike."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def write_json(path, obj):
     """Write obj as indented JSON to path, atomically: readers see the old file or
     the new one, never half of one."""

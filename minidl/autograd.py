@@ -493,11 +493,26 @@ def _call_backward(f, gys):
 
 
 def _pass_to_inputs(f, gxs, grads):
-    """Add each input's gradient to where that input came from (a tensor used twice
-    collects both)."""
-    for x, edge, gx, needed in zip(f.inputs, f.input_edges, gxs, f.needs_input_grad):
-        if needed and gx is not None:
-            _accumulate(grads, edge, _match(gx, x, f.name))
+    """Add each input's gradient to where that input came from: output `slot` of the op
+    `node`, or a leaf (a tensor used twice collects both). A gradient has its input's
+    shape and dtype; any other shape is a bug in f's backward."""
+    for x, (node, slot), gx, needed in zip(f.inputs, f.input_edges, gxs, f.needs_input_grad):
+        if not needed or gx is None:
+            continue
+        g, data = gx.data, x.data
+        if g.shape != data.shape:
+            raise RuntimeError(f"{f.name} backward: gradient shape {g.shape} != input shape "
+                               f"{data.shape}")
+        if g.dtype != data.dtype:
+            gx = gx.astype(data.dtype)
+        if node is None:  # a leaf
+            key = id(slot)
+            grads[key] = (slot, grads[key][1] + gx) if key in grads else (slot, gx)
+            continue
+        pending = grads.get(node)
+        if pending is None:
+            pending = grads[node] = [None] * len(node.outputs)
+        pending[slot] = gx if pending[slot] is None else pending[slot] + gx
 
 
 def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
@@ -542,16 +557,6 @@ def _accumulate(grads, edge, g):
     if pending is None:
         pending = grads[node] = [None] * len(node.outputs)
     pending[slot] = g if pending[slot] is None else pending[slot] + g
-
-
-def _match(gx, x, op):
-    """A gradient has its input's shape and dtype; anything else is a bug in `op`."""
-    g, data = gx.data, x.data
-    if g.shape != data.shape:
-        raise RuntimeError(f"{op} backward: gradient shape {g.shape} != input shape {data.shape}")
-    if g.dtype != data.dtype:
-        gx = gx.astype(data.dtype)
-    return gx
 
 
 def _zeros_like_array(a):
