@@ -9,7 +9,7 @@ reference version first (to read, and to test against), then the fast ones.
                  (im2col + BLAS), numba (im2col + the numba GEMM), fast (numba + BLAS)
     pool.py      max and average pooling, forward and backward: reference, numpy, numba
     compiling.py the first compilation says so; `python -m minidl.kernels --warm`
-    gpu.py       the kernels for CuPy arrays
+    cuda/        the kernels for CuPy arrays, in numba.cuda (the "cuda" row)
 
 No autograd here: minidl.functional wraps these in differentiable ops. Importing this
 package imports neither numba nor any kernel: a module is imported when the table (or

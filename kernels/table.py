@@ -95,12 +95,25 @@ def _fast():
 
 
 def _cuda():
-    from . import gpu
+    """The kernels for arrays on the GPU (CuPy's): the numba.cuda kernels of kernels/cuda/,
+    around CuPy's matmul (cuBLAS). numba can launch a kernel only on arrays that publish
+    their memory through the CUDA array interface; those of the test stand-in for CuPy
+    (tests/fake_cupy.py) do so only under numba's simulator, and otherwise get the same
+    computations written with array operations (kernels/cuda/arrays.py)."""
+    from .. import backend
+    from .cuda import arrays
+    if not hasattr(backend.cupy().ndarray, "__cuda_array_interface__"):
+        return Kernels(
+            "cuda", arrays.matmul, _with_bias(arrays.conv2d_forward_arrays),
+            arrays.conv2d_backward_input_arrays, arrays.conv2d_backward_weight_arrays,
+            arrays.max_pool2d_forward_arrays, arrays.max_pool2d_backward_arrays,
+            arrays.avg_pool2d_forward_arrays, arrays.avg_pool2d_backward_arrays)
+    from .cuda import conv, pool
     return Kernels(
-        "cuda", gpu.matmul, _with_bias(gpu.conv2d_forward_cuda),
-        gpu.conv2d_backward_input_cuda, gpu.conv2d_backward_weight_cuda,
-        gpu.max_pool2d_forward_cuda, gpu.max_pool2d_backward_cuda,
-        gpu.avg_pool2d_forward_cuda, gpu.avg_pool2d_backward_cuda)
+        "cuda", arrays.matmul, _with_bias(conv.conv2d_forward_cuda),
+        conv.conv2d_backward_input_cuda, conv.conv2d_backward_weight_cuda,
+        pool.max_pool2d_forward_cuda, pool.max_pool2d_backward_cuda,
+        pool.avg_pool2d_forward_cuda, pool.avg_pool2d_backward_cuda)
 
 
 _BUILD = {"numpy": _numpy, "numba": _numba, "fast": _fast, "cuda": _cuda}
@@ -109,11 +122,16 @@ _BUILT = {}
 
 def get(setting):
     """The Kernels of a setting, built on first use (so that importing minidl does not
-    import numba, and a machine without CuPy never imports the GPU kernels)."""
-    kernels = _BUILT.get(setting)
+    import numba, and a machine without CuPy never imports the GPU kernels). The "cuda"
+    row is built for the CuPy module in use (CuPy, or the tests' stand-in)."""
+    if setting not in _BUILD:
+        raise ValueError(f"unknown kernel setting {setting!r}: use one of {SETTINGS} "
+                         "(or 'cuda' for CuPy arrays)")
+    key = setting
+    if setting == "cuda":
+        from .. import backend
+        key = (setting, backend.cupy())
+    kernels = _BUILT.get(key)
     if kernels is None:
-        if setting not in _BUILD:
-            raise ValueError(f"unknown kernel setting {setting!r}: use one of {SETTINGS} "
-                             "(or 'cuda' for CuPy arrays)")
-        kernels = _BUILT[setting] = _BUILD[setting]()
+        kernels = _BUILT[key] = _BUILD[setting]()
     return kernels

@@ -1,10 +1,64 @@
-"""Fixtures shared by the test files."""
+"""Fixtures shared by the test files, and the `cudasim` marker."""
+import functools
+import os
+import sys
+
 import numba
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
 import minidl as mdl
+from minidl import backend
+
+CUDASIM_REASON = ("runs CUDA kernels in numba's simulator, which must be switched on before "
+                  "numba.cuda is imported: NUMBA_ENABLE_CUDASIM=1 pytest -m cudasim "
+                  "(`make test` runs it)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", f"cudasim: {CUDASIM_REASON}")
+    # `pytest -m cudasim` asks for the simulator: switch it on while numba.cuda is not
+    # imported yet (this runs before any test module is)
+    if config.option.markexpr == "cudasim" and "numba.cuda" not in sys.modules:
+        os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+
+def simulating_cuda():
+    """Whether numba.cuda is (or will be, once imported) the CUDA simulator."""
+    if "numba.cuda" in sys.modules:
+        return bool(sys.modules["numba.cuda"].config.ENABLE_CUDASIM)
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Outside the simulator, the cudasim tests are skipped, saying how to run them."""
+    if simulating_cuda():
+        return
+    skip = pytest.mark.skip(reason=CUDASIM_REASON)
+    for item in items:
+        if "cudasim" in item.keywords:
+            item.add_marker(skip)
+
+
+@functools.lru_cache(maxsize=None)
+def real_gpu():
+    """Whether CuPy and a working NVIDIA GPU are here."""
+    return mdl.cuda_is_available()
+
+
+@pytest.fixture
+def cuda_backend(monkeypatch):
+    """minidl's "cuda" device for one test: CuPy where there is a GPU, else the stand-in
+    for CuPy (tests/fake_cupy.py), installed as minidl's cupy (and cupyx) for the test.
+    Returns the module."""
+    if real_gpu():
+        return backend.cupy()
+    import fake_cupy
+    monkeypatch.setattr(backend, "_cupy", fake_cupy)
+    for name, module in fake_cupy.MODULES.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return fake_cupy
 
 
 @pytest.fixture(params=["fast", "numpy", "numba"])

@@ -344,7 +344,7 @@ class Module:
                 continue
             value = state[name]
             value = value.data if isinstance(value, Tensor) else value
-            shape = tuple(np.shape(value))
+            shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
             if shape != target.shape:
                 problems.append(f"{name} has shape {shape} in the state but "
                                 f"{target.shape} in the model")
