@@ -6,8 +6,11 @@ op code runs on both. CuPy is imported only when a GPU is first asked for:
 minidl imports and runs on a machine without CUDA.
 
 This module also owns the few global settings: the default float dtype,
-the random generator that `manual_seed` resets, and which CPU kernels
-("numba" or "numpy") the performance-critical ops use.
+the random generator that `manual_seed` resets, and which row of the kernel
+table the performance-critical ops use ("cuda" for CuPy arrays; for NumPy arrays
+the CPU setting chosen with `set_kernels`).
+
+The tests replace CuPy with a stand-in (tests/fake_cupy.py) by setting `_cupy`.
 """
 import os
 

@@ -19,16 +19,17 @@ CUDASIM_REASON = ("runs CUDA kernels in numba's simulator, which must be switche
 def pytest_configure(config):
     config.addinivalue_line("markers", f"cudasim: {CUDASIM_REASON}")
     # `pytest -m cudasim` asks for the simulator: switch it on while numba.cuda is not
-    # imported yet (this runs before any test module is)
+    # imported yet (this runs before any test module is). numba read its environment
+    # variables when this file imported it: it reads them again.
     if config.option.markexpr == "cudasim" and "numba.cuda" not in sys.modules:
         os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+        numba.core.config.reload_config()
 
 
 def simulating_cuda():
-    """Whether numba.cuda is (or will be, once imported) the CUDA simulator."""
-    if "numba.cuda" in sys.modules:
-        return bool(sys.modules["numba.cuda"].config.ENABLE_CUDASIM)
-    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+    """Whether numba.cuda is (or will be, once imported) the CUDA simulator. (numba reads
+    NUMBA_ENABLE_CUDASIM into its config; numba.cuda looks there when first imported.)"""
+    return bool(numba.core.config.ENABLE_CUDASIM)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -47,18 +48,27 @@ def real_gpu():
     return mdl.cuda_is_available()
 
 
-@pytest.fixture
-def cuda_backend(monkeypatch):
-    """minidl's "cuda" device for one test: CuPy where there is a GPU, else the stand-in
-    for CuPy (tests/fake_cupy.py), installed as minidl's cupy (and cupyx) for the test.
-    Returns the module."""
-    if real_gpu():
-        return backend.cupy()
+def _install_stand_in(monkeypatch):
     import fake_cupy
     monkeypatch.setattr(backend, "_cupy", fake_cupy)
     for name, module in fake_cupy.MODULES.items():
         monkeypatch.setitem(sys.modules, name, module)
     return fake_cupy
+
+
+@pytest.fixture
+def cuda_backend(monkeypatch):
+    """minidl's "cuda" device for one test: CuPy where there is a GPU, else the stand-in
+    for CuPy (tests/fake_cupy.py), installed as minidl's cupy (and cupyx) for the test.
+    Returns the module."""
+    return backend.cupy() if real_gpu() else _install_stand_in(monkeypatch)
+
+
+@pytest.fixture
+def stand_in_cupy(monkeypatch):
+    """The stand-in for CuPy as minidl's cupy for one test, even where there is a GPU (the
+    CUDA simulator can only run kernels on arrays in the computer's memory)."""
+    return _install_stand_in(monkeypatch)
 
 
 @pytest.fixture(params=["fast", "numpy", "numba"])

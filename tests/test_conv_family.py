@@ -19,7 +19,7 @@ from helpers import assert_raises_naming
 import minidl as mdl
 import minidl.functional as F
 from minidl import nn
-from minidl.kernels import conv, geometry, gpu, pool
+from minidl.kernels import conv, geometry, pool
 
 rng = np.random.default_rng(0)
 
@@ -263,15 +263,6 @@ def test_pool_kernels_refuse_a_window_wholly_in_the_padding():
     # height 1, kernel 2 dilated by 2 and padded by 1: the window reads rows -1 and 1
     with pytest.raises(ValueError, match="max_pool2d_forward_numba.*all its taps in the padding"):
         pool.max_pool2d_forward_numba(np.ones((1, 1, 1, 6)), (2, 1), (1, 1), (1, 0), (2, 1))
-
-
-def test_gpu_pool_kernels_name_the_options_they_lack():
-    # raised before any CuPy array is needed, so this runs without a GPU
-    with pytest.raises(NotImplementedError, match="max_pool2d_forward_cuda: dilation, ceil_mode"):
-        gpu.max_pool2d_forward_cuda(np.ones((1, 1, 4, 4)), (2, 2), (2, 2), (0, 0), (2, 2), True)
-    with pytest.raises(NotImplementedError, match="count_include_pad, divisor_override"):
-        gpu.avg_pool2d_backward_cuda(np.ones((1, 1, 2, 2)), (1, 1, 4, 4), (2, 2), (2, 2),
-                                     (0, 0), False, False, 3)
 
 
 # ----------------------------------------------------------------------------

@@ -215,8 +215,7 @@ def test_to_changes_dtype_in_place():
     assert model(t(np.ones((1, 3)))).dtype == np.float64
 
 
-@pytest.mark.skipif(not mdl.cuda_is_available(), reason="needs a GPU")
-def test_to_cuda_moves_parameters_and_buffers_in_place():
+def test_to_cuda_moves_parameters_and_buffers_in_place(cuda_backend):
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
     params = list(model.parameters())
     model.to("cuda")

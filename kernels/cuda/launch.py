@@ -8,8 +8,9 @@ CuPy's current stream: after the CuPy operations queued before it and before
 those queued after it, so the two libraries need no synchronization between
 them.
 
-Under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1 in the environment before
-numba.cuda is first imported) a kernel runs on the CPU, one Python thread per
+Under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1 in the environment when numba
+is imported, or before numba.config.reload_config(), and before numba.cuda is
+first imported) a kernel runs on the CPU, one Python thread per
 CUDA thread, on NumPy arrays. The arrays must then be in the computer's memory.
 The test stand-in for CuPy (tests/fake_cupy.py) keeps its arrays there and, under
 the simulator, publishes them through the CUDA array interface like CuPy;

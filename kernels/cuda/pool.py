@@ -186,12 +186,12 @@ def signatures(dtype):
     image = numba.types.Array(numba.from_dtype(dtype), 4, "C")
     index = numba.types.Array(numba.types.int64, 4, "C")
     i64, boolean = numba.types.int64, numba.types.boolean
-    averaging = (i64,) * 6 + (boolean, i64)
+    geometry_and_division = (i64,) * 6 + (boolean, i64)
     return {
         max_pool2d_forward_kernel: (image, image, index) + (i64,) * 8,
         max_pool2d_backward_kernel: (image, index, image) + (i64,) * 8,
-        avg_pool2d_forward_kernel: (image, image) + averaging,
-        avg_pool2d_backward_kernel: (image, image) + averaging,
+        avg_pool2d_forward_kernel: (image, image) + geometry_and_division,
+        avg_pool2d_backward_kernel: (image, image) + geometry_and_division,
     }
 
 
@@ -236,11 +236,11 @@ def avg_pool2d_forward_cuda(x, kernel, stride, padding, ceil_mode=False, count_i
     op = "avg_pool2d_forward_cuda"
     check_arrays(op, x)
     out = check_pool2d(op, x.shape, kernel, stride, padding, (1, 1), ceil_mode)
-    averaging = averaging(op, count_include_pad, divisor_override)
+    division = averaging(op, count_include_pad, divisor_override)
     x, = contiguous(x)
     y = backend.get_array_module(x).empty(x.shape[:2] + out, dtype=x.dtype)
     launch(avg_pool2d_forward_kernel, blocks_for(y.size), THREADS, x, y,
-           *kernel, *stride, *padding, *averaging)
+           *kernel, *stride, *padding, *division)
     return y
 
 
@@ -251,9 +251,9 @@ def avg_pool2d_backward_cuda(gy, x_shape, kernel, stride, padding, ceil_mode=Fal
     check_arrays(op, gy)
     out = check_pool2d(op, x_shape, kernel, stride, padding, (1, 1), ceil_mode)
     check_gradient(op, gy, tuple(x_shape[:2]) + out)
-    averaging = averaging(op, count_include_pad, divisor_override)
+    division = averaging(op, count_include_pad, divisor_override)
     gy, = contiguous(gy)
     gx = backend.get_array_module(gy).empty(tuple(x_shape), dtype=gy.dtype)
     launch(avg_pool2d_backward_kernel, blocks_for(gx.size), THREADS, gy, gx,
-           *kernel, *stride, *padding, *averaging)
+           *kernel, *stride, *padding, *division)
     return gx
