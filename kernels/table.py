@@ -20,7 +20,7 @@ The CPU settings:
   play: numba's own np.dot would call SciPy's OpenBLAS, a second library with its
   own threads and its own rounding.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -95,25 +95,30 @@ def _fast():
 
 
 def _cuda():
-    """The kernels for arrays on the GPU (CuPy's): the numba.cuda kernels of kernels/cuda/,
-    around CuPy's matmul (cuBLAS). numba can launch a kernel only on arrays that publish
-    their memory through the CUDA array interface; those of the test stand-in for CuPy
-    (tests/fake_cupy.py) do so only under numba's simulator, and otherwise get the same
-    computations written with array operations (kernels/cuda/arrays.py)."""
+    """The kernels for arrays on the GPU (CuPy's). First the row written with CuPy array
+    operations (kernels/cuda/arrays.py; matmul is CuPy's, which calls cuBLAS); then,
+    where numba can launch kernels on the arrays, the numba.cuda kernels of kernels/cuda/
+    replace its conv2d and pooling. numba needs arrays that publish their memory through
+    the CUDA array interface: CuPy's do; the test stand-in for CuPy (tests/fake_cupy.py)
+    does so only under numba's simulator, and otherwise keeps the array code."""
     from .. import backend
     from .cuda import arrays
+    kernels = Kernels(
+        "cuda", arrays.matmul, _with_bias(arrays.conv2d_forward_arrays),
+        arrays.conv2d_backward_input_arrays, arrays.conv2d_backward_weight_arrays,
+        arrays.max_pool2d_forward_arrays, arrays.max_pool2d_backward_arrays,
+        arrays.avg_pool2d_forward_arrays, arrays.avg_pool2d_backward_arrays)
     if not hasattr(backend.cupy().ndarray, "__cuda_array_interface__"):
-        return Kernels(
-            "cuda", arrays.matmul, _with_bias(arrays.conv2d_forward_arrays),
-            arrays.conv2d_backward_input_arrays, arrays.conv2d_backward_weight_arrays,
-            arrays.max_pool2d_forward_arrays, arrays.max_pool2d_backward_arrays,
-            arrays.avg_pool2d_forward_arrays, arrays.avg_pool2d_backward_arrays)
+        return kernels
     from .cuda import conv, pool
-    return Kernels(
-        "cuda", arrays.matmul, _with_bias(conv.conv2d_forward_cuda),
-        conv.conv2d_backward_input_cuda, conv.conv2d_backward_weight_cuda,
-        pool.max_pool2d_forward_cuda, pool.max_pool2d_backward_cuda,
-        pool.avg_pool2d_forward_cuda, pool.avg_pool2d_backward_cuda)
+    return replace(
+        kernels, conv2d_forward=_with_bias(conv.conv2d_forward_cuda),
+        conv2d_backward_input=conv.conv2d_backward_input_cuda,
+        conv2d_backward_weight=conv.conv2d_backward_weight_cuda,
+        max_pool2d_forward=pool.max_pool2d_forward_cuda,
+        max_pool2d_backward=pool.max_pool2d_backward_cuda,
+        avg_pool2d_forward=pool.avg_pool2d_forward_cuda,
+        avg_pool2d_backward=pool.avg_pool2d_backward_cuda)
 
 
 _BUILD = {"numpy": _numpy, "numba": _numba, "fast": _fast, "cuda": _cuda}

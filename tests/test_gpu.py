@@ -176,6 +176,18 @@ def cuda_row():
     return table.get("cuda")
 
 
+def test_cuda_row_is_the_numba_kernels_on_a_gpu_and_array_code_on_the_stand_in(cuda_backend):
+    from minidl.kernels.cuda import arrays, conv, pool
+    kernels = cuda_row()
+    if real_gpu():
+        assert kernels.conv2d_backward_input is conv.conv2d_backward_input_cuda
+        assert kernels.avg_pool2d_backward is pool.avg_pool2d_backward_cuda
+    else:  # numba cannot launch kernels on the stand-in's arrays outside its simulator
+        assert kernels.conv2d_backward_input is arrays.conv2d_backward_input_arrays
+        assert kernels.avg_pool2d_backward is arrays.avg_pool2d_backward_arrays
+    assert kernels.matmul is arrays.matmul
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", CONV_CASES)
 def test_cuda_row_conv2d_equals_the_cpu_reference(cuda_backend, dtype, x_shape, w_shape, stride,
