@@ -24,7 +24,8 @@ rest of the process. Without a GPU two things still check the kernels: numba's
 CUDA simulator runs them on the CPU (NUMBA_ENABLE_CUDASIM=1, tests marked
 cudasim), and numba compiles each one to PTX for every signature it is launched
 with (tests/test_cuda_kernels.py), which finds the typing errors the simulator,
-running them as plain Python, cannot.
+running them as plain Python, cannot. (So the kernels call no device functions:
+numba compiles those only for the GPU it finds, and here there is none.)
 
 Importing this package imports neither numba nor CuPy.
 """

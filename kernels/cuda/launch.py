@@ -1,4 +1,4 @@
-"""Starting a numba.cuda kernel on CuPy's arrays, and the checks made before it.
+"""Starting a numba.cuda kernel on CuPy's arrays (or in numba's CUDA simulator).
 
     launch(kernel, blocks, threads, *args)   # kernel[blocks, threads, stream](*args)
 
@@ -9,9 +9,9 @@ those queued after it, so the two libraries need no synchronization between
 them.
 
 Under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1 in the environment when numba
-is imported, or before numba.config.reload_config(), and before numba.cuda is
-first imported) a kernel runs on the CPU, one Python thread per
-CUDA thread, on NumPy arrays. The arrays must then be in the computer's memory.
+reads it, at its import or at numba.core.config.reload_config(), before numba.cuda
+is first imported) a kernel runs on the CPU, one Python thread per CUDA thread, on
+NumPy arrays. The arrays must then be in the computer's memory.
 The test stand-in for CuPy (tests/fake_cupy.py) keeps its arrays there and, under
 the simulator, publishes them through the CUDA array interface like CuPy;
 launch() gives the kernel NumPy views of that memory, so what the kernel writes
