@@ -394,7 +394,7 @@ class _RandomState:
         self._numpy = np.random.RandomState(seed)
 
     def __getattr__(self, name):
-        return _new(getattr(self._numpy, name))
+        return _with_operands(getattr(self._numpy, name))
 
 
 _random_state = _RandomState()

@@ -22,7 +22,6 @@ from minidl.kernels import conv as cpu_conv
 from minidl.kernels import pool as cpu_pool
 from minidl.kernels import table
 
-needs_gpu = pytest.mark.skipif(not real_gpu(), reason="needs CuPy and a working NVIDIA GPU")
 needs_stand_in = pytest.mark.skipif(real_gpu(), reason="checks the stand-in for CuPy, which "
                                     "a machine with a GPU does not use")
 
