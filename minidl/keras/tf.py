@@ -54,6 +54,11 @@ def split(value, num_or_size_splits, axis=0):
     return list(F.tensor_split(value, np.cumsum(sizes)[:-1].tolist(), axis))
 
 
+def range(start, limit=None, delta=1, dtype=None):  # noqa: A001 (TensorFlow's name)
+    """start, start + delta, ... below limit (range(n): 0 .. n - 1), as a Tensor."""
+    return ops.arange(start, limit, delta, dtype=dtype)
+
+
 @op
 def concat(values, axis):
     return ops.concatenate(values, axis)

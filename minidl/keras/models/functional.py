@@ -147,15 +147,16 @@ class Model(Training, Layer):
         return self._outputs_by_layer.get(layer, [])
 
 
-def _conformed(t, value, model_name):
-    """A model input as a Tensor of the Input's dtype, its shape checked against it."""
+def _conformed(t, value, model_name, strict=True):
+    """A model input as a Tensor of the Input's dtype, its shape checked against it (all
+    of it, or with strict=False only its rank and last size)."""
     if not isinstance(value, Tensor):
         value = Tensor(np.asarray(value).astype(t.dtype))
     elif value.dtype != t.dtype:
         value = F.cast(value, t.dtype) if t.dtype.kind == "f" else Tensor(value.data.astype(t.dtype))
     shape = tuple(value.shape)
-    if len(shape) != len(t.shape) or any(
-            d is not None and d != s for d, s in zip(t.shape, shape)):
+    checked = list(zip(t.shape, shape)) if strict else list(zip(t.shape, shape))[-1:]
+    if len(shape) != len(t.shape) or any(d is not None and d != s for d, s in checked):
         raise ValueError(f'Input 0 of layer "{model_name}" is incompatible with the layer: '
                          f"expected shape={t.shape}, found shape={shape}")
     return value

@@ -5,7 +5,8 @@
 It knows its input shape from an Input(...) first in the list, or an input_shape= (or
 Embedding's input_length=) on its first layer; then each added layer is built at once and
 summary() works before training. Otherwise it is built on the first data it sees (fit,
-predict, or calling it), as Keras does. Running it calls the layers in turn.
+predict, or calling it), as Keras does, and then accepts inputs whose other sizes differ
+from that first data's. Running it calls the layers in turn.
 """
 import numpy as np
 
@@ -21,6 +22,7 @@ class Sequential(Model):
         super().__init__(name=name or unique_name("sequential"))
         self._stack = []
         self._input_tensor = self._last_output = None
+        self._inferred = False   # input shape taken from the first data (Keras relaxes it)
         for layer in layers or []:
             self.add(layer)
 
@@ -71,6 +73,7 @@ class Sequential(Model):
 
     def _maybe_build(self, inputs):
         if self._input_tensor is None and hasattr(inputs, "shape"):
+            self._inferred = True
             dtype = inputs.dtype if np.dtype(inputs.dtype).kind in "iu" else floatx()
             self._start_graph(Input(batch_shape=(None,) + tuple(inputs.shape[1:]), dtype=dtype))
         self.built = True
@@ -102,7 +105,7 @@ class Sequential(Model):
     def call(self, inputs, training=False):
         if isinstance(inputs, (list, tuple)) and len(inputs) == 1:
             inputs = inputs[0]
-        x = _conformed(self._input_tensor, inputs, self.name)
+        x = _conformed(self._input_tensor, inputs, self.name, strict=not self._inferred)
         for layer in self._stack:
             x = layer(x, training=training)
         return x
