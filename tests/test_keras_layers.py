@@ -85,7 +85,7 @@ def test_dense_initialization_is_glorot_uniform_and_zero_bias():
 def test_dense_refuses_an_input_of_another_width():
     layer = layers.Dense(3)
     layer(randn(2, 4))
-    with pytest.raises(ValueError, match=r'layer "dense.*" is incompatible.*axis -1.*4.*\(None, 5\)'):
+    with pytest.raises(ValueError, match=r'"dense.*" is incompatible.*axis -1.*4.*\(None, 5\)'):
         layer(randn(2, 5))
 
 

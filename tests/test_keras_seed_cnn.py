@@ -3,7 +3,6 @@
 (softmax) on channels-last images (batch, 8, 8, 1)."""
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 from minidl.data import load_digits, train_test_split

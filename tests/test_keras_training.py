@@ -174,3 +174,20 @@ def test_train_on_batch_and_the_training_flag():
     assert isinstance(loss, float)
     np.testing.assert_array_equal(model.predict(X, verbose=0), model.predict(X, verbose=0))
     assert not model.training                    # back to inference after training
+
+
+def test_an_optimizer_belongs_to_one_model_and_an_output_may_go_untrained():
+    shared = optimizers.Adam()
+    first, second = classifier(), classifier()
+    first.compile(optimizer=shared, loss="sparse_categorical_crossentropy")
+    first.fit(X, LABELS, verbose=0)
+    second.compile(optimizer=shared, loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="built for other weights"):
+        second.fit(X, LABELS, verbose=0)
+    inputs = keras.Input(shape=(5,))
+    hidden = layers.Dense(4, name="hidden")(inputs)
+    model = keras.Model(inputs, [layers.Dense(1, name="trained")(hidden), hidden])
+    model.compile(optimizer="sgd", loss={"trained": "mse"})
+    history = model.fit(X, [LABELS[:, None], np.zeros((96, 4))], epochs=1, verbose=0)
+    assert list(history.history) == ["loss", "trained_loss"]
+    assert history.history["loss"] == history.history["trained_loss"]

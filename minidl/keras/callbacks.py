@@ -196,7 +196,8 @@ class LearningRateScheduler(Callback):
         except TypeError:   # a schedule of the epoch alone
             lr = self.schedule(epoch)
         if not isinstance(lr, (float, int, np.floating, np.integer)):
-            raise ValueError(f'The output of the "schedule" function should be a float. Got: {lr!r}')
+            raise ValueError('The output of the "schedule" function should be a float. '
+                             f"Got: {lr!r}")
         optimizer.learning_rate = float(lr)
         if self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")

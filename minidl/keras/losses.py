@@ -107,8 +107,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     labels = labels.astype(np.int64)
     classes = y_pred.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"Received a label value of {labels.max() if labels.max() >= classes else labels.min()} "
-                         f"which is outside the valid range of [0, {classes})")
+        bad = labels.max() if labels.max() >= classes else labels.min()
+        raise ValueError(f"Received a label value of {bad} which is outside the valid range "
+                         f"of [0, {classes})")
     y_pred, from_logits = _logits(y_pred, from_logits)
     if from_logits:
         log_p = F.log_softmax(y_pred, -1)
@@ -139,7 +140,8 @@ class Loss:
         losses = self.function(y_true, y_pred, **self.options)
         if sample_weight is not None:
             weights = np.asarray(sample_weight, dtype=losses.dtype)
-            losses = losses * Tensor(weights.reshape(weights.shape + (1,) * (losses.ndim - weights.ndim)))
+            trailing = (1,) * (losses.ndim - weights.ndim)   # one weight per sample
+            losses = losses * Tensor(weights.reshape(weights.shape + trailing))
         if self.reduction == "none":
             return losses
         total = F.sum(losses)

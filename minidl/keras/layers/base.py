@@ -211,7 +211,8 @@ class Layer(Module):
         inputs = args[0] if args else None
         self._maybe_build(inputs)
         self._check_input_spec(inputs)
-        training, mask = self._resolved_training(kwargs.pop("training", None)), kwargs.pop("mask", None)
+        training = self._resolved_training(kwargs.pop("training", None))
+        mask = kwargs.pop("mask", None)
         if mask is None and isinstance(inputs, (Tensor, list, tuple)):
             mask = map_structure(lambda t: getattr(t, "_keras_mask", None), inputs)
             mask = None if all(m is None for m in _leaves(mask)) else mask

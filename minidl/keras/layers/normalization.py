@@ -51,7 +51,8 @@ class BatchNormalization(Layer):
         else:
             self.norm.weight.requires_grad = False   # stays 1: no scale
         if self.center:
-            self.beta = self._add_view("beta", self.norm.bias, initializer=self.initializers["beta"])
+            self.beta = self._add_view("beta", self.norm.bias,
+                                       initializer=self.initializers["beta"])
         self.moving_mean = self._add_view("moving_mean", self.norm.running_mean,
                                           initializer=self.initializers["moving_mean"],
                                           trainable=False)

@@ -152,8 +152,10 @@ def _conformed(t, value, model_name, strict=True):
     of it, or with strict=False only its rank and last size)."""
     if not isinstance(value, Tensor):
         value = Tensor(np.asarray(value).astype(t.dtype))
+    elif value.dtype != t.dtype and t.dtype.kind == "f":
+        value = F.cast(value, t.dtype)
     elif value.dtype != t.dtype:
-        value = F.cast(value, t.dtype) if t.dtype.kind == "f" else Tensor(value.data.astype(t.dtype))
+        value = Tensor(value.data.astype(t.dtype))
     shape = tuple(value.shape)
     checked = list(zip(t.shape, shape)) if strict else list(zip(t.shape, shape))[-1:]
     if len(shape) != len(t.shape) or any(d is not None and d != s for d, s in checked):

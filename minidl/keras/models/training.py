@@ -54,7 +54,8 @@ class Training:
         names = self.output_names
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        self._losses = [losses_module.get(spec) for spec in _per_output(loss, names, "loss")]
+        self._losses = [None if spec is None else losses_module.get(spec)   # None: not trained
+                        for spec in _per_output(loss, names, "loss")]
         weights = [1.0] * len(names) if loss_weights is None else \
             _per_output(loss_weights, names, "loss_weights")
         self._loss_weights = [float(w) for w in weights]
@@ -145,8 +146,15 @@ class Training:
         return logs
 
     def _build_optimizer(self):
+        """Hand the optimizer this model's parameters (once; compile may precede the build)."""
+        parameters = list(self.parameters())
         if not self.optimizer.built:
-            self.optimizer.build(self.parameters())
+            self.optimizer.build(parameters)
+            return
+        mine = {id(p) for p in parameters}
+        if {id(p) for g in self.optimizer.param_groups for p in g["params"]} != mine:
+            raise ValueError("This optimizer was built for other weights (another model, or "
+                             "this one before layers were added): give compile() a new one")
 
     # ------------------------------------------------------------------ evaluate, predict
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -223,10 +231,11 @@ class Training:
     def _forward_loss(self, xs, ys, training):
         """(outputs, the total loss, each output's loss) for one batch."""
         outputs = list(flatten(self(xs if len(xs) > 1 else xs[0], training=training)))
-        output_losses = [loss(y, output) for loss, y, output in zip(self._losses, ys, outputs)]
-        total = sum((w * l for w, l in zip(self._loss_weights, output_losses)), Tensor(0.0))
-        if len(output_losses) == 1 and self._loss_weights[0] == 1.0:
-            total = output_losses[0]
+        output_losses = [None if loss is None else loss(y, output)
+                         for loss, y, output in zip(self._losses, ys, outputs)]
+        weighted = [w * l for w, l in zip(self._loss_weights, output_losses) if l is not None]
+        total = weighted[0] if len(weighted) == 1 and len(outputs) == 1 else \
+            sum(weighted, Tensor(np.zeros((), dtype=outputs[0].dtype)))
         return outputs, total, output_losses
 
 
@@ -244,7 +253,8 @@ class _Totals:
         self.count += size
         self.loss += float(loss.item()) * size
         for i, value in enumerate(output_losses):
-            self.output_losses[i] += float(value.item()) * size
+            if value is not None:
+                self.output_losses[i] += float(value.item()) * size
         predictions = [o.numpy() for o in outputs]
         if self.model._metrics is None:   # first batch: "accuracy" resolved from the shapes
             self.model._metrics = [[metrics_module.resolve(spec, y, p) for spec in specs]
@@ -258,8 +268,9 @@ class _Totals:
         names = self.model.output_names
         logs = {"loss": self.loss / max(self.count, 1)}
         if len(names) > 1:
-            for name, total in zip(names, self.output_losses):
-                logs[f"{name}_loss"] = total / max(self.count, 1)
+            for name, total, loss in zip(names, self.output_losses, self.model._losses):
+                if loss is not None:
+                    logs[f"{name}_loss"] = total / max(self.count, 1)
         for name, metrics in zip(names, self.model._metrics or []):
             for metric in metrics:
                 key = metric.name if len(names) == 1 else f"{name}_{metric.name}"
