@@ -205,6 +205,36 @@ def test_recurrent_layers_are_their_nn_module_transposed(cls, reference, gates):
     assert_same_layer(layer, lambda t: module(t)[0], x, rtol=1e-4, atol=1e-5)
 
 
+def test_lstm_with_other_activations_runs_the_keras_equations():
+    x = randn(2, 4, 3)
+    layer = layers.LSTM(5, activation="relu", recurrent_activation="tanh",
+                        return_sequences=True)
+    layer(x)
+    kernel, recurrent, bias = random_keras_weights(layer)
+    h = c = np.zeros((2, 5))
+    for t in range(4):
+        i, f, g, o = np.split(x[:, t] @ kernel + h @ recurrent + bias, 4, axis=1)
+        c = np.tanh(f) * c + np.tanh(i) * np.maximum(g, 0)
+        h = np.tanh(o) * np.maximum(c, 0)
+    np.testing.assert_allclose(layer(x).numpy()[:, -1], h, rtol=1e-4, atol=1e-5)
+
+
+def test_keras_gru_is_torch_gru_with_the_gates_reordered():
+    torch = pytest.importorskip("torch")
+    x = randn(3, 6, 4)
+    layer = layers.GRU(5, return_sequences=True)
+    layer(x)
+    kernel, recurrent, bias = random_keras_weights(layer)
+    gru = torch.nn.GRU(4, 5, batch_first=True)
+    order = lambda a: np.concatenate([a[..., 5:10], a[..., :5], a[..., 10:]], -1)  # noqa: E731
+    with torch.no_grad():
+        for name, value in (("weight_ih_l0", order(kernel).T), ("weight_hh_l0", order(recurrent).T),
+                            ("bias_ih_l0", order(bias[0])), ("bias_hh_l0", order(bias[1]))):
+            getattr(gru, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
+        expected = gru(torch.from_numpy(x))[0].numpy()
+    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("cls, units, expected", [
     (layers.SimpleRNN, 6, 6 * (4 + 6 + 1)),             # units (features + units + 1)
     (layers.LSTM, 6, 4 * 6 * (4 + 6 + 1)),              # 4 gates, one bias each

@@ -306,10 +306,10 @@ save(fig, "06_learning_curves.png")
 #   in a fraction of a second with 4,002 numbers, and the fastest to classify. Spam
 #   announces itself with words ("call", "free", "txt", "claim", "prize", long numbers),
 #   and counting them is most of the job.
-# - **The LSTM and the transformer** come close, about 98% accurate with an F1 near 0.91,
-#   but do not beat it, with 18 times the parameters (88% of them in the 2000 × 32
-#   embedding table), several epochs of training, and inference ten or more times
-#   slower. Which of the two trains faster depends on the machine: the LSTM takes its 40
+# - **The LSTM and the transformer** come close (the LSTM about 98% accurate with an F1
+#   near 0.92, the transformer about 97% with an F1 near 0.88) but do not beat it, with
+#   18 times the parameters (88% of them in the 2000 × 32 embedding table), several
+#   epochs of training, and inference several times slower. Which of the two trains faster depends on the machine: the LSTM takes its 40
 #   steps one after the other, each a small matrix product; the transformer handles all
 #   40 positions at once but computes a 40 × 40 table of attention weights per head.
 # - Accuracy hides the differences; the F1 column shows them better. The test set holds
