@@ -28,7 +28,7 @@ def run():
         Dense(10, activation="softmax"),
     ])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(X_train, to_categorical(y_train), epochs=5, batch_size=32,
+    history = model.fit(X_train, to_categorical(y_train), epochs=8, batch_size=32,
                         validation_split=0.1, verbose=0)
     loss, accuracy = model.evaluate(X_test, to_categorical(y_test), verbose=0)
     # -----------------------------------------------------------------------------------
