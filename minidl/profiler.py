@@ -80,8 +80,15 @@ class FunctionEvent:
                                    doc="The total minus the children's totals, in microseconds.")
     kernel_time_total = property(lambda self: self.kernel / 1e3,
                                  doc="The forward kernel's time, in microseconds (0 for others).")
-    python_time_total = property(lambda self: self.self_cpu_time_total - self.kernel_time_total,
-                                 doc="The self time outside the kernel, in microseconds.")
+
+    @property
+    def python_time_total(self):
+        """An op's self time outside its kernel, in microseconds: the engine's Python (0
+        for a record_function range, whose self time is the user's code between ops)."""
+        if self.kind == "user_annotation":
+            return 0.0
+        return self.self_cpu_time_total - self.kernel_time_total
+
     # what a row of a table needs, as for the averages
     count = 1
     cpu_time = cpu_time_total
@@ -98,28 +105,27 @@ class FunctionEventAvg:
     def __init__(self, key, input_shapes=None):
         self.key, self.input_shapes = key, input_shapes
         self.count = 0
-        self.cpu_time_total = self.self_cpu_time_total = self.kernel_time_total = 0.0
+        self.cpu_time_total = self.self_cpu_time_total = 0.0
+        self.kernel_time_total = self.python_time_total = 0.0
         self.flops = 0
-        self.is_top_level = True   # every event of it ran outside any other event
+        self.is_top_level = True         # every event of it ran outside any other event
+        self.is_user_annotation = True   # every event of it is a record_function range
 
     def add(self, event):
         self.count += 1
         self.cpu_time_total += event.cpu_time_total
         self.self_cpu_time_total += event.self_cpu_time_total
         self.kernel_time_total += event.kernel_time_total
+        self.python_time_total += event.python_time_total
         self.flops += event.flops
         self.is_top_level &= event.cpu_parent is None
+        self.is_user_annotation &= event.is_user_annotation
         return self
 
     @property
     def cpu_time(self):
         """The average total time of one call, in microseconds."""
         return self.cpu_time_total / max(self.count, 1)
-
-    @property
-    def python_time_total(self):
-        """The self time spent outside the kernels, in microseconds."""
-        return self.self_cpu_time_total - self.kernel_time_total
 
     def __repr__(self):
         return (f"<FunctionEventAvg {self.key}: {self.count} calls, total "
@@ -152,6 +158,14 @@ class EventList(list):
         """The self times added up, in microseconds: the time inside the outermost events."""
         return sum(event.self_cpu_time_total for event in self)
 
+    def time_split(self):
+        """(in the ops' kernels, in the ops' Python around them, outside any op: the self
+        time of the record_function ranges), in microseconds; they add up to
+        self_cpu_time_total."""
+        kernels = sum(event.kernel_time_total for event in self)
+        python = sum(event.python_time_total for event in self)
+        return kernels, python, self.self_cpu_time_total - kernels - python
+
     def table(self, sort_by=None, row_limit=100, max_src_column_width=75,
               max_name_column_width=55, max_shapes_column_width=80, header=None,
               top_level_events_only=False, time_unit=None):
@@ -159,8 +173,8 @@ class EventList(list):
 
         sort_by: a column to sort by, largest first (one of SORT_KEYS; None keeps the
         order of first appearance); row_limit: how many rows (-1: all); time_unit: "s",
-        "ms" or "us" for every time (None: each its own). "Python %" is the share of the
-        self time spent outside the kernels. (max_src_column_width is PyTorch's, for
+        "ms" or "us" for every time (None: each its own). "Python %" is the share of an
+        op's self time spent outside its kernel. (max_src_column_width is PyTorch's, for
         stacks, which minidl does not record.)
         """
         return _table(self, sort_by, row_limit, max_name_column_width, max_shapes_column_width,
@@ -407,7 +421,7 @@ def _table(events, sort_by, row_limit, name_width, shapes_width, header, top_lev
            time_unit):
     rows = list(events)   # averages (key_averages()), or single events (events())
     total_self = sum(row.self_cpu_time_total for row in rows)
-    total_kernel = sum(row.kernel_time_total for row in rows)
+    kernels, python, outside = EventList(rows).time_split()
     if top_level_only:
         rows = [row for row in rows if row.is_top_level]
     if sort_by is not None:
@@ -433,7 +447,8 @@ def _table(events, sort_by, row_limit, name_width, shapes_width, header, top_lev
                ("CPU total", 12, lambda r: time(r.cpu_time_total)),
                ("CPU time avg", 12, lambda r: time(r.cpu_time)),
                ("In kernels", 12, lambda r: time(r.kernel_time_total)),
-               ("Python %", 10, lambda r: percent(r.python_time_total, r.self_cpu_time_total)),
+               ("Python %", 10, lambda r: "--" if r.is_user_annotation
+                else percent(r.python_time_total, r.self_cpu_time_total)),
                ("# of Calls", 11, lambda r: str(r.count))]
     if any(row.input_shapes is not None for row in rows):
         columns.append(("Input Shapes", shapes_width,
@@ -453,9 +468,10 @@ def _table(events, sort_by, row_limit, name_width, shapes_width, header, top_lev
         lines.append("  ".join(cell(row).rjust(w) for (_, _, cell), w in zip(columns, widths)))
     lines.append(line)
     lines.append(f"Self CPU time total: {time(total_self)}")
-    lines.append(f"In kernels: {time(total_kernel)} ({percent(total_kernel, total_self)}); "
-                 f"Python around them: {time(total_self - total_kernel)} "
-                 f"({percent(total_self - total_kernel, total_self)})")
+    lines.append(f"In the ops' kernels: {time(kernels)} ({percent(kernels, total_self)}); "
+                 f"in their Python around the kernels: {time(python)} "
+                 f"({percent(python, total_self)}); outside any op: {time(outside)} "
+                 f"({percent(outside, total_self)})")
     return "\n".join(lines) + "\n"
 
 

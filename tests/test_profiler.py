@@ -71,8 +71,12 @@ def test_self_times_add_up_to_the_total():
     assert total_self == pytest.approx(step.cpu_time_total, rel=1e-9)
     assert total_self == pytest.approx(sum(row.self_cpu_time_total for row in rows.values()))
     assert step.cpu_time_total <= prof.wall_time_total
-    kernels = sum(row.kernel_time_total for row in rows.values())
-    assert 0 < kernels < total_self
+    kernels, python, outside = prof.key_averages().time_split()
+    assert kernels == pytest.approx(sum(row.kernel_time_total for row in rows.values()))
+    assert kernels > 0 and python > 0
+    assert kernels + python + outside == pytest.approx(total_self)
+    assert outside == pytest.approx(step.self_cpu_time_total)   # our code between the ops
+    assert step.python_time_total == 0 and step.is_user_annotation
     assert all(0 <= row.python_time_total <= row.self_cpu_time_total + 1e-9
                for row in rows.values())
 

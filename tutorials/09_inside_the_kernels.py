@@ -575,23 +575,27 @@ RESULTS["kernels_restored"] = mdl.get_kernels() == default_kernels
 # includes the ops it ran (a backward is written with ops, so `Conv2d.backward` runs
 # `Conv2dGradInput` and `Conv2dGradWeight`), and "training step" holds them all: the
 # self times add up to its total. "In kernels" is the arithmetic; "Python %" is the
-# share of the self time spent around it. Summed over every op:
+# share of an op's self time spent around it. The self time of "training step" itself
+# is our own code between the ops: the loop, the optimizer's update of the weights (on
+# the arrays, outside the graph), reading the loss. Per step, summed over every op:
 
 # %%
 def time_split(prof):
-    """(seconds in kernels, seconds of Python around them, FLOPs), per training step."""
+    """(seconds in the ops' kernels, in their Python around them, outside any op, FLOPs),
+    per training step."""
     rows = prof.key_averages()
-    kernel = sum(row.kernel_time_total for row in rows)
-    python = rows.self_cpu_time_total - kernel
-    flops = sum(row.flops for row in rows)
-    return kernel / 1e6 / STEPS, python / 1e6 / STEPS, flops / STEPS
+    kernel, python, outside = (us / 1e6 / STEPS for us in rows.time_split())
+    return kernel, python, outside, sum(row.flops for row in rows) / STEPS
 
 
 split = {kernels: time_split(prof) for kernels, prof in profiles.items()}
-for kernels, (kernel, python, flops) in split.items():
-    print(f"set_kernels({kernels!r}): per step {1e3 * kernel:.1f} ms in kernels, "
-          f"{1e3 * python:.1f} ms of Python around them ({python / (kernel + python):.0%}); "
-          f"{flops / 1e6:.1f} MFLOP, {flops / kernel / 1e9:.1f} GFLOP/s in the kernels")
+for kernels, (kernel, python, outside, flops) in split.items():
+    total = kernel + python + outside
+    print(f"set_kernels({kernels!r}): per step {1e3 * kernel:.1f} ms in kernels "
+          f"({kernel / total:.0%}), {1e3 * python:.1f} ms of the ops' Python around them "
+          f"({python / total:.0%}), {1e3 * outside:.1f} ms outside the ops "
+          f"({outside / total:.0%}); {flops / 1e6:.1f} MFLOP, "
+          f"{flops / kernel / 1e9:.1f} GFLOP/s in the kernels")
 
 # The count by hand: each conv does 2 · N·O·OH·OW · C·KH·KW operations in each of its
 # passes (forward, the input's gradient, the weight's gradient), the linear layer
@@ -600,14 +604,14 @@ conv1 = 2 * 64 * 32 * 8 * 8 * 1 * 9
 conv2 = 2 * 64 * 64 * 4 * 4 * 32 * 9
 dense = 2 * 64 * 256 * 10
 by_hand = 2 * conv1 + 3 * conv2 + 3 * dense
-print(f"FLOPs per step counted by the profiler: {split['numpy'][2]:,.0f}; by hand: {by_hand:,}")
+print(f"FLOPs per step counted by the profiler: {split['numpy'][3]:,.0f}; by hand: {by_hand:,}")
 
 profiles["numpy"].export_chrome_trace(FIGURES / "09_training_steps_trace.json")
 print(f"the timeline of these steps: {FIGURES / '09_training_steps_trace.json'} "
       "(open it in ui.perfetto.dev, or chrome://tracing)")
-RESULTS["profile_python_share"] = {k: python / (kernel + python)
-                                   for k, (kernel, python, _) in split.items()}
-RESULTS["profile_flops_per_step"] = split["numpy"][2]
+RESULTS["profile_python_share"] = {k: python / (kernel + python + outside)
+                                   for k, (kernel, python, outside, _) in split.items()}
+RESULTS["profile_flops_per_step"] = split["numpy"][3]
 RESULTS["hand_counted_flops_per_step"] = by_hand
 RESULTS["profile_top_ops"] = [row.key for row in sorted(
     profiles["numpy"].key_averages(), key=lambda row: row.self_cpu_time_total,
@@ -615,10 +619,9 @@ RESULTS["profile_top_ops"] = [row.key for row in sorted(
 
 # %% [markdown]
 # On images of 8 × 8 pixels the layers are tiny, and the profile shows where that leaves
-# the time: a sizeable part of a step (the share printed above) is not arithmetic at all
-# but Python, building and walking the autograd graph and wrapping arrays, and the
-# kernels themselves run far below the GFLOP/s of section 1 because their products are
-# small. Which kernel setting is faster depends on the shapes (the conv layer of section
+# the time: part of a step (the shares printed above) is not arithmetic at all but
+# Python, building and walking the autograd graph and wrapping arrays, and the kernels
+# themselves run far below the GFLOP/s of section 1 because their products are small. Which kernel setting is faster depends on the shapes (the conv layer of section
 # 2 is a better test), on the machine and on its load; that is exactly why the switch
 # exists. Set `MINIDL_KERNELS=numpy` in the environment to start with the NumPy path.
 #
