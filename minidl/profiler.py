@@ -57,9 +57,9 @@ class ProfilerActivity(enum.Enum):
 class FunctionEvent:
     """One timed call: an op's forward or backward, or a record_function range.
 
-    `kind` is "forward", "backward" or "user_annotation". Times are in microseconds
-    from the start of the profile; `cpu_parent` is the event it ran inside (None at the
-    top level).
+    `kind` is "forward", "backward" or "user_annotation"; `cpu_parent` is the event it
+    ran inside (None at the top level). `start` and `end` count nanoseconds from the start
+    of the profile; the times it reports (cpu_time_total, ...) are in microseconds.
     """
     __slots__ = ("name", "kind", "thread", "start", "end", "children", "kernel", "flops",
                  "input_shapes", "cpu_parent", "_run", "_op")
