@@ -13,7 +13,8 @@ from .tensor import Tensor  # noqa: E402
 
 tensor_methods.attach()  # Tensor's operators and methods, now that the ops exist
 
-from . import classic, data, functional, metrics, nn, optim  # noqa: E402
+from . import classic, data, functional, metrics, nn, optim, profiler  # noqa: E402
+from . import autograd_functional  # noqa: E402,F401 (it is minidl.autograd.functional)
 from .autograd import (  # noqa: E402
     Function, backward, detect_anomaly, enable_grad, grad, is_anomaly_enabled, is_grad_enabled,
     no_grad, set_grad_enabled,

@@ -191,6 +191,11 @@ def _check_finite(arrays, what):
             raise FloatingPointError(f"detect_anomaly: {what} produced NaN or inf")
 
 
+# While minidl.profiler records a profile, this is the recorder: every op's forward
+# (Function.__call__) and backward (in the walk) go through it to be timed. It is None
+# otherwise, and checking it is all that profiling costs an op when nothing records.
+_profiler = None
+
 _RECORDED = itertools.count()                    # the ops' recording order, see below
 _RECORDED_ORDER = operator.attrgetter("seq")
 
@@ -225,6 +230,9 @@ class Function:
       returns_view  - forward may return a view of its first input (reshape,
                       indexing): the output then shares the input's memory, and
                       so its version counter.
+    And one about its backward: `materialize_grads` (True by default) hands backward
+    zeros for an output that no gradient reached; an op that says False gets None
+    there (PyTorch's ctx.set_materialize_grads(False)).
 
     (Unlike torch.autograd.Function, whose forward and backward are static
     methods on a ctx object, a minidl Function is an object per call: forward
@@ -233,8 +241,11 @@ class Function:
     """
     reads_inputs = True
     returns_view = False
+    materialize_grads = True
 
     def __call__(self, *inputs):
+        if _profiler is not None and _profiler.should_time(self):  # a profile is recording:
+            return _profiler.forward(self, inputs)  # it times this call (it calls us back)
         tensors = as_tensors(inputs, self)
         outputs = self._forward(tensors)
         if _modes.grad_enabled:
@@ -476,10 +487,11 @@ def _take_output_gradients(f, grads, captured, capture):
 
 
 def _call_backward(f, gys):
-    """f.backward on its output gradients (zeros for outputs no gradient reached)."""
+    """f.backward on its output gradients (zeros for outputs no gradient reached, unless
+    f does not materialize them)."""
     f.check_versions()
     for i, g in enumerate(gys):
-        if g is None:
+        if g is None and f.materialize_grads:
             gys[i] = _zeros_like_array(f.output_data[i])
     try:
         gxs = f.backward(*gys)
@@ -529,7 +541,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
         for f in reversed(order):
             gys = _take_output_gradients(f, grads, captured, capture)
             if gys is not None:
-                _pass_to_inputs(f, _call_backward(f, gys), grads)
+                gxs = _call_backward(f, gys) if _profiler is None else _profiler.backward(f, gys)
+                _pass_to_inputs(f, gxs, grads)
             if not retain_graph:
                 f.release()
         leaves = {key: (t, _run_hooks(t, g) if t._backward_hooks else g)

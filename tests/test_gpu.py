@@ -510,3 +510,33 @@ def test_fit_on_the_device_matches_the_cpu(cuda_backend, name, tmp_path):
         for key in state_cpu:
             np.testing.assert_allclose(state_device[key].numpy(), state_cpu[key].numpy(),
                                        rtol=1e-3, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------
+# looking inside on the GPU: the profiler, and backward hooks
+# ----------------------------------------------------------------------------
+def test_the_profiler_times_the_ops_on_either_device(device):
+    """With ProfilerActivity.CUDA (the default) an op on the GPU waits for the GPU around
+    its kernel, so its kernel time is the GPU's; the results are those of an unprofiled run."""
+    from minidl.profiler import profile
+    a = mdl.tensor(random((64, 32)), dtype=np.float64).to(device).requires_grad_()
+    b = mdl.tensor(random((32, 16), seed=1), dtype=np.float64).to(device)
+    plain = (a @ b).tanh().sum()
+    plain.backward()
+    expected = a.grad.to("cpu").numpy().copy()
+    a.grad = None
+    with profile(with_flops=True) as prof:
+        (a @ b).tanh().sum().backward()
+    assert_close(a.grad.to("cpu").numpy(), expected, np.float64)
+    rows = {row.key: row for row in prof.key_averages()}
+    assert rows["MatMul"].flops == 2 * 64 * 32 * 16 * 2   # forward, and a's gradient
+    assert rows["MatMul"].kernel_time_total > 0
+
+
+def test_full_backward_hooks_on_either_device(device):
+    layer = nn.Linear(3, 2).double().to(device)
+    seen = []
+    layer.register_full_backward_hook(lambda m, gi, go: seen.append((gi[0].device, go[0].device)))
+    x = mdl.tensor(random((4, 3)), dtype=np.float64).to(device).requires_grad_()
+    layer(x).sum().backward()
+    assert seen == [(device, device)]

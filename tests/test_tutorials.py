@@ -223,6 +223,19 @@ def test_09_numba_cache_and_set_kernels(run):
     assert r["kernels_restored"] is True
 
 
+def test_09_the_profile_of_a_training_step(run):
+    result = run("09")
+    r = result.results
+    assert r["profile_flops_per_step"] == r["hand_counted_flops_per_step"]
+    for share in r["profile_python_share"].values():
+        assert 0 < share < 1
+    assert len(r["profile_top_ops"]) == 5
+    assert "training step" in result.stdout and "Self CPU time total" in result.stdout
+    trace = json.loads((result.folder / "09_training_steps_trace.json").read_text())
+    names = {event["name"] for event in trace["traceEvents"]}
+    assert {"training step", "Conv2d", "Conv2d.backward"} <= names
+
+
 def test_09_gpu_section_runs_or_says_why_not(run):
     result = run("09")
     if result.results["gpu"] is None:

@@ -115,6 +115,12 @@ class _ConvOp(Function):
         self.geometry = (stride, padding, dilation, groups)
         self.shape = shape  # the shape of x (GradInput) or of w (GradWeight)
 
+    def flops(self, inputs, outputs):
+        """For the profiler: each of the three ops does the forward's multiply-adds, 2
+        each: one per weight of a filter (C / groups * KH * KW) per output value."""
+        y_size, w_shape = self.sizes(inputs, outputs)
+        return 2 * y_size * int(np.prod(w_shape[1:]))
+
 
 class Conv2d(_ConvOp):
     """y = conv(x, w) (+ b, per output channel). Backward: gx = Conv2dGradInput(gy, w),
@@ -124,6 +130,10 @@ class Conv2d(_ConvOp):
         kernels = backend.kernels_for(x)
         x, w = contiguous(self.xp, x, w)
         return kernels.conv2d_forward(x, w, *self.geometry, bias=b)
+
+    def sizes(self, inputs, outputs):
+        """(the number of values of y, the shape of w), for flops()."""
+        return outputs[0].size, inputs[1].shape
 
     def backward(self, gy):
         x, w = self.inputs[:2]
@@ -147,6 +157,9 @@ class Conv2dGradInput(_ConvOp):
         gy, w = contiguous(self.xp, gy, w)
         return kernels.conv2d_backward_input(gy, w, self.shape, *self.geometry)
 
+    def sizes(self, inputs, outputs):
+        return inputs[0].size, inputs[1].shape
+
     def backward(self, ggx):
         gy, w = self.inputs
         g_gy = Conv2d(*self.geometry)(ggx, w) if self.needs_input_grad[0] else None
@@ -166,6 +179,9 @@ class Conv2dGradWeight(_ConvOp):
         kernels = backend.kernels_for(gy)
         gy, x = contiguous(self.xp, gy, x)
         return kernels.conv2d_backward_weight(gy, x, self.shape, *self.geometry)
+
+    def sizes(self, inputs, outputs):
+        return inputs[0].size, self.shape
 
     def backward(self, ggw):
         gy, x = self.inputs
