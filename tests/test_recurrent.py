@@ -262,6 +262,30 @@ def test_fused_layer_under_no_grad(kind, kernels):
         np.testing.assert_array_equal(y.numpy(), e)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_backward_twice_with_retain_graph(kind, kernels):
+    """The fused backward leaves what forward saved as it was: a second one agrees."""
+    fused, _, inputs = fused_and_reference(kind)
+    outputs = fused(*inputs)
+    loss = sum((y * mdl.tensor(rand(*y.shape, seed=k))).sum() for k, y in enumerate(outputs))
+    first = [g.numpy() for g in mdl.grad(loss, inputs, retain_graph=True)]
+    again = [g.numpy() for g in mdl.grad(loss, inputs)]
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_backward_refuses_an_output_changed_in_place(kind):
+    """The fused backward reads the outputs' memory, so changing one in place is an error."""
+    fused, _, inputs = fused_and_reference(kind)
+    outputs = fused(*inputs)
+    loss = sum(y.sum() for y in outputs)
+    with mdl.no_grad():
+        outputs[0][0] += 1  # the first step's h
+    with pytest.raises(RuntimeError, match="changed in place"):
+        loss.backward()
+
+
 def test_one_step_sequences(kernels):
     for kind in KINDS:
         fused, plain, inputs = fused_and_reference(kind)
