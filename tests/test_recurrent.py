@@ -108,8 +108,8 @@ def test_bidirectional_two_layer_gradients_wrt_everything(cls, kernels):
     assert mdl.gradcheck(module_function(layer, states, names), inputs)
 
 
-@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
-def test_bidirectional_two_layer_second_derivatives(cls):
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_bidirectional_two_layer_second_derivatives(cls, kernels):
     """gradgradcheck: input, initial states and every weight of the reverse direction in
     both layers (the forward direction runs the fused ops, whose second derivatives are
     checked below, on the 2H features that the reverse direction also feeds)."""
@@ -123,7 +123,7 @@ def test_bidirectional_two_layer_second_derivatives(cls):
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_rnn_second_derivatives(nonlinearity):
+def test_rnn_second_derivatives(nonlinearity, kernels):
     w_ih, w_hh, b_ih, b_hh = layer_weights(1, 2, 3)
 
     def fn(x, h0, w_hh):
