@@ -1,5 +1,6 @@
-"""Denormal floats on long sequences: one LSTM training step over 200 steps, with denormals
-flushed to zero (mdl.set_flush_denormal(True), PyTorch's torch.set_flush_denormal) or not.
+"""Denormal floats on long sequences: an LSTM's forward and backward over 200 steps, with
+denormals flushed to zero (mdl.set_flush_denormal(True), PyTorch's torch.set_flush_denormal)
+or not.
 
     python benchmarks/denormals.py           # prints a markdown table, writes
                                              # results/denormals.json
@@ -10,10 +11,12 @@ is the sum of the last step's h, as in a sequence classifier. The gradient enter
 the last step and fades as it goes back through time; on its way to 0 it passes
 through the denormal floats (below about 1.2e-38 in float32), which most processors
 compute with many times slower than with normal ones. The table gives the share of
-denormal numbers in the gradient of the input, and the time of a training step
-(zero_grad, forward, loss, backward, SGD step) in both frameworks, without and with
-flushing. The setting is a register of the thread (kernels/denormal.py), so it holds
-for both frameworks at once; it is switched off again at the end.
+denormal numbers in the gradient of the input, and the time of forward and backward
+(zero_grad, forward, loss, backward) in both frameworks, without and with flushing.
+There is no optimizer step: an update can move the weights out of the regime where the
+gradients fade into denormals, and every timed step should see the same numbers. The
+setting is a register of the thread (kernels/denormal.py), so it holds for both
+frameworks at once; it is switched off again at the end.
 
 One thread for BLAS, numba and PyTorch; minidl's default kernels; the frameworks and
 the two settings take turns step by step; medians.
@@ -32,26 +35,22 @@ import threadpoolctl  # noqa: E402
 import minidl as mdl  # noqa: E402
 from benchmarks._report import (machine_info, markdown_table, median_time,  # noqa: E402
                                 torch_or_none, write_json)
-from minidl import nn, optim  # noqa: E402
+from minidl import nn  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 STEPS, BATCH, FEATURES, HIDDEN = 200, 32, 32, 128
 REPEAT, QUICK_REPEAT = 7, 2
-LR = 1e-3
 
 
-def training_step(model, optim_module, x):
-    """One training step of the model on x, in either framework (the methods have the same
-    names in both): returns a function doing it, which returns the loss."""
-    opt = optim_module.SGD(model.parameters(), lr=LR)
-
+def forward_backward(model, x):
+    """Forward and backward of the model on x, in either framework (the methods have the
+    same names in both): returns a function doing it, which returns the loss."""
     def step():
-        opt.zero_grad()
+        model.zero_grad()
         x.grad = None
         out, _ = model(x)
         loss = out[:, -1].sum()
         loss.backward()
-        opt.step()
         return float(loss.item())
     return step
 
@@ -71,13 +70,13 @@ def run(quick=False):
     mdl.manual_seed(0)
     model = nn.LSTM(FEATURES, HIDDEN, batch_first=True)
     x = mdl.tensor(data, requires_grad=True)
-    steps = {"minidl": training_step(model, optim, x)}
+    steps = {"minidl": forward_backward(model, x)}
     if torch is not None:  # the same weights
         torch.set_num_threads(1)
         theirs = torch.nn.LSTM(FEATURES, HIDDEN, batch_first=True)
         theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
         x_torch = torch.tensor(data, requires_grad=True)
-        steps["torch"] = training_step(theirs, torch.optim, x_torch)
+        steps["torch"] = forward_backward(theirs, x_torch)
     losses = {name: step() for name, step in steps.items()}  # flush off: the default
     shares = {"minidl": denormal_share(x.grad.numpy())}
     if torch is not None:
@@ -111,7 +110,7 @@ def table(results):
     torch_used = results["torch"] == "used"
     shares = ", ".join(f"{name} {share:.1%}" for name, share in
                        results["denormal_share_of_input_gradient"].items())
-    lines = [f"One LSTM training step: {results['steps']} steps, batch {results['batch']}, "
+    lines = [f"LSTM forward and backward: {results['steps']} steps, batch {results['batch']}, "
              f"hidden {results['hidden']}, loss on the last step; median ms, one thread",
              f"denormal numbers in the gradient of the input (not flushed): {shares}"]
     if not results["flush_supported"]:
