@@ -1,5 +1,6 @@
 """Compiling the numba kernels: the first compilation says so once, `--warm` compiles every
-kernel the layers use, and the cache works when the package folder cannot be written."""
+kernel the layers use (an MLP, a CNN, and the recurrent layers), and the cache works when
+the package folder cannot be written."""
 import os
 import shutil
 import subprocess
@@ -28,6 +29,11 @@ for setting, dtype in [(s, d) for s in ("numba", "fast") for d in (np.float32, n
         loss = nn.CrossEntropyLoss()(model(mdl.randn(*shape, dtype=dtype)), mdl.tensor([0, 1, 2, 0, 1]))
         loss.backward()
         opt.step()
+    for layer in (nn.RNN(4, 3), nn.RNN(4, 3, nonlinearity="relu"), nn.LSTM(4, 3, num_layers=2),
+                  nn.GRU(4, 3, bidirectional=True)):
+        layer.to(dtype=dtype)
+        out, _ = layer(mdl.randn(5, 2, 4, dtype=dtype))
+        out.sum().backward()
 print("compiled:", sorted(set(compiled)))
 """
 

@@ -904,6 +904,20 @@ def the_default_dtype_is_used_for_python_floats(L):
     return made, _dtype_name(L.torch.tensor([1.0]).dtype)
 
 
+@check("torch.set_flush_denormal")
+def flushing_denormals_makes_them_zero(L):
+    """Where the processor has the setting (both libraries agree on x86-64), denormals read
+    and made while it is on are 0; the setting is undone before returning."""
+    x = L.torch.tensor([1e-320, 1e-40, 1.0], dtype=L.torch.float64)
+    try:
+        supported = L.torch.set_flush_denormal(True)
+        flushed = (x * 2).tolist()
+    finally:
+        restored = L.torch.set_flush_denormal(False)
+    return (type(supported).__name__, not supported or flushed == [0.0, 2e-40, 2.0],
+            restored == supported, (x * 2).tolist())
+
+
 @check("torch.no_grad", "torch.enable_grad", "torch.set_grad_enabled", "torch.is_grad_enabled",
        "autograd.no_grad", "autograd.enable_grad", "autograd.set_grad_enabled")
 def grad_mode_switches(L):
