@@ -21,8 +21,7 @@ for setting, dtype in [(s, d) for s in ("numba", "fast") for d in (np.float32, n
     mdl.set_kernels(setting)
     mdl.set_default_dtype(dtype)
     for model, shape in ((nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)), (5, 8)),
-                         (nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.MaxPool2d(3, 1, 1),
-                                        nn.MaxPool2d(2),
+                         (nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.MaxPool2d(2),
                                         nn.Conv2d(4, 4, 3, groups=2), nn.AvgPool2d(2),
                                         nn.Flatten(), nn.Linear(4, 3)), (5, 2, 8, 8))):
         opt = optim.SGD(model.parameters(), lr=0.1)

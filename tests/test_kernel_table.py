@@ -142,9 +142,9 @@ def test_fast_conv_in_chunks_equals_numpy(monkeypatch, chunk_bytes, padding):
 
 
 POOL_GEOMETRIES = [  # kernel, stride, padding, dilation, ceil_mode
-    ((2, 2), (2, 2), (0, 0), (1, 1), False),  # every window inside: the short loop
-    ((3, 3), (2, 2), (0, 0), (1, 1), False),  # inside, overlapping
-    ((2, 2), (1, 2), (0, 0), (2, 1), False),  # inside, dilated
+    ((2, 2), (2, 2), (0, 0), (1, 1), False),  # the classic
+    ((3, 3), (2, 2), (0, 0), (1, 1), False),  # overlapping
+    ((2, 2), (1, 2), (0, 0), (2, 1), False),  # dilated
     ((2, 2), (2, 2), (0, 0), (1, 1), True),   # ceil_mode: a last window past the edge
     ((3, 3), (2, 2), (1, 1), (1, 1), False),  # padded
 ]
