@@ -327,7 +327,9 @@ def conv2d_backward_weight_numba(gy, x, w_shape, stride, padding, dilation, grou
 #    at once (adding 0 to a pixel leaves it as it is).
 # 4. A 1x1 convolution with stride 1 and no padding needs no im2col: x (N, C, H*W)
 #    is its cols, and each pass is one product.
-CHUNK_BYTES = 1 << 20  # cols of this many bytes of images at a time: well inside L2
+# cols of about this many bytes at a time: well inside a core's L2 cache (chunks of
+# 256 KiB to 1 MiB measured alike on the CNN's layers, 4 MiB slower)
+CHUNK_BYTES = 1 << 20
 
 
 @njit(inline="always", cache=True)
