@@ -155,6 +155,25 @@ def test_pool_gradients(kernels, fn, kernel, stride, padding):
     assert mdl.gradgradcheck(pool, [x])
 
 
+@pytest.mark.parametrize("kernel, padding, groups", [(3, 1, 1), (1, 0, 1), (1, 0, 2)],
+                         ids=["same", "1x1", "1x1-grouped"])
+def test_conv2d_fast_paths_gradients_and_second_derivatives(kernels, monkeypatch, kernel,
+                                                            padding, groups):
+    """The paths of the fast kernels: "same" padding (each tap copied as one run), a 1x1
+    kernel (no im2col), and chunks of one image (CHUNK_BYTES = 1), under every setting."""
+    from minidl.kernels import conv
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
+    inputs = [t(rng.standard_normal((3, 2, 4, 3)), grad=True),
+              t(rng.standard_normal((2, 2 // groups, kernel, kernel)), grad=True),
+              t(rng.standard_normal(2), grad=True)]
+
+    def fn(x, w, b):
+        return F.conv2d(x, w, b, 1, padding, 1, groups)
+
+    assert mdl.gradcheck(fn, inputs)
+    assert mdl.gradgradcheck(fn, inputs)
+
+
 def test_max_pool_gradient_goes_to_the_maximum(kernels):
     x = t(np.array([[[[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 9.0, 1.0]]]]), grad=True)
     F.max_pool2d(x, 2).sum().backward()
