@@ -19,6 +19,10 @@ The CPU settings:
   (im2col, col2im) so that BLAS sees one large product, and pooling. One BLAS in
   play: numba's own np.dot would call SciPy's OpenBLAS, a second library with its
   own threads and its own rounding.
+
+The fused kernels (relu, where, softmax, log_softmax, cross-entropy, layer norm) are
+numba in "fast" and "numba", and their plain NumPy versions in "numpy"; "cuda" runs
+those plain versions on CuPy arrays.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -30,7 +34,8 @@ SETTINGS = ("fast", "numpy", "numba")
 
 @dataclass(frozen=True)
 class Kernels:
-    """One setting's kernels. The signatures are those of kernels/conv.py and pool.py."""
+    """One setting's kernels. The signatures are those of kernels/conv.py, pool.py and
+    fused.py."""
     setting: str
     matmul: Callable                   # (a, b) -> a @ b, batched with broadcasting
     conv2d_forward: Callable           # (x, w, stride, padding, dilation, groups, bias=None)
@@ -40,6 +45,21 @@ class Kernels:
     max_pool2d_backward: Callable      # (gy, argmax, x_shape, kernel, stride, padding, ...)
     avg_pool2d_forward: Callable       # (x, kernel, stride, padding, ceil_mode, ...)
     avg_pool2d_backward: Callable      # (gy, x_shape, kernel, stride, padding, ceil_mode, ...)
+    # fused elementwise and row kernels (kernels/fused.py), filled by _fused_numpy/_numba
+    relu_forward: Callable             # (x) -> max(x, 0)
+    relu_backward: Callable            # (gy, x) -> gy where x > 0 or NaN, else 0
+    where: Callable                    # (condition, a, b) -> np.where(condition, a, b)
+    softmax_forward: Callable          # (x, axis) -> y
+    softmax_backward: Callable         # (gy, y, axis) -> gx
+    log_softmax_forward: Callable      # (x, axis) -> y
+    log_softmax_backward: Callable     # (gy, y, axis) -> gx
+    cross_entropy_forward: Callable    # (x, labels, class_weight, ignore_index, smoothing)
+    #                                      -> (losses, lse), one per position
+    cross_entropy_backward: Callable   # (g, x, lse, labels, class_weight, ignore_index,
+    #                                      smoothing) -> gx
+    layer_norm_forward: Callable       # (x, normalized_ndim, weight, bias, eps)
+    #                                      -> (y, mean, rstd)
+    layer_norm_backward: Callable      # (gy, x, mean, rstd, weight) -> (gx, gw, gb)
 
 
 def _with_bias(forward):
@@ -67,13 +87,46 @@ def _numba_matmul_or_numpy(matmul_numba):
     return matmul
 
 
+def _fused_numpy():
+    """The fused kernels' plain versions (NumPy, or CuPy for CuPy arrays), by field."""
+    from . import fused
+    return dict(
+        relu_forward=fused.relu_forward_numpy, relu_backward=fused.relu_backward_numpy,
+        where=fused.where_numpy,
+        softmax_forward=fused.softmax_forward_numpy,
+        softmax_backward=fused.softmax_backward_numpy,
+        log_softmax_forward=fused.log_softmax_forward_numpy,
+        log_softmax_backward=fused.log_softmax_backward_numpy,
+        cross_entropy_forward=fused.cross_entropy_forward_numpy,
+        cross_entropy_backward=fused.cross_entropy_backward_numpy,
+        layer_norm_forward=fused.layer_norm_forward_numpy,
+        layer_norm_backward=fused.layer_norm_backward_numpy)
+
+
+def _fused_numba():
+    """The fused kernels' numba versions, by field."""
+    from . import fused
+    return dict(
+        relu_forward=fused.relu_forward_numba, relu_backward=fused.relu_backward_numba,
+        where=fused.where_numba,
+        softmax_forward=fused.softmax_forward_numba,
+        softmax_backward=fused.softmax_backward_numba,
+        log_softmax_forward=fused.log_softmax_forward_numba,
+        log_softmax_backward=fused.log_softmax_backward_numba,
+        cross_entropy_forward=fused.cross_entropy_forward_numba,
+        cross_entropy_backward=fused.cross_entropy_backward_numba,
+        layer_norm_forward=fused.layer_norm_forward_numba,
+        layer_norm_backward=fused.layer_norm_backward_numba)
+
+
 def _numpy():
     from . import conv, pool
     return Kernels(
         "numpy", np.matmul, _with_bias(conv.conv2d_forward_numpy),
         conv.conv2d_backward_input_numpy, conv.conv2d_backward_weight_numpy,
         pool.max_pool2d_forward_numpy, pool.max_pool2d_backward_numpy,
-        pool.avg_pool2d_forward_numpy, pool.avg_pool2d_backward_numpy)
+        pool.avg_pool2d_forward_numpy, pool.avg_pool2d_backward_numpy,
+        **_fused_numpy())
 
 
 def _numba():
@@ -82,7 +135,8 @@ def _numba():
         "numba", _numba_matmul_or_numpy(matmul.matmul_numba), _with_bias(conv.conv2d_forward_numba),
         conv.conv2d_backward_input_numba, conv.conv2d_backward_weight_numba,
         pool.max_pool2d_forward_numba, pool.max_pool2d_backward_numba,
-        pool.avg_pool2d_forward_numba, pool.avg_pool2d_backward_numba)
+        pool.avg_pool2d_forward_numba, pool.avg_pool2d_backward_numba,
+        **_fused_numba())
 
 
 def _fast():
@@ -91,7 +145,8 @@ def _fast():
         "fast", np.matmul, conv.conv2d_forward_fast,
         conv.conv2d_backward_input_fast, conv.conv2d_backward_weight_fast,
         pool.max_pool2d_forward_numba, pool.max_pool2d_backward_numba,
-        pool.avg_pool2d_forward_numba, pool.avg_pool2d_backward_numba)
+        pool.avg_pool2d_forward_numba, pool.avg_pool2d_backward_numba,
+        **_fused_numba())
 
 
 def _cuda():
@@ -100,7 +155,8 @@ def _cuda():
         "cuda", gpu.matmul, _with_bias(gpu.conv2d_forward_cuda),
         gpu.conv2d_backward_input_cuda, gpu.conv2d_backward_weight_cuda,
         gpu.max_pool2d_forward_cuda, gpu.max_pool2d_backward_cuda,
-        gpu.avg_pool2d_forward_cuda, gpu.avg_pool2d_backward_cuda)
+        gpu.avg_pool2d_forward_cuda, gpu.avg_pool2d_backward_cuda,
+        **_fused_numpy())
 
 
 _BUILD = {"numpy": _numpy, "numba": _numba, "fast": _fast, "cuda": _cuda}
