@@ -67,13 +67,15 @@ def _row_max_numpy(x, axis):
     return x.max(axis=axis, keepdims=True)
 
 
-def _logsumexp_numpy(x, axis):
-    """log(sum(exp(x))) along axis (kept), with a non-finite maximum replaced by 0."""
+def _shift_and_log_sum(x, axis):
+    """(m, log(sum(exp(x - m)))) along axis (kept): m the maximum, or 0 where it is not
+    finite. log_softmax is (x - m) - log_sum and logsumexp m + log_sum, each exact to
+    rounding also at +-1e4 (x - (m + log_sum) would round m + log_sum first)."""
     xp = backend.get_array_module(x)
     m = _row_max_numpy(x, axis)
     m = xp.where(xp.isfinite(m), m, 0)
-    with np.errstate(divide="ignore"):
-        return xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True)) + m
+    with np.errstate(divide="ignore"):   # log(0) = -inf for an all -inf row
+        return m, xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True))
 
 
 def _axis(x, axis):
@@ -95,7 +97,8 @@ def softmax_backward_numpy(gy, y, axis):
 
 def log_softmax_forward_numpy(x, axis):
     x1, axis1 = _axis(x, axis)
-    return (x1 - _logsumexp_numpy(x1, axis1)).reshape(x.shape)
+    m, log_sum = _shift_and_log_sum(x1, axis1)
+    return ((x1 - m) - log_sum).reshape(x.shape)
 
 
 def log_softmax_backward_numpy(gy, y, axis):
@@ -126,8 +129,8 @@ def cross_entropy_forward_numpy(x, labels, class_weight, ignore_index, label_smo
     xp = backend.get_array_module(x)
     classes, valid = x.shape[1], labels != ignore_index
     w = xp.ones(classes, dtype=x.dtype) if class_weight is None else class_weight
-    lse = _logsumexp_numpy(x, 1)
-    logp = x - lse
+    m, log_sum = _shift_and_log_sum(x, 1)
+    logp, lse = (x - m) - log_sum, m + log_sum
     safe = xp.where(valid, labels, 0)
     picked = xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1).squeeze(1)
     losses = -(1 - label_smoothing) * w[safe] * picked
@@ -596,6 +599,8 @@ def cross_entropy_backward_numba(g, x, lse, labels, class_weight, ignore_index,
 ROWS_PER_TASK = 64   # layer_norm_backward's rows per parallel task (and partial sum)
 
 
+# Both compute each element in float64 (also for float32 rows) from the float64 mean and
+# rstd: where the variance is tiny, rstd is large and would magnify float32 rounding.
 @njit(parallel=True, cache=True, error_model="numpy")
 def _layer_norm_forward(x, w, b, eps, y, mean, rstd):
     for r in prange(x.shape[0]):
@@ -604,9 +609,8 @@ def _layer_norm_forward(x, w, b, eps, y, mean, rstd):
         mu = _sum(xr) / k
         inv = 1 / np.sqrt(_sum_squared_deviation(xr, mu) / k + eps)
         mean[r], rstd[r] = mu, inv
-        mu_, inv_ = xr.dtype.type(mu), xr.dtype.type(inv)
         for c in range(k):
-            yr[c] = (xr[c] - mu_) * inv_ * w[c] + b[c]
+            yr[c] = (xr[c] - mu) * inv * w[c] + b[c]
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -620,16 +624,16 @@ def _layer_norm_backward(gy, x, mean, rstd, w, gx, gw_parts, gb_parts):
         gb[:] = 0
         for r in range(task * ROWS_PER_TASK, min(n, (task + 1) * ROWS_PER_TASK)):
             xr, gyr, gxr = x[r], gy[r], gx[r]
-            mu, inv = mean[r], rstd[r]
+            mu, inv = np.float64(mean[r]), np.float64(rstd[r])
             for c in range(k):         # gx holds xhat for now
                 gxr[c] = (xr[c] - mu) * inv
             g_mean = _dot(gyr, w) / k
             g_xhat_mean = _dot3(gyr, w, gxr) / k
             for c in range(k):
-                xhat = gxr[c]
+                xhat = np.float64(gxr[c])
                 gw[c] += gyr[c] * xhat
                 gb[c] += gyr[c]
-                gxr[c] = inv * (gyr[c] * w[c] - g_mean - xhat * g_xhat_mean)
+                gxr[c] = inv * (np.float64(gyr[c]) * w[c] - g_mean - xhat * g_xhat_mean)
 
 
 def _affine(p, k, value, dtype):
