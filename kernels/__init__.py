@@ -8,6 +8,8 @@ reference version first (to read, and to test against), then the fast ones.
     conv.py      conv2d forward / backward-input / backward-weight: reference, numpy
                  (im2col + BLAS), numba (im2col + the numba GEMM), fast (numba + BLAS)
     pool.py      max and average pooling, forward and backward: reference, numpy, numba
+    fused.py     relu, where, softmax, log_softmax, cross-entropy and layer norm, forward
+                 and backward, in one or two passes per row: numpy, numba
     compiling.py the first compilation says so; `python -m minidl.kernels --warm`
     gpu.py       the kernels for CuPy arrays
 

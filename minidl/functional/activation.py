@@ -21,6 +21,12 @@ leaky_relu negative_slope at 0, hardtanh 0 at both bounds, elu alpha at 0
 (the slope from the left), softplus the sigmoid at exactly the threshold.
 The second derivatives there are PyTorch's too (see ELU and Softplus).
 
+relu, softmax and log_softmax, in every training step, run on fused kernels from
+the kernel table (kernels/fused.py), each a single pass or two over the data. Their
+backwards are ops of their own (ReLUBackward, SoftmaxBackward, LogSoftmaxBackward)
+with a fused kernel as forward and a backward in tensor ops, so the second
+derivatives still come from the ops.
+
 `inplace=True`, where PyTorch has it, overwrites the input with the result and
 returns it, recorded in the graph as Tensor.mul_ is (minidl/functional/inplace.py).
 """
