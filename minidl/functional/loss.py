@@ -216,10 +216,10 @@ class CrossEntropy(Function):
     the gradient is g * (p * sum_c T_c - T), g each position's share of the output
     gradient: gy / total weight for "mean" (0 when every target is ignored, as in
     PyTorch: the loss is then NaN, 0/0, but the gradients are 0), gy for "sum", gy at
-    the position for "none". Under no_grad (a plain backward) one fused
-    kernel computes it from x and lse. When a graph is recorded (create_graph) the same
-    formula is written in tensor ops, softmax being differentiable, so that the gradient
-    can be differentiated again.
+    the position for "none". Under no_grad (a plain backward) one fused kernel computes
+    it from x and lse. When a graph is recorded (create_graph) the same formula is
+    written in tensor ops, softmax being differentiable, so that the gradient can be
+    differentiated again.
     """
 
     def __init__(self, labels, class_weight, ignore_index, label_smoothing, reduction):
