@@ -410,3 +410,14 @@ def test_layer_norm_matches_torch_under_every_setting(name, kernels):
     }[name]
     _assert_like_torch(_our_grads(fn, inputs, cotangent),
                        _torch_grads(torch, theirs, inputs, cotangent))
+
+
+def test_cross_entropy_with_a_minus_inf_logit_off_the_target_matches_torch(kernels):
+    """A class masked with -inf costs nothing when it is not the target (no 0 * -inf)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([[0.0, -np.inf, 1.0], [2.0, 0.5, -np.inf]])
+    cotangent = np.array(0.7)
+    ours = _our_grads(lambda a: F.cross_entropy(a, t(np.array([2, 0]))), [x], cotangent)
+    theirs = _torch_grads(torch, lambda a: torch.nn.functional.cross_entropy(
+        a, torch.tensor([2, 0])), [x], cotangent)
+    _assert_like_torch(ours, theirs)
