@@ -12,6 +12,8 @@ reference version first (to read, and to test against), then the fast ones.
                  (the reference), numba
     elementary.py  exp-based tanh and sigmoid that numba can vectorize, for the kernels
     denormal.py  flushing denormal floats to zero (mdl.set_flush_denormal)
+    fused.py     relu, where, softmax, log_softmax, cross-entropy and layer norm, forward
+                 and backward, in one or two passes per row: numpy, numba
     compiling.py the first compilation says so; `python -m minidl.kernels --warm`
     cuda/        the kernels for CuPy arrays, in numba.cuda (the "cuda" row)
 

@@ -73,6 +73,7 @@ def warm():
             y = kernels.avg_pool2d_forward(x, *window)
             kernels.avg_pool2d_backward(y, x.shape, *window)
             _warm_recurrent(kernels, rand)
+            _warm_fused(kernels, rand)
 
 
 def _warm_recurrent(kernels, rand):
@@ -99,3 +100,18 @@ def _warm_recurrent(kernels, rand):
                              hs, gates, hw_n)
     kernels.gru_cell_backward(0, g_hs, gh, gc, hs, gates, hw_n, rand(steps, n, 3 * hidden),
                               rand(steps, n, 3 * hidden))
+
+
+def _warm_fused(kernels, rand):
+    """The kernels of fused.py, each on one small input of rand's dtype."""
+    x, gy = rand(4, 5), rand(4, 5)
+    kernels.relu_backward(gy, kernels.relu_forward(x))
+    kernels.where(x > 0, x, np.zeros((), dtype=x.dtype))
+    for forward, backward in ((kernels.softmax_forward, kernels.softmax_backward),
+                              (kernels.log_softmax_forward, kernels.log_softmax_backward)):
+        backward(gy, forward(x, 1), 1)
+    labels = np.arange(4) % 5
+    losses, lse = kernels.cross_entropy_forward(x, labels, None, -100, 0.0)
+    kernels.cross_entropy_backward(losses, x, lse, labels, None, -100, 0.0)
+    y, mean, rstd = kernels.layer_norm_forward(x, 1, None, None, 1e-5)
+    kernels.layer_norm_backward(gy, x, mean, rstd, None)

@@ -208,10 +208,29 @@ def gradient_of(fn, a):
         return mdl.grad(fn(a), [a], create_graph=True)[0]
 
 
+def first_gradient(fn):
+    """(x, g) -> the gradient of fn at x under the cotangent g, itself a graph
+    (create_graph=True), for the ops that only backwards record."""
+    def gradient(x, g):
+        with mdl.enable_grad():
+            return mdl.grad(fn(x), [x], g, create_graph=True)[0]
+    return gradient
+
+
 # Functions that run under another name: each is found in its op's graph (so this list
 # cannot go stale silently) and checked there. ScatterAdd is getitem's backward, run
-# directly here; ToDevice is also checked between devices in test_gpu.py.
+# directly here; ToDevice is also checked between devices in test_gpu.py. The backwards
+# of relu, softmax and log_softmax are ops of their own (fused kernels), found in the
+# graph of a gradient: checking them checks the second and third derivatives.
 RUN_UNDER_ANOTHER_NAME = {
+    "ReLUBackward": (first_gradient(F.relu), [rand(3, 4) + 0.25, rand(3, 4, seed=1)]),
+    "SoftmaxBackward": (first_gradient(lambda a: F.softmax(a, -1)),
+                        [rand(3, 4), rand(3, 4, seed=1)]),
+    "LogSoftmaxBackward": (first_gradient(lambda a: F.log_softmax(a, 0)),
+                           [rand(3, 4), rand(3, 4, seed=1)]),
+    "CrossEntropy": (lambda a: F.cross_entropy(a, mdl.tensor([0, 2, 1]), label_smoothing=0.1),
+                     [rand(3, 4)]),
+    "LayerNorm": (lambda a, w, b: F.layer_norm(a, (4,), w, b), [rand(3, 4), rand(4), rand(4)]),
     "BroadcastTo": (lambda a: F.broadcast_to(a, (2, 3, 4)), [rand(3, 1)]),
     "SumTo": (lambda a: F.sum_to(a, (3, 1)), [rand(2, 3, 4)]),
     "ScatterAdd": (lambda g: ScatterAdd((np.array([0, 2, 0]),), (4, 2))(g), [rand(3, 2)]),
