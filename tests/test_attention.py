@@ -3,7 +3,7 @@ derivatives), MultiheadAttention and TransformerEncoderLayer against PyTorch wit
 weights, positional encodings, and a one-layer transformer that learns."""
 import numpy as np
 import pytest
-from helpers import assert_raises_naming, fit_batch
+from helpers import assert_raises_naming, fit_batch, require
 
 import minidl as mdl
 import minidl.functional as F
@@ -48,7 +48,7 @@ def test_attention_is_the_formula():
     (np.where(CAUSAL, rand(4, 4, seed=9), -np.inf), False),  # a bias and forbidden places
 ])
 def test_attention_matches_pytorch_values_and_gradients(mask, is_causal):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     arrays = [rand(2, 3, 4, 5, seed=s) for s in range(3)]
     ours = [mdl.tensor(a, requires_grad=True) for a in arrays]
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
@@ -64,7 +64,7 @@ def test_attention_matches_pytorch_values_and_gradients(mask, is_causal):
 
 
 def test_grouped_query_attention_matches_pytorch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     q, k, v = rand(2, 4, 3, 5), rand(2, 2, 6, 5, seed=1), rand(2, 2, 6, 3, seed=2)
     out = F.scaled_dot_product_attention(mdl.tensor(q), mdl.tensor(k), mdl.tensor(v),
                                          enable_gqa=True)
@@ -161,7 +161,7 @@ def test_attention_errors_are_clear(call, words):
 # ----------------------------------------------------------------------------
 def torch_mha(embed_dim=8, num_heads=2, **kwargs):
     """PyTorch's layer (biases made non-zero) and ours, loaded with its state dict as it is."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     theirs = torch.nn.MultiheadAttention(embed_dim, num_heads, **kwargs).double().eval()
     with torch.no_grad():  # PyTorch starts the biases at 0: make them count
@@ -227,7 +227,7 @@ def test_multihead_attention_sequence_first_self_attention(need_weights):
 @pytest.mark.parametrize("kwargs", [dict(kdim=5, vdim=3), dict(add_bias_kv=True),
                                     dict(add_zero_attn=True), dict(bias=False)])
 def test_multihead_attention_options_match_pytorch(kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True, **kwargs).double().eval()
     ours = nn.MultiheadAttention(8, 2, batch_first=True, **kwargs).double().eval()
@@ -303,7 +303,7 @@ def test_multihead_attention_errors_are_clear(call, words):
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
 def test_encoder_layer_matches_pytorch_in_eval_mode(norm_first, activation):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     kwargs = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.1, activation=activation,
                   batch_first=True, norm_first=norm_first)

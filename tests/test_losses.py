@@ -2,6 +2,7 @@
 by finite differences, stability at logits of +-1e4, and clear errors."""
 import numpy as np
 import pytest
+from helpers import require
 
 import minidl as mdl
 import minidl.functional as F
@@ -104,7 +105,7 @@ def test_binary_cross_entropy_clamps_the_log_at_minus_100():
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("kind", ["indices", "indices_2d", "probabilities", "unbatched"])
 def test_cross_entropy_against_torch(kind, weighted, smoothing, reduction):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     x, target = {"indices": (LOGITS, LABELS), "indices_2d": (LOGITS_2D, LABELS_2D),
                  "probabilities": (LOGITS, PROBS), "unbatched": (LOGITS[0], np.array(2))}[kind]
     weight = CLASS_WEIGHT if weighted else None
@@ -119,7 +120,7 @@ def test_cross_entropy_against_torch(kind, weighted, smoothing, reduction):
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_nll_and_binary_losses_against_torch(reduction):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     tf = torch.nn.functional
     logp = log_softmax_np(LOGITS_2D)
     pairs = [

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from helpers import assert_raises_naming
+from helpers import assert_raises_naming, require
 
 import minidl as mdl
 import minidl.functional as F
@@ -447,7 +447,7 @@ def load_from_torch(ours, theirs):
 
 
 def test_dense_model_matches_torch_after_loading_its_state_dict():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     tnn = torch.nn
     theirs = tnn.Sequential(tnn.Linear(4, 6), tnn.BatchNorm1d(6), tnn.GELU(), tnn.Dropout(0.2),
                             tnn.LayerNorm(6), tnn.Linear(6, 3)).double()
@@ -472,7 +472,7 @@ def test_dense_model_matches_torch_after_loading_its_state_dict():
 
 
 def test_embedding_matches_torch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     theirs = torch.nn.Embedding(7, 3, padding_idx=0)
     ours = nn.Embedding(7, 3, padding_idx=0)
     load_from_torch(ours, theirs)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from helpers import require
 
 import minidl as mdl
 import minidl.functional as mF
@@ -1942,7 +1943,7 @@ def compare_gradients(case, theirs, ours, sides, seed):
 # =============================================================================
 @pytest.fixture(scope="module")
 def torch():
-    return pytest.importorskip("torch")
+    return require("torch")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import inspect
 
 import numpy as np
 import pytest
-from helpers import assert_raises_naming, fit_batch
+from helpers import assert_raises_naming, fit_batch, require
 
 import minidl as mdl
 import minidl.functional as F
@@ -302,7 +302,7 @@ def test_reverse_direction_is_the_layer_on_the_reversed_sequence(cls):
 # PyTorch: same weights (copied by name), same outputs and gradients
 # ----------------------------------------------------------------------------
 def torch_pair(name, **kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     theirs = getattr(torch.nn, name)(**kwargs).double()
     ours = getattr(nn, name)(**kwargs).double()
@@ -431,7 +431,7 @@ LAYER_SIGNATURES = {  # PyTorch's documented signatures (its own are *args, **kw
 
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
 def test_signatures_are_pytorchs(name):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
 
     def spelled(cls, method):
         params = list(inspect.signature(getattr(cls, method)).parameters.values())[1:]
@@ -449,7 +449,7 @@ def test_signatures_are_pytorchs(name):
                                     dict(bias=False)])
 @pytest.mark.parametrize("name", ["LSTM", "GRU"])
 def test_repr_is_pytorchs(name, kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     assert repr(getattr(nn, name)(3, 4, **kwargs)) == repr(getattr(torch.nn, name)(3, 4, **kwargs))
 
 
