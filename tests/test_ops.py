@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.special import erf as scipy_erf
@@ -290,25 +290,75 @@ def test_float32_stays_float32(name):
 # ----------------------------------------------------------------------------
 @st.composite
 def broadcastable_pair(draw):
-    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
-                                                    max_side=3))
-    a = draw(hnp.arrays(np.float64, shapes.input_shapes[0],
-                        elements=st.floats(0.5, 2.0)))
-    b = draw(hnp.arrays(np.float64, shapes.input_shapes[1],
-                        elements=st.floats(0.5, 2.0)))
+    """Two arrays whose shapes broadcast together, mostly with sides of 2 to 4: a full
+    shape of 2 to 4 dims, where each side is kept by both operands or set to 1 in one of
+    them (so that each operand broadcasts along the other, often both ways at once as
+    (3, 1) with (1, 4)); now and then one operand also drops leading dims, down to 0-d.
+    The values often repeat, so maximum and minimum meet ties."""
+    full = draw(st.lists(st.integers(2, 4), min_size=2, max_size=4))
+    ones_in = [draw(st.sampled_from(["neither", "a", "b"])) for _ in full]
+    if len(set(ones_in)) == 1:      # neither operand all ones (the 0-d corner comes below)
+        ones_in[0] = "neither"
+    shapes = [tuple(1 if one == side else n for n, one in zip(full, ones_in)) for side in "ab"]
+    who, dropped = draw(st.sampled_from([0, 1])), draw(st.sampled_from([0] * 8 + [1, len(full)]))
+    shapes[who] = shapes[who][dropped:]
+    return tuple(draw(hnp.arrays(np.float64, shape, elements=st.floats(0.5, 2.0)))
+                 for shape in shapes)
+
+
+def split_at_ties_np(a, b, g, wins):
+    """maximum/minimum's gradients under g: the winner takes g, a tie splits it in
+    halves; each summed back over the dims it was broadcast along."""
+    a_full, b_full = np.broadcast_arrays(a, b)
+    share = wins(a_full, b_full) + 0.5 * (a_full == b_full)
+    return sum_to_np(g * share, a.shape), sum_to_np(g * (1 - share), b.shape)
+
+
+def sum_to_np(g, shape):
+    g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+    return g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
+
+
+def pair_of(a_shape, b_shape, tie=False):
+    g = np.random.default_rng(len(a_shape) * 10 + len(b_shape))
+    a, b = g.uniform(0.5, 2.0, a_shape), g.uniform(0.5, 2.0, b_shape)
+    if tie:
+        b = np.ones(b_shape)
+        a = np.where(np.arange(np.prod(a_shape)).reshape(a_shape) % 2 == 0, 1.0, a)
     return a, b
 
 
-@settings(max_examples=25, deadline=None)
-@given(broadcastable_pair(), st.sampled_from(["add", "sub", "mul", "div", "pow", "maximum"]))
+BROADCAST_OPS = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(broadcastable_pair(), st.sampled_from(BROADCAST_OPS))
+@example(pair_of((3, 1), (1, 4)), "mul")            # both broadcast, each along the other
+@example(pair_of((1, 4), (3, 1)), "pow")
+@example(pair_of((2, 3, 4), (4,)), "div")           # fewer dims
+@example(pair_of((), (2, 3)), "sub")                # a 0-d operand
+@example(pair_of((2, 3), ()), "pow")
+@example(pair_of((2, 1, 4), (3, 1)), "add")
+@example(pair_of((3, 1), (1, 4), tie=True), "maximum")   # ties while broadcasting
+@example(pair_of((2, 3, 4), (3, 1), tie=True), "minimum")
+@example(pair_of((4, 3), (4, 3), tie=True), "maximum")
 def test_binary_ops_broadcast_gradients(pair, name):
     a, b = pair
     fn = getattr(F, name)
     ta, tb = mdl.tensor(a, requires_grad=True), mdl.tensor(b, requires_grad=True)
-    np.testing.assert_allclose(fn(ta, tb).numpy(), OPS[name][1](a, b), rtol=1e-12)
-    if name == "maximum" and np.any(np.broadcast_arrays(a, b)[0] == np.broadcast_arrays(a, b)[1]):
-        return  # not differentiable at ties
-    assert mdl.gradcheck(fn, [ta, tb])
+    y = fn(ta, tb)
+    np.testing.assert_allclose(y.numpy(), OPS[name][1](a, b), rtol=1e-12)
+    g = np.random.default_rng(0).standard_normal(y.shape)
+    y.backward(mdl.tensor(g))
+    assert ta.grad.shape == a.shape and tb.grad.shape == b.shape
+    ties = np.any(np.broadcast_arrays(a, b)[0] == np.broadcast_arrays(a, b)[1])
+    if name in ("maximum", "minimum"):
+        # the rule holds at ties too, where finite differences cannot be taken
+        expected = split_at_ties_np(a, b, g, np.greater if name == "maximum" else np.less)
+        np.testing.assert_allclose(ta.grad.numpy(), expected[0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(tb.grad.numpy(), expected[1], rtol=1e-12, atol=1e-14)
+    if not (ties and name in ("maximum", "minimum")):
+        assert mdl.gradcheck(fn, [ta, tb])
 
 
 # ----------------------------------------------------------------------------
