@@ -3,8 +3,6 @@ and second derivatives where the op is twice differentiable.
 
 An op added to minidl.functional without an entry here fails `test_every_op_is_listed`.
 """
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -16,7 +14,6 @@ from helpers import assert_raises_naming
 
 import minidl as mdl
 import minidl.functional as F
-from minidl.functional.shape import ScatterAdd
 
 
 def rand(*shape, low=-2.0, high=2.0, seed=0):
@@ -160,26 +157,64 @@ OPS = {
 TOLERANCE = {"cast": dict(eps=1e-3, atol=1e-4, rtol=1e-3)}
 
 # op names in minidl.functional that are not differentiable ops, or that are the same
-# op under a second name; everything else must appear in OPS or in CHECKED_ELSEWHERE.
+# op under a second name; everything else must appear in OPS or in LAYER_OPS.
 NOT_OPS = {"argmax", "argmin", "to_device", "clamp", "cat", "concatenate", "expand_dims",
            "swapdims", "true_divide", "lt", "le", "gt", "ge", "eq", "ne"}
 
-# the layer-sized ops are gradient-checked beside their layers
-CHECKED_ELSEWHERE = {
-    "scaled_dot_product_attention": "test_attention.py", "attention_weights": "test_attention.py",
-    "conv2d": "test_conv.py", "max_pool2d": "test_conv.py", "avg_pool2d": "test_conv.py",
-    "conv1d": "test_conv_family.py", "pad": "test_conv_family.py",
-    "max_pool1d": "test_conv_family.py", "avg_pool1d": "test_conv_family.py",
-    "adaptive_avg_pool1d": "test_conv_family.py", "adaptive_avg_pool2d": "test_conv_family.py",
-    "linear": "test_nn_core.py", "dropout": "test_nn_core.py", "embedding": "test_nn_core.py",
-    "layer_norm": "test_nn_core.py", "batch_norm": "test_nn_core.py",
-    "mse_loss": "test_losses.py", "l1_loss": "test_losses.py", "cross_entropy": "test_losses.py",
-    "nll_loss": "test_losses.py", "binary_cross_entropy": "test_losses.py",
-    "binary_cross_entropy_with_logits": "test_losses.py",
-    "softplus": "test_activations.py", "elu": "test_activations.py",
-    "selu": "test_activations.py", "silu": "test_activations.py",
-    "hardtanh": "test_activations.py", "logsigmoid": "test_activations.py",
-    "softsign": "test_activations.py",
+# The layer-sized ops and the ones written with other ops: their values are checked
+# beside their layers and modules (test_conv*.py, test_attention.py, test_losses.py,
+# test_nn_core.py, test_activations.py) against NumPy references and PyTorch; here
+# each one's gradients are checked by finite differences, as the ops above. (Every
+# Function, those run under another name included, is in test_function_registry.py.)
+def seeded_dropout(a, p=0.5):
+    mdl.manual_seed(0)  # the same mask at every call, so that finite differences can work
+    return F.dropout(a, p)
+
+
+LABELS = np.array([0, 2, 1])
+LAYER_OPS = {  # name: (call, input arrays)
+    "scaled_dot_product_attention": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        [rand(2, 3, 2), rand(2, 3, 2, seed=1), rand(2, 3, 2, seed=2)]),
+    "attention_weights": (lambda q, k: F.attention_weights(q, k, attn_mask=np.tril(
+        np.ones((3, 4), dtype=bool))), [rand(2, 3, 2), rand(2, 4, 2, seed=1)]),
+    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, 2, 1, (1, 2)),
+               [rand(1, 2, 5, 5), rand(3, 2, 2, 2, seed=1), rand(3, seed=2)]),
+    "conv1d": (lambda x, w: F.conv1d(x, w, stride=2, padding=1, groups=2),
+               [rand(2, 4, 6), rand(2, 2, 3, seed=1)]),
+    "max_pool2d": (lambda a: F.max_pool2d(a, 2, 1, 1), [without_ties(rand(1, 2, 4, 5))]),
+    "avg_pool2d": (lambda a: F.avg_pool2d(a, 3, 2, 1, ceil_mode=True), [rand(1, 2, 5, 6)]),
+    "max_pool1d": (lambda a: F.max_pool1d(a, 3, 2, 1), [without_ties(rand(2, 3, 7))]),
+    "avg_pool1d": (lambda a: F.avg_pool1d(a, 2), [rand(2, 3, 7)]),
+    "adaptive_avg_pool1d": (lambda a: F.adaptive_avg_pool1d(a, 3), [rand(2, 3, 7)]),
+    "adaptive_avg_pool2d": (lambda a: F.adaptive_avg_pool2d(a, (2, 3)), [rand(1, 2, 5, 4)]),
+    "pad": (lambda a: F.pad(a, (1, 2, 2, 0), mode="reflect"), [rand(1, 2, 3, 4)]),
+    "linear": (F.linear, [rand(2, 3, 4), rand(5, 4, seed=1), rand(5, seed=2)]),
+    "dropout": (seeded_dropout, [rand(4, 5)]),
+    "embedding": (lambda w: F.embedding(mdl.tensor(np.array([[0, 2], [2, 1]])), w),
+                  [rand(3, 4)]),
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, (4,), w, b),
+                   [rand(2, 3, 4), rand(4, seed=1), rand(4, seed=2)]),
+    "batch_norm": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                   [rand(4, 3, 2), rand(3, seed=1), rand(3, seed=2)]),
+    "mse_loss": (F.mse_loss, [rand(3, 4), rand(3, 4, seed=1)]),
+    "l1_loss": (lambda a, b: F.l1_loss(a, b, reduction="sum"),
+                [without_ties(rand(3, 4)), rand(3, 4, seed=1) * 0.01]),
+    "cross_entropy": (lambda a: F.cross_entropy(a, mdl.tensor(LABELS), label_smoothing=0.1),
+                      [rand(3, 4)]),
+    "nll_loss": (lambda a: F.nll_loss(a, mdl.tensor(LABELS), reduction="none"), [rand(3, 4)]),
+    "binary_cross_entropy": (F.binary_cross_entropy,
+                             [rand(5, low=0.1, high=0.9), rand(5, low=0, high=1, seed=1)]),
+    "binary_cross_entropy_with_logits": (
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=mdl.tensor(1.7)),
+        [rand(5), rand(5, low=0, high=1, seed=1)]),
+    "softplus": (lambda a: F.softplus(a, 2.0), [rand(3, 4)]),
+    "elu": (lambda a: F.elu(a, 0.5), [without_ties(rand(3, 4))]),
+    "selu": (F.selu, [without_ties(rand(3, 4))]),
+    "silu": (F.silu, [rand(3, 4)]),
+    "hardtanh": (lambda a: F.hardtanh(a, -0.5, 0.7), [without_ties(rand(3, 4)) * 0.9]),
+    "logsigmoid": (F.logsigmoid, [rand(3, 4)]),
+    "softsign": (F.softsign, [rand(3, 4)]),
 }
 
 
@@ -187,59 +222,15 @@ def test_every_op_is_listed():
     listed = {name.split("_")[0] if name.startswith(("matmul", "getitem")) else name
               for name in OPS}
     public = {n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))}
-    missing = sorted(public - listed - NOT_OPS - set(CHECKED_ELSEWHERE))
+    missing = sorted(public - listed - NOT_OPS - set(LAYER_OPS))
     assert not missing, f"ops without a gradient check in tests/test_ops.py: {missing}"
 
 
-def functions_in_graph(tensor):
-    """Names of the Function classes in the graph behind tensor."""
-    names, stack = set(), [tensor]
-    while stack:
-        t = stack.pop()
-        if t.creator is not None and type(t.creator).__name__ not in names:
-            names.add(type(t.creator).__name__)
-            stack.extend(t.creator.inputs)
-    return names
-
-
-def gradient_of(fn, a):
-    """d fn(a) / da, itself in a graph (gradcheck runs it under no_grad: switch it on)."""
-    with mdl.enable_grad():
-        return mdl.grad(fn(a), [a], create_graph=True)[0]
-
-
-# Functions that run under another name: each is found in its op's graph (so this list
-# cannot go stale silently) and checked there. ScatterAdd is getitem's backward, run
-# directly here; ToDevice is also checked between devices in test_gpu.py.
-RUN_UNDER_ANOTHER_NAME = {
-    "BroadcastTo": (lambda a: F.broadcast_to(a, (2, 3, 4)), [rand(3, 1)]),
-    "SumTo": (lambda a: F.sum_to(a, (3, 1)), [rand(2, 3, 4)]),
-    "ScatterAdd": (lambda g: ScatterAdd((np.array([0, 2, 0]),), (4, 2))(g), [rand(3, 2)]),
-    "ToDevice": (lambda a: F.to_device(a, "cpu") * a, [rand(3)]),
-    # the backward ops are in the graph of a gradient taken with create_graph=True
-    "TanhBackward": (lambda a: gradient_of(lambda t: (F.tanh(t) * t).sum(), a), [rand(3, 4)]),
-    "SigmoidBackward": (lambda a: gradient_of(lambda t: (F.sigmoid(t) * t).sum(), a),
-                        [rand(3, 4)]),
-    "ConstantPad": (lambda a: F.pad(a, (1, 2), value=0.5), [rand(2, 3)]),
-    "RoundedDiv": (lambda a, b: F.div(a, b, rounding_mode="floor") * a,
-                   [rand(3, 4) * 3 + 0.25, positive(3, 4)]),
-    "BinaryCrossEntropy": (lambda p: F.binary_cross_entropy(p, positive(3, 4) / 2.5),
-                           [positive(3, 4) / 2.5]),
-}
-
-
-@pytest.mark.parametrize("name", sorted(RUN_UNDER_ANOTHER_NAME))
-def test_functions_run_under_another_name(name):
-    fn, arrays = RUN_UNDER_ANOTHER_NAME[name]
+@pytest.mark.parametrize("name", sorted(LAYER_OPS))
+def test_layer_op_gradients(name):
+    fn, arrays = LAYER_OPS[name]
     inputs = [mdl.tensor(a, requires_grad=True) for a in arrays]
-    assert name in functions_in_graph(fn(*inputs))
     assert mdl.gradcheck(fn, inputs) and mdl.gradgradcheck(fn, inputs)
-
-
-@pytest.mark.parametrize("name, filename", sorted(CHECKED_ELSEWHERE.items()))
-def test_ops_checked_elsewhere_really_are(name, filename):
-    source = (Path(__file__).parent / filename).read_text()
-    assert "gradcheck" in source and f"{name}(" in source, f"{filename} does not gradcheck {name}"
 
 
 @pytest.mark.parametrize("name", OPS)
