@@ -6,7 +6,7 @@ errors, and a small CNN that fits a batch of random labels."""
 import numpy as np
 import pytest
 
-from helpers import assert_raises_naming
+from helpers import assert_raises_naming, require
 
 import minidl as mdl
 import minidl.functional as F
@@ -87,7 +87,7 @@ def test_pool_forward_matches_reference(kernels, reduce, kernel, stride, padding
 
 
 def test_forward_matches_torch(kernels):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     tf = torch.nn.functional
     x, w, b = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
     for stride, padding, dilation in CONV_CASES:
@@ -242,7 +242,7 @@ def test_conv_layer_follows_pytorch_layout_and_init():
 
 
 def test_cnn_matches_torch_after_loading_its_state_dict(kernels):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     tnn = torch.nn
 
     def build(lib):

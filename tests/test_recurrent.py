@@ -7,7 +7,7 @@ import inspect
 
 import numpy as np
 import pytest
-from helpers import assert_raises_naming, fit_batch
+from helpers import assert_raises_naming, fit_batch, require
 
 import minidl as mdl
 import minidl.functional as F
@@ -373,10 +373,117 @@ def test_reverse_direction_is_the_layer_on_the_reversed_sequence(cls):
 
 
 # ----------------------------------------------------------------------------
+# NumPy: PyTorch's documented equations, written out (so they hold without PyTorch)
+# ----------------------------------------------------------------------------
+def sigmoid_np(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def step_np(kind, x, state, w_ih, w_hh, b_ih, b_hh):
+    """One step from the equations in PyTorch's documentation; weights stacked by gate,
+    in PyTorch's order (LSTM i, f, g, o; GRU r, z, n). state is (h,) or (h, c)."""
+    h = state[0]
+    gi, gh = x @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+    if kind in ("tanh", "relu"):
+        z = gi + gh
+        return (np.tanh(z) if kind == "tanh" else np.maximum(z, 0),)
+    if kind == "LSTM":
+        i, f, g, o = np.split(gi + gh, 4, axis=-1)
+        c = sigmoid_np(f) * state[1] + sigmoid_np(i) * np.tanh(g)
+        return sigmoid_np(o) * np.tanh(c), c
+    (i_r, i_z, i_n), (h_r, h_z, h_n) = np.split(gi, 3, axis=-1), np.split(gh, 3, axis=-1)
+    r, z = sigmoid_np(i_r + h_r), sigmoid_np(i_z + h_z)
+    n = np.tanh(i_n + r * h_n)
+    return ((1 - z) * n + z * h,)
+
+
+def layers_np(kind, params, x, initial, num_layers, directions):
+    """x (T, N, F), initial a tuple of (layers * directions, N, H) -> (output (T, N, D*H),
+    the final states stacked as in PyTorch: layer 0 forward, layer 0 reverse, layer 1 ...)."""
+    finals = []
+    for layer in range(num_layers):
+        outputs = []
+        for d in range(directions):
+            suffix = f"_l{layer}" + ("_reverse" if d else "")
+            weights = [params.get(f"{n}{suffix}", 0.0)
+                       for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            state = tuple(s[layer * directions + d] for s in initial)
+            hs = []
+            for x_t in (x[::-1] if d else x):            # the reverse direction reads T..1
+                state = step_np(kind, x_t, state, *weights)
+                hs.append(state[0])
+            outputs.append(np.stack(hs[::-1] if d else hs))
+            finals.append(state)
+        x = np.concatenate(outputs, axis=-1)
+    return x, [np.stack([f[i] for f in finals]) for i in range(len(finals[0]))]
+
+
+RECURRENT_KINDS = {"RNN-tanh": (nn.RNN, "tanh", {}), "RNN-relu": (nn.RNN, "relu",
+                                                                   {"nonlinearity": "relu"}),
+                   "LSTM": (nn.LSTM, "LSTM", {}), "GRU": (nn.GRU, "GRU", {})}
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("layout", ["time-major", "batch-first", "unbatched"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["one-way", "bidirectional"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("name", RECURRENT_KINDS)
+def test_layers_match_the_equations(name, num_layers, bidirectional, layout, bias):
+    cls, kind, kwargs = RECURRENT_KINDS[name]
+    mdl.manual_seed(3)
+    layer = cls(3, 4, num_layers=num_layers, bidirectional=bidirectional, bias=bias,
+                batch_first=layout == "batch-first", **kwargs).double()
+    params = {n: p.numpy() for n, p in layer.named_parameters()}
+    directions, states = 1 + bidirectional, 2 if kind == "LSTM" else 1
+    x = rand(5, 2, 3)                                   # (T, N, F)
+    initial = [rand(num_layers * directions, 2, 4, seed=s) for s in range(1, states + 1)]
+    out_np, finals_np = layers_np(kind, params, x, initial, num_layers, directions)
+    if layout == "unbatched":
+        x, initial = x[:, 0], [s[:, 0] for s in initial]
+        out_np, finals_np = out_np[:, 0], [f[:, 0] for f in finals_np]
+    elif layout == "batch-first":
+        x, out_np = x.swapaxes(0, 1), out_np.swapaxes(0, 1)
+    hx = [mdl.tensor(s) for s in initial]
+    out, last = layer(mdl.tensor(x), tuple(hx) if states == 2 else hx[0])
+    last = list(last) if states == 2 else [last]
+    np.testing.assert_allclose(out.numpy(), out_np, rtol=1e-12, atol=1e-14)
+    for label, a, b in zip(["h_n", "c_n"], last, finals_np):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-14, err_msg=label)
+
+
+@pytest.mark.parametrize("name, kind", [("RNNCell", "tanh"), ("LSTMCell", "LSTM"),
+                                        ("GRUCell", "GRU")])
+def test_cells_match_the_equations(name, kind):
+    mdl.manual_seed(4)
+    cell = getattr(nn, name)(3, 4).double()
+    weights = [p.numpy() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+    x, state = rand(2, 3), tuple(rand(2, 4, seed=s) for s in range(1, 3 if kind == "LSTM" else 2))
+    expected = step_np(kind, x, state, *weights)
+    got = cell(mdl.tensor(x), tuple(mdl.tensor(s) for s in state) if kind == "LSTM"
+               else mdl.tensor(state[0]))
+    got = list(got) if kind == "LSTM" else [got]
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-14)
+
+
+def test_lstm_step_by_hand():
+    # one unit, one step; weight_ih is the identity, so gate k's pre-activation is input
+    # k: x = (z_i, z_f, z_g, z_o) in PyTorch's gate order
+    cell = nn.LSTMCell(4, 1, bias=False).double()
+    cell.load_state_dict({"weight_ih": np.eye(4), "weight_hh": np.zeros((4, 1))})
+    zi, zf, zg, zo, c0 = 0.3, -1.2, 0.7, 2.0, 0.5
+    x = mdl.tensor(np.array([[zi, zf, zg, zo]]))
+    h, c = cell(x, (mdl.tensor(np.zeros((1, 1))), mdl.tensor(np.array([[c0]]))))
+    c_expected = sigmoid_np(zf) * c0 + sigmoid_np(zi) * np.tanh(zg)
+    assert c.item() == pytest.approx(c_expected, rel=1e-14)
+    assert h.item() == pytest.approx(sigmoid_np(zo) * np.tanh(c_expected), rel=1e-14)
+
+
+# ----------------------------------------------------------------------------
 # PyTorch: same weights (copied by name), same outputs and gradients
 # ----------------------------------------------------------------------------
 def torch_pair(name, **kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     theirs = getattr(torch.nn, name)(**kwargs).double()
     ours = getattr(nn, name)(**kwargs).double()
@@ -511,7 +618,7 @@ LAYER_SIGNATURES = {  # PyTorch's documented signatures (its own are *args, **kw
 
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
 def test_signatures_are_pytorchs(name):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
 
     def spelled(cls, method):
         params = list(inspect.signature(getattr(cls, method)).parameters.values())[1:]
@@ -529,7 +636,7 @@ def test_signatures_are_pytorchs(name):
                                     dict(bias=False)])
 @pytest.mark.parametrize("name", ["LSTM", "GRU"])
 def test_repr_is_pytorchs(name, kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     assert repr(getattr(nn, name)(3, 4, **kwargs)) == repr(getattr(torch.nn, name)(3, 4, **kwargs))
 
 
