@@ -1,6 +1,7 @@
 """Small helpers shared by the benchmark scripts: timing, JSON, markdown, bar charts.
 
     median_time(fn, repeat=7, warmup=1) -> seconds   median wall time of fn()
+    interleaved_medians(fns, rounds) -> [seconds]    the same for several fns, run in turn
     write_json(path, obj)                            atomic: temp file + os.replace
     markdown_table(headers, rows) -> str             a GitHub-style table
     bar_chart(path, labels, series, ylabel, title)   grouped bars, saved as PNG
@@ -29,6 +30,22 @@ def median_time(fn, repeat=7, warmup=1):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_medians(fns, rounds, warmup=1):
+    """Median wall-clock seconds of each fn in fns, timed in rounds that call each one
+    in turn: a slow spell of a shared machine then slows all of them alike, so their
+    ratios hold up better than those of timings taken one after the other."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
 
 
 def write_json(path, obj):
