@@ -206,31 +206,43 @@ def _store_tile(acc, c, i0, j0, overwrite):
 # ----------------------------------------------------------------------------
 # fast: packing A and B into micro-panels
 # ----------------------------------------------------------------------------
+@njit(inline="always", cache=True)
+def _copy_panel(x, x_t, p0, j0, out, width, cols):
+    """out[p, j] = M[p0 + p, j0 + j] for j < cols, and 0 for cols <= j < width, where M
+    is x, or x.T when x_t.
+
+    - width is a constant (MR or NR): a whole panel copies in loops of constant
+      length, which compile to straight moves; only the last panel takes the slow loop.
+    - Each loop reads along a row of x, contiguous (hence the row views)."""
+    depth = out.shape[0]
+    if cols == width and x_t:
+        for j in range(width):
+            source = x[j0 + j, p0:p0 + depth]
+            for p in range(depth):
+                out[p, j] = source[p]
+    elif cols == width:
+        for p in range(depth):
+            source, target = x[p0 + p, j0:j0 + width], out[p]
+            for j in range(width):
+                target[j] = source[j]
+    else:
+        for p in range(depth):
+            for j in range(width):
+                out[p, j] = 0 if j >= cols else x[j0 + j, p0 + p] if x_t else x[p0 + p, j0 + j]
+
+
 @njit(cache=True)
 def _pack_a(a, a_t, a_packed, panel):
     """a_packed[q, panel, p, r] = A[panel * MR + r, q * kc + p], zeros past A's last row.
 
     - `a` is A (m, k), or A's transpose (k, m) when a_t (a weight gradient gy.T @ x
       hands over gy itself), C-contiguous either way."""
-    passes, _, kc, mr = a_packed.shape
+    passes, _, kc, _ = a_packed.shape
     m, k = (a.shape[1], a.shape[0]) if a_t else (a.shape[0], a.shape[1])
-    i0 = panel * mr
-    rows = min(mr, m - i0)
+    i0 = panel * MR
     for q in range(passes):
-        out = a_packed[q, panel]
-        p0 = q * kc
-        depth = min(kc, k - p0)
-        if a_t:
-            for p in range(depth):
-                source, target = a[p0 + p, i0:i0 + rows], out[p]
-                for r in range(rows):
-                    target[r] = source[r]
-        else:
-            for r in range(rows):
-                source, target = a[i0 + r, p0:p0 + depth], out[:, r]
-                for p in range(depth):
-                    target[p] = source[p]
-        out[:depth, rows:] = 0
+        out = a_packed[q, panel, :min(kc, k - q * kc)]
+        _copy_panel(a, not a_t, q * kc, i0, out, MR, min(MR, m - i0))
 
 
 @njit(cache=True)
@@ -242,22 +254,9 @@ def _pack_b(b, b_t, b_packed, panel):
     passes, _, kc, nr = b_packed.shape
     k, n = (b.shape[1], b.shape[0]) if b_t else (b.shape[0], b.shape[1])
     j0 = panel * nr
-    cols = min(nr, n - j0)
     for q in range(passes):
-        out = b_packed[q, panel]
-        p0 = q * kc
-        depth = min(kc, k - p0)
-        if b_t:
-            for j in range(cols):
-                source, target = b[j0 + j, p0:p0 + depth], out[:, j]
-                for p in range(depth):
-                    target[p] = source[p]
-        else:
-            for p in range(depth):
-                source, target = b[p0 + p, j0:j0 + cols], out[p]
-                for j in range(cols):
-                    target[j] = source[j]
-        out[:depth, cols:] = 0
+        out = b_packed[q, panel, :min(kc, k - q * kc)]
+        _copy_panel(b, b_t, q * kc, j0, out, nr, min(nr, n - j0))
 
 
 @njit(cache=True)
