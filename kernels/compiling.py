@@ -57,6 +57,8 @@ def warm():
             for right in (b, b.T.copy().T):
                 matmul.matmul_numba(left, right)
         matmul.matmul_numba(rand(2, 6, 5), rand(2, 5, 7))
+        big = rand(128, 128)                  # enough flops for the threads (SERIAL_FLOPS)
+        matmul.matmul_numba(big, big)
         x, w = rand(2, 4, 7, 7), rand(6, 4, 3, 3)
         for groups, weight in ((1, w), (2, rand(6, 2, 3, 3))):
             geometry = ((1, 1), (1, 1), (1, 1), groups)

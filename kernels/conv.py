@@ -298,10 +298,9 @@ def conv2d_backward_input_numba(gy, w, x_shape, stride, padding, dilation, group
 
 
 def conv2d_backward_weight_numba(gy, x, w_shape, stride, padding, dilation, groups=1):
-    """dW[g] = sum_n dy[n, g] @ cols[n, g]^T. cols[n, g]^T is passed as a transposed view:
-    its columns are contiguous rows of cols, which the GEMM's inner-product kernel reads
-    directly. (Writing cols in transposed layout instead scattered im2col's stores and
-    made this slower.)"""
+    """dW[g] = sum_n dy[n, g] @ cols[n, g]^T. cols[n, g]^T is passed as a transposed view,
+    which the GEMM's packing reads in place. (Writing cols in transposed layout instead
+    scattered im2col's stores and made this slower.)"""
     oh, ow = _check("conv2d_backward_weight_numba", x.shape, w_shape, stride, padding,
                     dilation, groups, (gy.dtype, x.dtype))
     n, o, kh, kw = x.shape[0], w_shape[0], w_shape[2], w_shape[3]

@@ -10,13 +10,14 @@ GotoBLAS and BLIS (Goto and van de Geijn, "Anatomy of high-performance matrix
 multiplication", 2008; Van Zee and van de Geijn, "BLIS", 2015):
 
 1. A micro-kernel that keeps a block of C in registers. The tile C[i:i+MR, j:j+NR]
-   (MR = 6 rows, NR = two vector registers wide) is a sum over p of outer products
-   A[i:i+MR, p] x B[p, j:j+NR]. Each step loads the NR values of B (two vector
-   loads) and the MR values of A (each copied to every lane of a vector), then does
-   MR x 2 fused multiply-adds (FMAs) on 12 accumulator vectors: enough independent
-   FMAs to keep the FMA units busy despite their latency, few enough loads for the
-   load ports. The accumulators stay in registers from the first step to the last,
-   so C is read and written once per pass over p, not once per step.
+   (MR rows, NR columns: 6 x 32 float32 with AVX-512, see TILE_SHAPES) is a sum
+   over p of outer products A[i:i+MR, p] x B[p, j:j+NR]. Each step loads the NR
+   values of B (a few vector loads) and the MR values of A (each copied to every
+   lane of a vector), then does MR x NR / lanes fused multiply-adds (FMAs), each
+   into its own accumulator vector: enough independent FMAs to keep the FMA units
+   busy despite their latency, few enough loads for the load ports. The
+   accumulators stay in registers from the first step to the last, so C is read
+   and written once per pass over p, not once per step.
 2. Packing. Before the arithmetic, A is copied into micro-panels of MR rows (for
    each p, the MR values A[i:i+MR, p] side by side) and B into micro-panels of NR
    columns (for each p, B[p, j:j+NR]). The micro-kernel then reads two contiguous
@@ -31,7 +32,7 @@ multiplication", 2008; Van Zee and van de Geijn, "BLIS", 2015):
    - jr: across the block's micro-panels of B, while the block's slice of A
      (MC x KC) stays in the L2 cache;
    - ic, jc: blocks of rows and columns, so that the slab of B (KC x NC) that the
-     tasks of one column block share stays in the last-level cache.
+     tasks of one column block share stays in a cache (L2 or the last level).
 4. Threads. The blocks of C (batch item x rows x columns) are independent tasks,
    and so are the panels to pack: `prange` hands both to the cores. Waking the
    thread pool costs tens of microseconds, so a product of fewer than SERIAL_FLOPS
@@ -65,10 +66,9 @@ from numba.extending import intrinsic
 
 FMA = {"contract"}       # fastmath flags: fuse multiply + add into one FMA (see above)
 
-MR = 6                   # rows of the register tile; the micro-kernel writes out 6 rows
 KC = 256                 # steps of p per pass: a micro-panel of B, KC x NR, fits in L1
 MC = 144                 # rows of C per block: the block's A slice, MC x KC, fits in L2
-NC = 512                 # columns of C per block
+NC = 512                 # columns of C per block: the slab of B, KC x NC, stays in cache
 TASKS_PER_THREAD = 4     # parallel: at least this many blocks per thread where possible
 SERIAL_FLOPS = 1 << 21   # products with fewer flops skip the threads
 
@@ -111,10 +111,20 @@ def _vector_bytes():
 
 VECTOR_BYTES = _vector_bytes()
 
+# (MR, NR), the register tile, by vector width in bytes and by itemsize. Rows of NR = 128
+# bytes, because LLVM vectorizes the micro-kernel's j loop only if the tile has at least
+# 64 entries: a smaller loop is unrolled first, and numba leaves the vectorizer for
+# unrolled code (SLP) off. MR: as many rows as keep the accumulators (MR x NR / lanes
+# vectors) and the values of the step in the register file, 32 vectors with AVX-512
+# (and on ARM), 16 with AVX2 or SSE.
+TILE_SHAPES = {64: {4: (6, 32), 8: (6, 16)},
+               32: {4: (3, 32), 8: (4, 16)},
+               16: {4: (2, 32), 8: (4, 16)}}
 
-def tile_width(dtype):
-    """NR, the columns of the register tile for `dtype`: two vector registers' worth."""
-    return 2 * VECTOR_BYTES // np.dtype(dtype).itemsize
+
+def tile_shape(dtype):
+    """(MR, NR): the rows and columns of C that the micro-kernel keeps in registers."""
+    return TILE_SHAPES[VECTOR_BYTES][np.dtype(dtype).itemsize]
 
 
 @intrinsic
@@ -122,21 +132,22 @@ def _stack_tile(typingctx, like):
     """A pointer to MR x NR values of like's dtype in the stack frame of the function
     being compiled (where LLVM can keep them in registers; see the module docstring)."""
     dtype = like.dtype
-    size = MR * tile_width(np.dtype(str(dtype)))
+    rows, cols = tile_shape(np.dtype(str(dtype)))
 
     def codegen(context, builder, signature, args):
-        return cgutils.alloca_once(builder, context.get_value_type(dtype), size=size)
+        return cgutils.alloca_once(builder, context.get_value_type(dtype), size=rows * cols)
     return types.CPointer(dtype)(like), codegen
 
 
 @intrinsic
-def _tile_width(typingctx, like):
-    """NR for like's dtype, as a constant the compiler can unroll and vectorize with."""
-    width = tile_width(np.dtype(str(like.dtype)))
+def _tile_shape(typingctx, like):
+    """(MR, NR) for like's dtype, as constants the compiler can unroll and vectorize with."""
+    shape = tile_shape(np.dtype(str(like.dtype)))
 
     def codegen(context, builder, signature, args):
-        return context.get_constant(types.intp, width)
-    return types.intp(like), codegen
+        return context.make_tuple(builder, signature.return_type,
+                                  [context.get_constant(types.intp, n) for n in shape])
+    return types.UniTuple(types.intp, 2)(like), codegen
 
 
 @intrinsic
@@ -161,19 +172,17 @@ def _micro_kernel(a_panel, b_panel, c, i0, j0, overwrite):
 
     - a_panel (kc, MR) and b_panel (kc, NR) are packed slices: A[i0:i0+MR, p] and
       B[p, j0:j0+NR] at each step p.
-    - The MR x NR sums stay in registers; the j loop becomes 2 vector FMAs per row."""
-    acc = carray(_stack_tile(a_panel), (MR, _tile_width(a_panel)))
+    - The MR x NR sums stay in registers: the r loop is unrolled, the j loop becomes
+      a few vector FMAs per row."""
+    acc = carray(_stack_tile(a_panel), _tile_shape(a_panel))
     acc[:] = 0
+    mr, nr = acc.shape
     for p in range(a_panel.shape[0]):
         a = a_panel[p]
-        for j in range(acc.shape[1]):
+        for j in range(nr):
             b = b_panel[p, j]
-            acc[0, j] += a[0] * b
-            acc[1, j] += a[1] * b
-            acc[2, j] += a[2] * b
-            acc[3, j] += a[3] * b
-            acc[4, j] += a[4] * b
-            acc[5, j] += a[5] * b
+            for r in range(mr):
+                acc[r, j] += a[r] * b
     _store_tile(acc, c, i0, j0, overwrite)
 
 
@@ -181,20 +190,20 @@ def _micro_kernel(a_panel, b_panel, c, i0, j0, overwrite):
 def _store_tile(acc, c, i0, j0, overwrite):
     """C[i0:, j0:] = (or +=) acc, cut to the part of the tile that lies inside C.
 
-    - A whole tile takes loops of constant length, which compile to vector moves."""
+    - A whole tile is stored with loops of constant length (the tile's shape), which
+      compile to vector moves; only the tiles at C's edges take the general loops."""
     rows, cols = min(acc.shape[0], c.shape[0] - i0), min(acc.shape[1], c.shape[1] - j0)
     if rows == acc.shape[0] and cols == acc.shape[1]:
-        for r in range(acc.shape[0]):
-            c_row = c[i0 + r, j0:j0 + cols]
-            if overwrite:
-                for j in range(acc.shape[1]):
-                    c_row[j] = acc[r, j]
-            else:
-                for j in range(acc.shape[1]):
-                    c_row[j] += acc[r, j]
-        return
+        _store_rows(acc, c, i0, j0, acc.shape[0], acc.shape[1], overwrite)
+    else:
+        _store_rows(acc, c, i0, j0, rows, cols, overwrite)
+
+
+@njit(inline="always", cache=True)
+def _store_rows(acc, c, i0, j0, rows, cols, overwrite):
+    """C[i0:i0+rows, j0:j0+cols] = (or +=) acc[:rows, :cols]."""
     for r in range(rows):
-        c_row = c[i0 + r, j0:j0 + cols]
+        c_row = c[i0 + r, j0:j0 + cols]  # a row view: indices from 0 need no sign check
         if overwrite:
             for j in range(cols):
                 c_row[j] = acc[r, j]
@@ -211,8 +220,9 @@ def _copy_panel(x, x_t, p0, j0, out, width, cols):
     """out[p, j] = M[p0 + p, j0 + j] for j < cols, and 0 for cols <= j < width, where M
     is x, or x.T when x_t.
 
-    - width is a constant (MR or NR): a whole panel copies in loops of constant
-      length, which compile to straight moves; only the last panel takes the slow loop.
+    - For A, width is the constant MR: a whole panel copies in loops of constant
+      length, which compile to straight moves (B's rows are long enough for vector
+      loops anyway); only the last panel takes the slow loop.
     - Each loop reads along a row of x, contiguous (hence the row views)."""
     depth = out.shape[0]
     if cols == width and x_t:
@@ -239,10 +249,11 @@ def _pack_a(a, a_t, a_packed, panel):
       hands over gy itself), C-contiguous either way."""
     passes, _, kc, _ = a_packed.shape
     m, k = (a.shape[1], a.shape[0]) if a_t else (a.shape[0], a.shape[1])
-    i0 = panel * MR
+    mr = _tile_shape(a_packed)[0]
+    i0 = panel * mr
     for q in range(passes):
         out = a_packed[q, panel, :min(kc, k - q * kc)]
-        _copy_panel(a, not a_t, q * kc, i0, out, MR, min(MR, m - i0))
+        _copy_panel(a, not a_t, q * kc, i0, out, mr, min(mr, m - i0))
 
 
 @njit(cache=True)
@@ -306,7 +317,7 @@ def _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks):
                 _micro_kernel(ap[q, ip, :depth], b_panel, ci, ip * mr, jp * nr, q == 0)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel={"fusion": False}, cache=True)  # the blocks need every panel packed first
 def _gemm_parallel(a, a_t, b, b_t, a_packed, b_packed, c, k, row_blocks, col_blocks):
     """Pack every panel, then compute every block of C, each loop shared by the threads."""
     npack = a_packed.shape[0] * a_packed.shape[2] + b_packed.shape[0] * b_packed.shape[2]
@@ -329,11 +340,12 @@ def _gemm_serial(a, a_t, b, b_t, a_packed, b_packed, c, k, row_blocks, col_block
 # ----------------------------------------------------------------------------
 # gemm: lay the operands out, choose the blocks, run
 # ----------------------------------------------------------------------------
-def _blocks(nbatch, a_panels, b_panels, nr, serial):
+def _blocks(nbatch, a_panels, b_panels, dtype, serial):
     """(row_blocks, col_blocks): blocks of at most MC rows and NC columns; when the
     threads run, more and smaller blocks until each thread has TASKS_PER_THREAD
     (if the shape has that many panels)."""
-    row_blocks = -(-a_panels // max(1, MC // MR))  # ceil divisions
+    mr, nr = tile_shape(dtype)
+    row_blocks = -(-a_panels // max(1, MC // mr))  # ceil divisions
     col_blocks = -(-b_panels // max(1, NC // nr))
     want = 1 if serial else TASKS_PER_THREAD * get_num_threads()
     if nbatch * row_blocks * col_blocks < want:
@@ -372,15 +384,15 @@ def gemm(a, b):
     nbatch, m, k, n = max(a.shape[0], b.shape[0]), a.shape[1], a.shape[2], b.shape[2]
     if 0 in (nbatch, m, k, n):
         return np.zeros((nbatch, m, n), dtype=a.dtype)
-    nr = tile_width(a.dtype)
+    mr, nr = tile_shape(a.dtype)
     passes = -(-k // max(1, KC))  # ceil divisions
     kc = -(-k // passes)          # near-equal passes, so that the packed panels waste little
-    a_panels, b_panels = -(-m // MR), -(-n // nr)
-    a_packed = np.empty((a.shape[0], passes, a_panels, kc, MR), dtype=a.dtype)
+    a_panels, b_panels = -(-m // mr), -(-n // nr)
+    a_packed = np.empty((a.shape[0], passes, a_panels, kc, mr), dtype=a.dtype)
     b_packed = np.empty((b.shape[0], passes, b_panels, kc, nr), dtype=a.dtype)
     c = np.empty((nbatch, m, n), dtype=a.dtype)
     serial = 2 * nbatch * m * k * n < SERIAL_FLOPS or get_num_threads() == 1
-    row_blocks, col_blocks = _blocks(nbatch, a_panels, b_panels, nr, serial)
+    row_blocks, col_blocks = _blocks(nbatch, a_panels, b_panels, a.dtype, serial)
     (a, a_t), (b, b_t) = _as_contiguous(a), _as_contiguous(b)
     (_gemm_serial if serial else _gemm_parallel)(a, a_t, b, b_t, a_packed, b_packed, c, k,
                                                  row_blocks, col_blocks)

@@ -6,7 +6,9 @@ every remainder path of the blocked code runs. Backward kernels are checked
 against the numpy path and against finite differences of the reference.
 Most of this file's run time is numba compiling the kernels (cached afterwards).
 """
+import os
 import pathlib
+import platform
 import subprocess
 import sys
 
@@ -72,13 +74,13 @@ def test_matmul_numba_is_the_product_on_odd_shapes(rng, dtype, m, k, n, threads,
 # block sizes (KC, MC, NC) small enough that every shape below crosses several passes over
 # p, row blocks and column blocks, with ragged last ones: (1, 1, 1) makes every pass one
 # step deep and every block one panel wide
-TINY_BLOCKS = [(1, 1, 1), (3, 2 * matmul.MR, 40), (7, matmul.MR + 1, 1)]
+TINY_BLOCKS = [(1, 1, 1), (3, 12, 40), (7, 7, 1)]
 
 
 def _edge_shapes(dtype):
     """(m, k, n) around the register tile of dtype: 1, one less and one more than MR and
     NR, primes, several tiles plus a ragged one."""
-    mr, nr = matmul.MR, matmul.tile_width(dtype)
+    mr, nr = matmul.tile_shape(dtype)
     return [(1, 1, 1), (mr - 1, 2, nr - 1), (mr + 1, 5, nr + 1), (2 * mr + 5, 13, 2 * nr + 3),
             (17, 11, 3), (1, 29, 3 * nr - 5)]
 
@@ -159,9 +161,9 @@ def test_packing_reads_c_order_and_transposed_views_in_place(rng, layout, read_i
 def test_matmul_numba_non_finite_values_stay_where_they_belong(rng):
     # the padding of the last panels is zeros, and the lanes it feeds are never stored:
     # an inf or a NaN in A or B reaches only the entries of C that the definition says
-    nr = matmul.tile_width(np.float64)
-    a, b = randn(rng, (matmul.MR + 1, 9)), randn(rng, (9, nr + 1))
-    a[0, 3], a[matmul.MR, 0], b[2, nr] = np.inf, np.nan, -np.inf
+    mr, nr = matmul.tile_shape(np.float64)
+    a, b = randn(rng, (mr + 1, 9)), randn(rng, (9, nr + 1))
+    a[0, 3], a[mr, 0], b[2, nr] = np.inf, np.nan, -np.inf
     with np.errstate(invalid="ignore"):  # inf - inf = NaN is the point here
         expected = a @ b
     c = matmul.matmul_numba(a, b)
@@ -206,6 +208,53 @@ def test_matmul_numba_batched_transposed_and_shared_operands(rng, dtype, threads
         assert c.shape == (4,) + np.matmul(a, b).shape[1:]
         for i in range(4):
             assert_product_close(c[i], a[min(i, len(a) - 1)], b[min(i, len(b) - 1)])
+
+
+# compiled for a CPU by name, whatever this machine is: LLVM's x86 backend knows them all
+X86_TARGETS = {
+    "AVX2": ("haswell", "+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+cx8,+f16c,+fma,+fxsr,"
+                        "+lzcnt,+mmx,+movbe,+popcnt,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3"),
+    "AVX-512": ("skylake-avx512", "+64bit,+avx,+avx2,+avx512bw,+avx512cd,+avx512dq,+avx512f,"
+                                  "+avx512vl,+bmi,+bmi2,+cmov,+cx16,+cx8,+f16c,+fma,+fxsr,"
+                                  "+lzcnt,+mmx,+movbe,+popcnt,+sse,+sse2,+sse3,+sse4.1,"
+                                  "+sse4.2,+ssse3"),
+}
+
+_COUNT_FMAS = """
+import re, numpy as np
+from numba import types
+from minidl.kernels import matmul
+for dtype in (np.float32, np.float64):
+    t = types.float32 if dtype == np.float32 else types.float64
+    arg, packed = types.Array(t, 3, "C", readonly=True), types.Array(t, 5, "C")
+    sig = (arg, types.boolean, arg, types.boolean, packed, packed, types.Array(t, 3, "C"),
+           types.int64, types.int64, types.int64)
+    matmul._gemm_serial.compile(sig)  # compiled only: this machine need not run it
+    asm = matmul._gemm_serial.inspect_asm(sig)
+    packed_fmas = len(re.findall(r"vfmadd\\w+p[sd]\\s.*[yz]mm", asm))
+    scalar_fmas = len(re.findall(r"vfmadd\\w+s[sd]\\s", asm))
+    print(np.dtype(dtype).name, *matmul.tile_shape(dtype), matmul.VECTOR_BYTES,
+          packed_fmas, scalar_fmas)
+"""
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 targets")
+@pytest.mark.parametrize("target", list(X86_TARGETS))
+def test_the_micro_kernel_compiles_to_vector_fmas(target, tmp_path):
+    # LLVM vectorizes the micro-kernel only if its loops keep the right shape (see
+    # TILE_SHAPES); a change of numba or LLVM could silently make it scalar, many times
+    # slower. Each step must be MR x NR / lanes vector FMAs, and no scalar ones.
+    name, features = X86_TARGETS[target]
+    env = {**os.environ, "NUMBA_CPU_NAME": name, "NUMBA_CPU_FEATURES": features,
+           "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", _COUNT_FMAS], env=env, capture_output=True,
+                         text=True, cwd=pathlib.Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-3000:]
+    for line in out.stdout.split("\n")[:2]:
+        dtype, mr, nr, vector_bytes, packed_fmas, scalar_fmas = line.split()
+        lanes = int(vector_bytes) // np.dtype(dtype).itemsize
+        assert int(vector_bytes) == (64 if target == "AVX-512" else 32)
+        assert int(packed_fmas) >= int(mr) * int(nr) // lanes and int(scalar_fmas) == 0, line
 
 
 def test_matmul_numba_empty_inner_dimension_gives_zeros():

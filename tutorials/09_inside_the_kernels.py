@@ -155,17 +155,18 @@ save(fig, "09_matmul_gflops.png")
 # compiled naive loops are still slow: the rest of the speed comes from doing the
 # arithmetic in the order the hardware likes (`kernels/matmul.py` explains each step):
 #
-# 1. the innermost loop runs along rows of B and C, contiguous in memory, so the compiler
-#    turns it into *vector* instructions that do 8 float32 multiply-adds at once (AVX2);
-# 2. *register blocking*: each pass updates 3 rows of C with 4 steps of the sum, keeping
-#    the 12 values of A it needs in registers, so every value loaded from memory is used
-#    several times;
-# 3. *cache blocking and packing*: a panel of B is copied once into a contiguous buffer
-#    that fits in the L2 cache, and reused by every row of C while it is there;
-# 4. threads over independent tiles of C (switched off here: one core).
+# 1. *register blocking*: a tile of C, 6 rows by two vector registers, stays in registers
+#    while the sum runs over p; each step loads one row of B (two vectors) and 6 values of
+#    A, and does 12 vector multiply-adds (each 8 or 16 float32 lanes wide);
+# 2. *packing*: A and B are first copied into thin panels, so that the tile's loop reads
+#    two contiguous streams whatever the layout of the inputs (a transposed view costs
+#    nothing extra);
+# 3. *cache blocking*: the loops around the tile go through C in blocks sized so that the
+#    panel of B in use stays in the L1 cache and the block of A in the L2 cache;
+# 4. threads over independent blocks of C (switched off here: one core).
 #
-# **BLAS** does all of that too, with inner loops written in assembly for this CPU family,
-# and packs A as well. It stays ahead by a modest factor on large matrices.
+# **BLAS** does all of that too, with inner loops written in assembly for this CPU family.
+# It stays ahead by a modest factor on large matrices.
 #
 # On small matrices both fall off: a 16 × 16 product is 8,192 operations, a few hundred
 # nanoseconds of arithmetic, and the fixed cost of a call (checking arguments, packing,
