@@ -111,12 +111,11 @@ def _vector_bytes():
 
 VECTOR_BYTES = _vector_bytes()
 
-# (MR, NR), the register tile, by vector width in bytes and by itemsize. Rows of NR = 128
-# bytes, because LLVM vectorizes the micro-kernel's j loop only if the tile has at least
-# 64 entries: a smaller loop is unrolled first, and numba leaves the vectorizer for
-# unrolled code (SLP) off. MR: as many rows as keep the accumulators (MR x NR / lanes
-# vectors) and the values of the step in the register file, 32 vectors with AVX-512
-# (and on ARM), 16 with AVX2 or SSE.
+# (MR, NR) of the register tile, by vector width in bytes and by itemsize. NR: 128 bytes
+# of a row. MR: rows enough that the tile has at least 64 entries (LLVM unrolls a smaller
+# j loop before its loop vectorizer sees it, and numba leaves LLVM's vectorizer of
+# unrolled code, SLP, off), and that the accumulators, MR x NR / lanes vectors, fit the
+# register file as well as they can: 32 vectors with AVX-512, 16 with AVX2 or SSE.
 TILE_SHAPES = {64: {4: (6, 32), 8: (6, 16)},
                32: {4: (3, 32), 8: (4, 16)},
                16: {4: (2, 32), 8: (4, 16)}}
