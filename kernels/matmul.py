@@ -33,6 +33,9 @@ multiplication", 2008; Van Zee and van de Geijn, "BLIS", 2015):
      (MC x KC) stays in the L2 cache;
    - ic, jc: blocks of rows and columns, so that the slab of B (KC x NC) that the
      tasks of one column block share stays in a cache (L2 or the last level).
+   A shallow product (k below SHALLOW) swaps jr and ir: with few steps per tile,
+   storing the tiles costs more than reading B, and tiles stored side by side along
+   C's rows are what the CPU's prefetcher can stream.
 4. Threads. The blocks of C (batch item x rows x columns) are independent tasks,
    and so are the panels to pack: `prange` hands both to the cores. Waking the
    thread pool costs tens of microseconds, so a product of fewer than SERIAL_FLOPS
@@ -69,6 +72,7 @@ FMA = {"contract"}       # fastmath flags: fuse multiply + add into one FMA (see
 KC = 256                 # steps of p per pass: a micro-panel of B, KC x NR, fits in L1
 MC = 144                 # rows of C per block: the block's A slice, MC x KC, fits in L2
 NC = 512                 # columns of C per block: the slab of B, KC x NC, stays in cache
+SHALLOW = 128            # passes of fewer steps store their tiles along C's rows
 TASKS_PER_THREAD = 4     # parallel: at least this many blocks per thread where possible
 SERIAL_FLOPS = 1 << 21   # products with fewer flops skip the threads
 
@@ -291,13 +295,17 @@ def _block(index, nblocks, size):
 
 
 @njit(fastmath=FMA, cache=True)
-def _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks):
+def _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks, along_rows):
     """One block of C (batch, m, n) = A @ B from the packed panels.
 
     - task -> (batch item, column block, row block): the row blocks of one column
       block come one after another, and share its slab of B.
-    - Loops pc (passes of kc steps), jr (B's panels), ir (A's panels) around the
-      micro-kernel; the first pass stores into C, the later ones add."""
+    - Passes pc of kc steps, and in each the block's tiles through the micro-kernel:
+      the first pass stores into C, the later ones add.
+    - Tile order: down the columns (jr outside ir) keeps one panel of B in the L1
+      cache for a whole column of tiles; along the rows (ir outside jr) stores tile
+      after tile side by side in C's rows, which the CPU prefetches. Passes of few
+      steps (along_rows) are bound by storing C, deep ones by reading B."""
     _use_wide_vectors()
     passes, a_panels, kc, mr = a_packed.shape[1:]
     b_panels, nr = b_packed.shape[2], b_packed.shape[4]
@@ -308,32 +316,37 @@ def _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks):
     ap = a_packed[0] if a_packed.shape[0] == 1 else a_packed[item]
     bp = b_packed[0] if b_packed.shape[0] == 1 else b_packed[item]
     ci = c[item]
+    rows, cols = ip1 - ip0, jp1 - jp0
     for q in range(passes):
         depth = min(kc, k - q * kc)
-        for jp in range(jp0, jp1):
-            b_panel = bp[q, jp, :depth]
-            for ip in range(ip0, ip1):
-                _micro_kernel(ap[q, ip, :depth], b_panel, ci, ip * mr, jp * nr, q == 0)
+        for tile in range(rows * cols):
+            if along_rows:
+                ip, jp = ip0 + tile // cols, jp0 + tile % cols
+            else:
+                ip, jp = ip0 + tile % rows, jp0 + tile // rows
+            _micro_kernel(ap[q, ip, :depth], bp[q, jp, :depth], ci, ip * mr, jp * nr, q == 0)
 
 
 @njit(parallel={"fusion": False}, cache=True)  # the blocks need every panel packed first
-def _gemm_parallel(a, a_t, b, b_t, a_packed, b_packed, c, k, row_blocks, col_blocks):
+def _gemm_parallel(a, a_t, b, b_t, a_packed, b_packed, c, k, row_blocks, col_blocks,
+                   along_rows):
     """Pack every panel, then compute every block of C, each loop shared by the threads."""
     npack = a_packed.shape[0] * a_packed.shape[2] + b_packed.shape[0] * b_packed.shape[2]
     for task in prange(npack):
         _pack_task(task, a, a_t, b, b_t, a_packed, b_packed)
     for task in prange(c.shape[0] * row_blocks * col_blocks):
-        _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks)
+        _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks, along_rows)
 
 
 @njit(cache=True)
-def _gemm_serial(a, a_t, b, b_t, a_packed, b_packed, c, k, row_blocks, col_blocks):
+def _gemm_serial(a, a_t, b, b_t, a_packed, b_packed, c, k, row_blocks, col_blocks,
+                 along_rows):
     """The same tasks on the calling thread, for products too small to wake the threads."""
     npack = a_packed.shape[0] * a_packed.shape[2] + b_packed.shape[0] * b_packed.shape[2]
     for task in range(npack):
         _pack_task(task, a, a_t, b, b_t, a_packed, b_packed)
     for task in range(c.shape[0] * row_blocks * col_blocks):
-        _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks)
+        _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks, along_rows)
 
 
 # ----------------------------------------------------------------------------
@@ -394,7 +407,7 @@ def gemm(a, b):
     row_blocks, col_blocks = _blocks(nbatch, a_panels, b_panels, a.dtype, serial)
     (a, a_t), (b, b_t) = _as_contiguous(a), _as_contiguous(b)
     (_gemm_serial if serial else _gemm_parallel)(a, a_t, b, b_t, a_packed, b_packed, c, k,
-                                                 row_blocks, col_blocks)
+                                                 row_blocks, col_blocks, kc < SHALLOW)
     return c
 
 

@@ -85,10 +85,13 @@ def _edge_shapes(dtype):
             (17, 11, 3), (1, 29, 3 * nr - 5)]
 
 
+@pytest.mark.parametrize("order", ["down the columns", "along the rows"])
 @pytest.mark.parametrize("threads", ["serial", "parallel"])
 @pytest.mark.parametrize("blocks", TINY_BLOCKS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_numba_every_edge_of_the_blocking(rng, dtype, blocks, threads, monkeypatch):
+def test_matmul_numba_every_edge_of_the_blocking(rng, dtype, blocks, threads, order,
+                                                 monkeypatch):
+    monkeypatch.setattr(matmul, "SHALLOW", 0 if order == "down the columns" else 10 ** 9)
     monkeypatch.setattr(matmul, "KC", blocks[0])
     monkeypatch.setattr(matmul, "MC", blocks[1])
     monkeypatch.setattr(matmul, "NC", blocks[2])
@@ -228,7 +231,7 @@ for dtype in (np.float32, np.float64):
     t = types.float32 if dtype == np.float32 else types.float64
     arg, packed = types.Array(t, 3, "C", readonly=True), types.Array(t, 5, "C")
     sig = (arg, types.boolean, arg, types.boolean, packed, packed, types.Array(t, 3, "C"),
-           types.int64, types.int64, types.int64)
+           types.int64, types.int64, types.int64, types.boolean)
     matmul._gemm_serial.compile(sig)  # compiled only: this machine need not run it
     asm = matmul._gemm_serial.inspect_asm(sig)
     packed_fmas = len(re.findall(r"vfmadd\\w+p[sd]\\s.*[yz]mm", asm))
