@@ -18,29 +18,32 @@ multiplication", 2008; Van Zee and van de Geijn, "BLIS", 2015):
    busy despite their latency, few enough loads for the load ports. The
    accumulators stay in registers from the first step to the last, so C is read
    and written once per pass over p, not once per step.
-2. Packing. Before the arithmetic, A is copied into micro-panels of MR rows (for
-   each p, the MR values A[i:i+MR, p] side by side) and B into micro-panels of NR
-   columns (for each p, B[p, j:j+NR]). The micro-kernel then reads two contiguous
-   streams whatever the inputs' strides: C order, a transposed view and a slice
-   with gaps all cost one copy, and one compiled kernel serves them all. The last
-   panels are padded with zeros, so the micro-kernel always computes whole tiles;
-   only the part inside C is stored.
-3. Cache blocking. The loops around the micro-kernel, outermost first, are BLIS's
-   jc, ic (one task: a block of NC columns and MC rows of C), pc, jr, ir:
+2. Packing. A is copied into micro-panels of MR rows (for each p, the MR values
+   A[i:i+MR, p] side by side) and B into micro-panels of NR columns (for each p,
+   B[p, j:j+NR]). The micro-kernel then reads two contiguous streams whatever the
+   inputs' strides: C order, a transposed view and a slice with gaps all cost one
+   copy, and one compiled kernel serves them all. The last panels are padded with
+   zeros, so the micro-kernel always computes whole tiles; only the part inside C
+   is stored. A is packed once, before the arithmetic; B by each task, for its own
+   columns, just before it uses them: written into the cache and read from there,
+   B is read from memory only once.
+3. Cache blocking. The loops around the micro-kernel, outermost first:
+   - jc: one task per block of NC columns, whose micro-panels of B (k x NC, at
+     most SLAB_BYTES) stay in the L2 or last-level cache while the task runs;
+   - ic: rows in blocks of MC, so that the block of C stays in cache through all
+     the passes, and the block's slice of A (MC x KC) in the L2 cache through a pass;
    - pc: the depth k in passes of KC steps, so that one micro-panel of B (KC x NR)
-     stays in the L1 cache while the micro-kernel runs down the block's rows (ir);
-   - jr: across the block's micro-panels of B, while the block's slice of A
-     (MC x KC) stays in the L2 cache;
-   - ic, jc: blocks of rows and columns, so that the slab of B (KC x NC) that the
-     tasks of one column block share stays in a cache (L2 or the last level).
-   A shallow product (k below SHALLOW) swaps jr and ir: with few steps per tile,
-   storing the tiles costs more than reading B, and tiles stored side by side along
-   C's rows are what the CPU's prefetcher can stream.
-4. Threads. The blocks of C (batch item x rows x columns) are independent tasks,
-   and so are the panels to pack: `prange` hands both to the cores. Waking the
-   thread pool costs tens of microseconds, so a product of fewer than SERIAL_FLOPS
-   runs on the calling thread; a small product is cut into smaller blocks so that
-   every core gets some.
+     stays in the L1 cache while the micro-kernel runs down a column of tiles;
+   - jr, ir: the tiles, down the columns (one micro-panel of B after another). A
+     shallow product (k below SHALLOW) goes along the rows instead: with few steps
+     per tile, storing the tiles costs more than reading B, and tiles stored side
+     by side along C's rows are what the CPU's prefetcher can stream.
+4. Threads. The blocks of C (batch item x columns) are independent tasks, and so
+   are A's panels to pack: `prange` hands both to the cores, each with its own
+   buffer for B's panels. Waking the thread pool costs tens of microseconds, so a
+   product of fewer than SERIAL_FLOPS runs on the calling thread; a small product
+   is cut into narrower blocks (then into parts of its rows) so that every core
+   gets some.
 
 Two things that numba does not do by itself are done by short @intrinsic helpers:
 - Registers. Accumulators in a NumPy array live on the heap, where LLVM cannot tell
@@ -63,7 +66,7 @@ Importing this module compiles nothing.
 import llvmlite.binding
 import numba
 import numpy as np
-from numba import carray, get_num_threads, njit, prange, types
+from numba import carray, get_num_threads, get_thread_id, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -71,7 +74,8 @@ FMA = {"contract"}       # fastmath flags: fuse multiply + add into one FMA (see
 
 KC = 256                 # steps of p per pass: a micro-panel of B, KC x NR, fits in L1
 MC = 144                 # rows of C per block: the block's A slice, MC x KC, fits in L2
-NC = 512                 # columns of C per block: the slab of B, KC x NC, stays in cache
+NC = 512                 # columns of C per task: its panels of B stay in cache
+SLAB_BYTES = 4 << 20     # at most this much of B per task (fewer columns when k is large)
 SHALLOW = 128            # passes of fewer steps store their tiles along C's rows
 TASKS_PER_THREAD = 4     # parallel: at least this many blocks per thread where possible
 SERIAL_FLOPS = 1 << 21   # products with fewer flops skip the threads
@@ -225,23 +229,38 @@ def _copy_panel(x, x_t, p0, j0, out, width, cols):
 
     - For A, width is the constant MR: a whole panel copies in loops of constant
       length, which compile to straight moves (B's rows are long enough for vector
-      loops anyway); only the last panel takes the slow loop.
-    - Each loop reads along a row of x, contiguous (hence the row views)."""
+      loops anyway); the last panel, cut short, copies its cols and adds zeros."""
+    if cols == width:
+        _copy_columns(x, x_t, p0, j0, out, width)
+    else:
+        _copy_columns(x, x_t, p0, j0, out, cols)
+        out[:, cols:] = 0
+
+
+@njit(inline="always", cache=True)
+def _copy_columns(x, x_t, p0, j0, out, cols):
+    """out[:, :cols] = M[p0:p0 + depth, j0:j0 + cols] (see _copy_panel), reading along
+    the rows of x, which are contiguous.
+
+    - When x_t, each row of x is a column of M: 8 of them are read side by side, so
+      that every step writes 8 neighbours of out rather than 1 (a transposing copy)."""
     depth = out.shape[0]
-    if cols == width and x_t:
-        for j in range(width):
+    if x_t:
+        whole = cols - cols % 8
+        for j in range(0, whole, 8):
+            rows = x[j0 + j:j0 + j + 8, p0:p0 + depth]
+            for p in range(depth):
+                for g in range(8):
+                    out[p, j + g] = rows[g, p]
+        for j in range(whole, cols):
             source = x[j0 + j, p0:p0 + depth]
             for p in range(depth):
                 out[p, j] = source[p]
-    elif cols == width:
-        for p in range(depth):
-            source, target = x[p0 + p, j0:j0 + width], out[p]
-            for j in range(width):
-                target[j] = source[j]
     else:
         for p in range(depth):
-            for j in range(width):
-                out[p, j] = 0 if j >= cols else x[j0 + j, p0 + p] if x_t else x[p0 + p, j0 + j]
+            source, target = x[p0 + p, j0:j0 + cols], out[p]
+            for j in range(cols):
+                target[j] = source[j]
 
 
 @njit(cache=True)
@@ -260,29 +279,17 @@ def _pack_a(a, a_t, a_packed, panel):
 
 
 @njit(cache=True)
-def _pack_b(b, b_t, b_packed, panel):
-    """b_packed[q, panel, p, j] = B[q * kc + p, panel * NR + j], zeros past B's last column.
+def _pack_b(b, b_t, slab, slot, panel):
+    """slab[q, slot, p, j] = B[q * kc + p, panel * NR + j], zeros past B's last column.
 
     - `b` is B (k, n), or B's transpose (n, k) when b_t (a layer's x @ W.T hands
       over W itself), C-contiguous either way."""
-    passes, _, kc, nr = b_packed.shape
+    passes, _, kc, nr = slab.shape
     k, n = (b.shape[1], b.shape[0]) if b_t else (b.shape[0], b.shape[1])
     j0 = panel * nr
     for q in range(passes):
-        out = b_packed[q, panel, :min(kc, k - q * kc)]
+        out = slab[q, slot, :min(kc, k - q * kc)]
         _copy_panel(b, b_t, q * kc, j0, out, nr, min(nr, n - j0))
-
-
-@njit(cache=True)
-def _pack_task(task, a, a_t, b, b_t, a_packed, b_packed):
-    """Pack the task-th panel: the panels of A (batch item by batch item), then B's."""
-    a_tasks = a_packed.shape[0] * a_packed.shape[2]
-    if task < a_tasks:
-        item, panel = task // a_packed.shape[2], task % a_packed.shape[2]
-        _pack_a(a[item], a_t, a_packed[item], panel)
-    else:
-        item, panel = (task - a_tasks) // b_packed.shape[2], (task - a_tasks) % b_packed.shape[2]
-        _pack_b(b[item], b_t, b_packed[item], panel)
 
 
 # ----------------------------------------------------------------------------
@@ -294,28 +301,45 @@ def _block(index, nblocks, size):
     return index * size // nblocks, (index + 1) * size // nblocks
 
 
-@njit(fastmath=FMA, cache=True)
-def _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks, along_rows):
-    """One block of C (batch, m, n) = A @ B from the packed panels.
+@njit(cache=True)
+def _block_task(task, a_packed, b, b_t, slab, c, k, row_splits, col_blocks, mc_panels,
+                along_rows):
+    """One block of C (batch, m, n) = A @ B: a batch item, a block of columns, and all
+    rows (or one of row_splits parts of them, when the threads need more tasks).
 
-    - task -> (batch item, column block, row block): the row blocks of one column
-      block come one after another, and share its slab of B.
-    - Passes pc of kc steps, and in each the block's tiles through the micro-kernel:
+    - Packs the block's columns of B, every pass, into slab (this thread's), where
+      they stay in cache while used: B is read from memory once.
+    - Then the rows in blocks of mc_panels panels, each through every pass (so that
+      the block of C stays in cache from the first pass to the last)."""
+    a_panels, nr = a_packed.shape[2], slab.shape[3]
+    b_panels = -(-c.shape[2] // nr)
+    item, rest = task // (row_splits * col_blocks), task % (row_splits * col_blocks)
+    col_block, row_split = rest // row_splits, rest % row_splits
+    ip0, ip1 = _block(row_split, row_splits, a_panels)
+    jp0, jp1 = _block(col_block, col_blocks, b_panels)
+    bi = b[0] if b.shape[0] == 1 else b[item]
+    for jp in range(jp0, jp1):
+        _pack_b(bi, b_t, slab, jp - jp0, jp)
+    ap = a_packed[0] if a_packed.shape[0] == 1 else a_packed[item]
+    for ic in range(ip0, ip1, mc_panels):
+        _compute_block(ap, slab, c[item], k, ic, min(ip1, ic + mc_panels), jp0, jp1,
+                       along_rows)
+
+
+@njit(fastmath=FMA, cache=True)
+def _compute_block(ap, slab, c, k, ip0, ip1, jp0, jp1, along_rows):
+    """C[rows of panels ip0:ip1, columns of panels jp0:jp1] = A @ B, from A's panels
+    ap and the block's panels of B in slab (slab[q, jp - jp0]).
+
+    - Passes of kc steps, each running the block's tiles through the micro-kernel:
       the first pass stores into C, the later ones add.
     - Tile order: down the columns (jr outside ir) keeps one panel of B in the L1
       cache for a whole column of tiles; along the rows (ir outside jr) stores tile
       after tile side by side in C's rows, which the CPU prefetches. Passes of few
       steps (along_rows) are bound by storing C, deep ones by reading B."""
     _use_wide_vectors()
-    passes, a_panels, kc, mr = a_packed.shape[1:]
-    b_panels, nr = b_packed.shape[2], b_packed.shape[4]
-    item, rest = task // (row_blocks * col_blocks), task % (row_blocks * col_blocks)
-    col_block, row_block = rest // row_blocks, rest % row_blocks
-    ip0, ip1 = _block(row_block, row_blocks, a_panels)
-    jp0, jp1 = _block(col_block, col_blocks, b_panels)
-    ap = a_packed[0] if a_packed.shape[0] == 1 else a_packed[item]
-    bp = b_packed[0] if b_packed.shape[0] == 1 else b_packed[item]
-    ci = c[item]
+    passes, _, kc, mr = ap.shape
+    nr = slab.shape[3]
     rows, cols = ip1 - ip0, jp1 - jp0
     for q in range(passes):
         depth = min(kc, k - q * kc)
@@ -324,47 +348,51 @@ def _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks, along_ro
                 ip, jp = ip0 + tile // cols, jp0 + tile % cols
             else:
                 ip, jp = ip0 + tile % rows, jp0 + tile // rows
-            _micro_kernel(ap[q, ip, :depth], bp[q, jp, :depth], ci, ip * mr, jp * nr, q == 0)
+            _micro_kernel(ap[q, ip, :depth], slab[q, jp - jp0, :depth], c, ip * mr, jp * nr,
+                          q == 0)
 
 
-@njit(parallel={"fusion": False}, cache=True)  # the blocks need every panel packed first
-def _gemm_parallel(a, a_t, b, b_t, a_packed, b_packed, c, k, row_blocks, col_blocks,
+@njit(parallel={"fusion": False}, cache=True)  # the blocks need every panel of A first
+def _gemm_parallel(a, a_t, b, b_t, a_packed, slabs, c, k, row_splits, col_blocks, mc_panels,
                    along_rows):
-    """Pack every panel, then compute every block of C, each loop shared by the threads."""
-    npack = a_packed.shape[0] * a_packed.shape[2] + b_packed.shape[0] * b_packed.shape[2]
-    for task in prange(npack):
-        _pack_task(task, a, a_t, b, b_t, a_packed, b_packed)
-    for task in prange(c.shape[0] * row_blocks * col_blocks):
-        _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks, along_rows)
+    """Pack A's panels, then compute the blocks of C, each loop shared by the threads;
+    slabs holds one slab per thread."""
+    for task in prange(a_packed.shape[0] * a_packed.shape[2]):
+        item, panel = task // a_packed.shape[2], task % a_packed.shape[2]
+        _pack_a(a[item], a_t, a_packed[item], panel)
+    for task in prange(c.shape[0] * row_splits * col_blocks):
+        _block_task(task, a_packed, b, b_t, slabs[get_thread_id()], c, k, row_splits,
+                    col_blocks, mc_panels, along_rows)
 
 
 @njit(cache=True)
-def _gemm_serial(a, a_t, b, b_t, a_packed, b_packed, c, k, row_blocks, col_blocks,
+def _gemm_serial(a, a_t, b, b_t, a_packed, slabs, c, k, row_splits, col_blocks, mc_panels,
                  along_rows):
-    """The same tasks on the calling thread, for products too small to wake the threads."""
-    npack = a_packed.shape[0] * a_packed.shape[2] + b_packed.shape[0] * b_packed.shape[2]
-    for task in range(npack):
-        _pack_task(task, a, a_t, b, b_t, a_packed, b_packed)
-    for task in range(c.shape[0] * row_blocks * col_blocks):
-        _block_task(task, a_packed, b_packed, c, k, row_blocks, col_blocks, along_rows)
+    """The same on the calling thread, for products too small to wake the threads."""
+    for task in range(a_packed.shape[0] * a_packed.shape[2]):
+        item, panel = task // a_packed.shape[2], task % a_packed.shape[2]
+        _pack_a(a[item], a_t, a_packed[item], panel)
+    for task in range(c.shape[0] * row_splits * col_blocks):
+        _block_task(task, a_packed, b, b_t, slabs[0], c, k, row_splits, col_blocks,
+                    mc_panels, along_rows)
 
 
 # ----------------------------------------------------------------------------
 # gemm: lay the operands out, choose the blocks, run
 # ----------------------------------------------------------------------------
-def _blocks(nbatch, a_panels, b_panels, dtype, serial):
-    """(row_blocks, col_blocks): blocks of at most MC rows and NC columns; when the
-    threads run, more and smaller blocks until each thread has TASKS_PER_THREAD
-    (if the shape has that many panels)."""
-    mr, nr = tile_shape(dtype)
-    row_blocks = -(-a_panels // max(1, MC // mr))  # ceil divisions
-    col_blocks = -(-b_panels // max(1, NC // nr))
+def _blocks(nbatch, a_panels, b_panels, k, dtype, serial):
+    """(col_blocks, row_splits): blocks of at most NC columns, fewer when their slab of
+    B (k x width) would pass SLAB_BYTES; when the threads run, narrower blocks, then
+    rows split, until each thread has TASKS_PER_THREAD (where the shape allows)."""
+    nr = tile_shape(dtype)[1]
+    width = min(NC // nr, SLAB_BYTES // (k * nr * np.dtype(dtype).itemsize))
+    col_blocks, row_splits = -(-b_panels // max(1, width)), 1  # a ceil division
     want = 1 if serial else TASKS_PER_THREAD * get_num_threads()
-    if nbatch * row_blocks * col_blocks < want:
-        row_blocks = min(a_panels, -(-want // (nbatch * col_blocks)))
-    if nbatch * row_blocks * col_blocks < want:
-        col_blocks = min(b_panels, -(-want // (nbatch * row_blocks)))
-    return row_blocks, col_blocks
+    if nbatch * col_blocks < want:
+        col_blocks = min(b_panels, -(-want // nbatch))
+    if nbatch * col_blocks < want:
+        row_splits = min(a_panels, -(-want // (nbatch * col_blocks)))
+    return col_blocks, row_splits
 
 
 def _as_contiguous(x):
@@ -400,14 +428,16 @@ def gemm(a, b):
     passes = -(-k // max(1, KC))  # ceil divisions
     kc = -(-k // passes)          # near-equal passes, so that the packed panels waste little
     a_panels, b_panels = -(-m // mr), -(-n // nr)
-    a_packed = np.empty((a.shape[0], passes, a_panels, kc, mr), dtype=a.dtype)
-    b_packed = np.empty((b.shape[0], passes, b_panels, kc, nr), dtype=a.dtype)
-    c = np.empty((nbatch, m, n), dtype=a.dtype)
     serial = 2 * nbatch * m * k * n < SERIAL_FLOPS or get_num_threads() == 1
-    row_blocks, col_blocks = _blocks(nbatch, a_panels, b_panels, a.dtype, serial)
+    col_blocks, row_splits = _blocks(nbatch, a_panels, b_panels, k, a.dtype, serial)
+    a_packed = np.empty((a.shape[0], passes, a_panels, kc, mr), dtype=a.dtype)
+    slabs = np.empty((1 if serial else get_num_threads(), passes, -(-b_panels // col_blocks),
+                      kc, nr), dtype=a.dtype)
+    c = np.empty((nbatch, m, n), dtype=a.dtype)
     (a, a_t), (b, b_t) = _as_contiguous(a), _as_contiguous(b)
-    (_gemm_serial if serial else _gemm_parallel)(a, a_t, b, b_t, a_packed, b_packed, c, k,
-                                                 row_blocks, col_blocks, kc < SHALLOW)
+    (_gemm_serial if serial else _gemm_parallel)(a, a_t, b, b_t, a_packed, slabs, c, k,
+                                                 row_splits, col_blocks, max(1, MC // mr),
+                                                 kc < SHALLOW)
     return c
 
 
