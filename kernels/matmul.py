@@ -24,26 +24,25 @@ multiplication", 2008; Van Zee and van de Geijn, "BLIS", 2015):
    inputs' strides: C order, a transposed view and a slice with gaps all cost one
    copy, and one compiled kernel serves them all. The last panels are padded with
    zeros, so the micro-kernel always computes whole tiles; only the part inside C
-   is stored. A is packed once, before the arithmetic; B by each task, for its own
-   columns, just before it uses them: written into the cache and read from there,
-   B is read from memory only once.
+   is stored. Each piece is packed just before it is used, into a small buffer of
+   the thread's: written into the cache and read from there.
 3. Cache blocking. The loops around the micro-kernel, outermost first:
-   - jc: one task per block of NC columns, whose micro-panels of B (k x NC, at
-     most SLAB_BYTES) stay in the L2 or last-level cache while the task runs;
+   - jc: one task per block of NC columns; it packs its micro-panels of B first
+     (k x NC, at most SLAB_BYTES), which stay in the L2 or last-level cache;
    - ic: rows in blocks of MC, so that the block of C stays in cache through all
-     the passes, and the block's slice of A (MC x KC) in the L2 cache through a pass;
-   - pc: the depth k in passes of KC steps, so that one micro-panel of B (KC x NR)
+     the passes;
+   - pc: the depth k in passes of KC steps; each pass packs the block's slice of A
+     (MC x KC), which stays in the L2 cache, and one micro-panel of B (KC x NR)
      stays in the L1 cache while the micro-kernel runs down a column of tiles;
    - jr, ir: the tiles, down the columns (one micro-panel of B after another). A
      shallow product (k below SHALLOW) goes along the rows instead: with few steps
      per tile, storing the tiles costs more than reading B, and tiles stored side
      by side along C's rows are what the CPU's prefetcher can stream.
-4. Threads. The blocks of C (batch item x columns) are independent tasks, and so
-   are A's panels to pack: `prange` hands both to the cores, each with its own
-   buffer for B's panels. Waking the thread pool costs tens of microseconds, so a
-   product of fewer than SERIAL_FLOPS runs on the calling thread; a small product
-   is cut into narrower blocks (then into parts of its rows) so that every core
-   gets some.
+4. Threads. The blocks of C (batch item x columns) are independent tasks: `prange`
+   hands them to the cores, each thread with its own packing buffers. Waking the
+   thread pool costs tens of microseconds, so a product of fewer than SERIAL_FLOPS
+   runs on the calling thread; a small product is cut into narrower blocks (then
+   into parts of its rows) so that every core gets some.
 
 Two things that numba does not do by itself are done by short @intrinsic helpers:
 - Registers. Accumulators in a NumPy array live on the heap, where LLVM cannot tell
@@ -73,7 +72,7 @@ from numba.extending import intrinsic
 FMA = {"contract"}       # fastmath flags: fuse multiply + add into one FMA (see above)
 
 KC = 256                 # steps of p per pass: a micro-panel of B, KC x NR, fits in L1
-MC = 144                 # rows of C per block: the block's A slice, MC x KC, fits in L2
+MC = 144                 # rows per block: its slice of A, MC x KC, fits in L2
 NC = 512                 # columns of C per task: its panels of B stay in cache
 SLAB_BYTES = 4 << 20     # at most this much of B per task (fewer columns when k is large)
 SHALLOW = 128            # passes of fewer steps store their tiles along C's rows
@@ -264,18 +263,16 @@ def _copy_columns(x, x_t, p0, j0, out, cols):
 
 
 @njit(cache=True)
-def _pack_a(a, a_t, a_packed, panel):
-    """a_packed[q, panel, p, r] = A[panel * MR + r, q * kc + p], zeros past A's last row.
+def _pack_a(a, a_t, a_block, depth, ip0, ip1, p0):
+    """a_block[ip - ip0, p, r] = A[ip * MR + r, p0 + p] for the panels ip0 <= ip < ip1
+    and p < depth, zeros past A's last row.
 
     - `a` is A (m, k), or A's transpose (k, m) when a_t (a weight gradient gy.T @ x
       hands over gy itself), C-contiguous either way."""
-    passes, _, kc, _ = a_packed.shape
-    m, k = (a.shape[1], a.shape[0]) if a_t else (a.shape[0], a.shape[1])
-    mr = _tile_shape(a_packed)[0]
-    i0 = panel * mr
-    for q in range(passes):
-        out = a_packed[q, panel, :min(kc, k - q * kc)]
-        _copy_panel(a, not a_t, q * kc, i0, out, mr, min(mr, m - i0))
+    m = a.shape[1] if a_t else a.shape[0]
+    mr = _tile_shape(a_block)[0]
+    for ip in range(ip0, ip1):
+        _copy_panel(a, not a_t, p0, ip * mr, a_block[ip - ip0, :depth], mr, min(mr, m - ip * mr))
 
 
 @njit(cache=True)
@@ -302,79 +299,74 @@ def _block(index, nblocks, size):
 
 
 @njit(cache=True)
-def _block_task(task, a_packed, b, b_t, slab, c, k, row_splits, col_blocks, mc_panels,
+def _block_task(task, a, a_t, b, b_t, a_block, slab, c, k, row_splits, col_blocks,
                 along_rows):
     """One block of C (batch, m, n) = A @ B: a batch item, a block of columns, and all
     rows (or one of row_splits parts of them, when the threads need more tasks).
 
-    - Packs the block's columns of B, every pass, into slab (this thread's), where
-      they stay in cache while used: B is read from memory once.
-    - Then the rows in blocks of mc_panels panels, each through every pass (so that
-      the block of C stays in cache from the first pass to the last)."""
-    a_panels, nr = a_packed.shape[2], slab.shape[3]
-    b_panels = -(-c.shape[2] // nr)
+    - Packs the block's columns of B, every pass, into slab; then goes through the
+      rows in blocks of as many panels as a_block holds, each through every pass
+      (so that the block of C stays in cache from the first pass to the last),
+      packing A's slice of the pass into a_block just before it is used.
+    - a_block and slab are this thread's: packed data is written into the cache and
+      read from there, and each operand is read from memory about once."""
+    nbatch, m, n = c.shape
+    mc_panels, kc, mr = a_block.shape
+    nr = slab.shape[3]
     item, rest = task // (row_splits * col_blocks), task % (row_splits * col_blocks)
     col_block, row_split = rest // row_splits, rest % row_splits
-    ip0, ip1 = _block(row_split, row_splits, a_panels)
-    jp0, jp1 = _block(col_block, col_blocks, b_panels)
+    ip0, ip1 = _block(row_split, row_splits, -(-m // mr))
+    jp0, jp1 = _block(col_block, col_blocks, -(-n // nr))
+    ai = a[0] if a.shape[0] == 1 else a[item]
     bi = b[0] if b.shape[0] == 1 else b[item]
     for jp in range(jp0, jp1):
         _pack_b(bi, b_t, slab, jp - jp0, jp)
-    ap = a_packed[0] if a_packed.shape[0] == 1 else a_packed[item]
     for ic in range(ip0, ip1, mc_panels):
-        _compute_block(ap, slab, c[item], k, ic, min(ip1, ic + mc_panels), jp0, jp1,
-                       along_rows)
+        ic1 = min(ip1, ic + mc_panels)
+        for q in range(slab.shape[0]):
+            depth = min(kc, k - q * kc)
+            _pack_a(ai, a_t, a_block, depth, ic, ic1, q * kc)
+            _compute_pass(a_block, slab[q], depth, c[item], ic, ic1, jp0, jp1, q == 0,
+                          along_rows)
 
 
 @njit(fastmath=FMA, cache=True)
-def _compute_block(ap, slab, c, k, ip0, ip1, jp0, jp1, along_rows):
-    """C[rows of panels ip0:ip1, columns of panels jp0:jp1] = A @ B, from A's panels
-    ap and the block's panels of B in slab (slab[q, jp - jp0]).
+def _compute_pass(a_block, b_block, depth, c, ip0, ip1, jp0, jp1, overwrite, along_rows):
+    """C[rows of panels ip0:ip1, columns of panels jp0:jp1] = (or +=, unless overwrite)
+    one pass of A @ B: depth steps, from a_block[ip - ip0] and b_block[jp - jp0].
 
-    - Passes of kc steps, each running the block's tiles through the micro-kernel:
-      the first pass stores into C, the later ones add.
     - Tile order: down the columns (jr outside ir) keeps one panel of B in the L1
       cache for a whole column of tiles; along the rows (ir outside jr) stores tile
       after tile side by side in C's rows, which the CPU prefetches. Passes of few
       steps (along_rows) are bound by storing C, deep ones by reading B."""
     _use_wide_vectors()
-    passes, _, kc, mr = ap.shape
-    nr = slab.shape[3]
+    mr, nr = a_block.shape[2], b_block.shape[2]
     rows, cols = ip1 - ip0, jp1 - jp0
-    for q in range(passes):
-        depth = min(kc, k - q * kc)
-        for tile in range(rows * cols):
-            if along_rows:
-                ip, jp = ip0 + tile // cols, jp0 + tile % cols
-            else:
-                ip, jp = ip0 + tile % rows, jp0 + tile // rows
-            _micro_kernel(ap[q, ip, :depth], slab[q, jp - jp0, :depth], c, ip * mr, jp * nr,
-                          q == 0)
+    for tile in range(rows * cols):
+        if along_rows:
+            i, j = tile // cols, tile % cols
+        else:
+            i, j = tile % rows, tile // rows
+        _micro_kernel(a_block[i, :depth], b_block[j, :depth], c, (ip0 + i) * mr,
+                      (jp0 + j) * nr, overwrite)
 
 
-@njit(parallel={"fusion": False}, cache=True)  # the blocks need every panel of A first
-def _gemm_parallel(a, a_t, b, b_t, a_packed, slabs, c, k, row_splits, col_blocks, mc_panels,
-                   along_rows):
-    """Pack A's panels, then compute the blocks of C, each loop shared by the threads;
-    slabs holds one slab per thread."""
-    for task in prange(a_packed.shape[0] * a_packed.shape[2]):
-        item, panel = task // a_packed.shape[2], task % a_packed.shape[2]
-        _pack_a(a[item], a_t, a_packed[item], panel)
+@njit(parallel=True, cache=True)
+def _gemm_parallel(a, a_t, b, b_t, a_blocks, slabs, c, k, row_splits, col_blocks, along_rows):
+    """Every block of C, shared among the threads by prange; a_blocks and slabs hold
+    one packing buffer of each kind per thread."""
     for task in prange(c.shape[0] * row_splits * col_blocks):
-        _block_task(task, a_packed, b, b_t, slabs[get_thread_id()], c, k, row_splits,
-                    col_blocks, mc_panels, along_rows)
+        thread = get_thread_id()
+        _block_task(task, a, a_t, b, b_t, a_blocks[thread], slabs[thread], c, k, row_splits,
+                    col_blocks, along_rows)
 
 
 @njit(cache=True)
-def _gemm_serial(a, a_t, b, b_t, a_packed, slabs, c, k, row_splits, col_blocks, mc_panels,
-                 along_rows):
+def _gemm_serial(a, a_t, b, b_t, a_blocks, slabs, c, k, row_splits, col_blocks, along_rows):
     """The same on the calling thread, for products too small to wake the threads."""
-    for task in range(a_packed.shape[0] * a_packed.shape[2]):
-        item, panel = task // a_packed.shape[2], task % a_packed.shape[2]
-        _pack_a(a[item], a_t, a_packed[item], panel)
     for task in range(c.shape[0] * row_splits * col_blocks):
-        _block_task(task, a_packed, b, b_t, slabs[0], c, k, row_splits, col_blocks,
-                    mc_panels, along_rows)
+        _block_task(task, a, a_t, b, b_t, a_blocks[0], slabs[0], c, k, row_splits,
+                    col_blocks, along_rows)
 
 
 # ----------------------------------------------------------------------------
@@ -430,14 +422,13 @@ def gemm(a, b):
     a_panels, b_panels = -(-m // mr), -(-n // nr)
     serial = 2 * nbatch * m * k * n < SERIAL_FLOPS or get_num_threads() == 1
     col_blocks, row_splits = _blocks(nbatch, a_panels, b_panels, k, a.dtype, serial)
-    a_packed = np.empty((a.shape[0], passes, a_panels, kc, mr), dtype=a.dtype)
-    slabs = np.empty((1 if serial else get_num_threads(), passes, -(-b_panels // col_blocks),
-                      kc, nr), dtype=a.dtype)
+    threads = 1 if serial else get_num_threads()
+    a_blocks = np.empty((threads, min(a_panels, max(1, MC // mr)), kc, mr), dtype=a.dtype)
+    slabs = np.empty((threads, passes, -(-b_panels // col_blocks), kc, nr), dtype=a.dtype)
     c = np.empty((nbatch, m, n), dtype=a.dtype)
     (a, a_t), (b, b_t) = _as_contiguous(a), _as_contiguous(b)
-    (_gemm_serial if serial else _gemm_parallel)(a, a_t, b, b_t, a_packed, slabs, c, k,
-                                                 row_splits, col_blocks, max(1, MC // mr),
-                                                 kc < SHALLOW)
+    (_gemm_serial if serial else _gemm_parallel)(a, a_t, b, b_t, a_blocks, slabs, c, k,
+                                                 row_splits, col_blocks, kc < SHALLOW)
     return c
 
 

@@ -229,11 +229,11 @@ from numba import types
 from minidl.kernels import matmul
 for dtype in (np.float32, np.float64):
     t = types.float32 if dtype == np.float32 else types.float64
-    i = types.int64
-    sig = (types.Array(t, 4, "C"), types.Array(t, 4, "C"), types.Array(t, 2, "C"),
-           i, i, i, i, i, types.boolean)  # _compute_block(ap, slab, c, k, ip0, ..., along_rows)
-    matmul._compute_block.compile(sig)  # compiled only: this machine need not run it
-    asm = matmul._compute_block.inspect_asm(sig)
+    i, flag, block = types.int64, types.boolean, types.Array(t, 3, "C")
+    # _compute_pass(a_block, b_block, depth, c, ip0, ip1, jp0, jp1, overwrite, along_rows)
+    sig = (block, block, i, types.Array(t, 2, "C"), i, i, i, i, flag, flag)
+    matmul._compute_pass.compile(sig)  # compiled only: this machine need not run it
+    asm = matmul._compute_pass.inspect_asm(sig)
     packed_fmas = len(re.findall(r"vfmadd\\w+p[sd]\\s.*[yz]mm", asm))
     scalar_fmas = len(re.findall(r"vfmadd\\w+s[sd]\\s", asm))
     print(np.dtype(dtype).name, *matmul.tile_shape(dtype), matmul.VECTOR_BYTES,
