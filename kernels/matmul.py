@@ -309,7 +309,7 @@ def _block_task(task, a, a_t, b, b_t, a_block, slab, c, k, row_splits, col_block
       (so that the block of C stays in cache from the first pass to the last),
       packing A's slice of the pass into a_block just before it is used.
     - a_block and slab are this thread's: packed data is written into the cache and
-      read from there, and each operand is read from memory about once."""
+      read from there. B is read from memory once, A once per block of columns."""
     nbatch, m, n = c.shape
     mc_panels, kc, mr = a_block.shape
     nr = slab.shape[3]
