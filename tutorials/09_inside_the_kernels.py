@@ -155,9 +155,10 @@ save(fig, "09_matmul_gflops.png")
 # compiled naive loops are still slow: the rest of the speed comes from doing the
 # arithmetic in the order the hardware likes (`kernels/matmul.py` explains each step):
 #
-# 1. *register blocking*: a tile of C, 6 rows by two vector registers, stays in registers
-#    while the sum runs over p; each step loads one row of B (two vectors) and 6 values of
-#    A, and does 12 vector multiply-adds (each 8 or 16 float32 lanes wide);
+# 1. *register blocking*: a tile of C (with AVX-512, 6 rows by 32 float32 columns, two
+#    vector registers per row) stays in registers while the sum runs over p; each step
+#    loads one row of the tile's columns of B and 6 values of A, and does 12 vector
+#    multiply-adds of 16 lanes each;
 # 2. *packing*: A and B are first copied into thin panels, so that the tile's loop reads
 #    two contiguous streams whatever the layout of the inputs (a transposed view costs
 #    nothing extra);
