@@ -31,10 +31,13 @@ $(NOTEBOOKS): $(RUNTIME)
 	$(BIN)/python -m ipykernel install --sys-prefix --name minidl --display-name "minidl (.venv)"
 	touch $@
 
+# The CUDA kernels run in numba's simulator in a session of their own: the simulator
+# must be chosen before numba.cuda is first imported (the main session compiles them).
 # The tutorials run a second time under OpenBLAS's Prescott kernels, which every x86-64
 # CPU has: a check that holds only under one CPU's rounding fails here on any machine.
 test: $(TESTING)
 	$(BIN)/python -m pytest
+	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -m cudasim
 	OPENBLAS_CORETYPE=Prescott $(BIN)/python -m pytest tests/test_tutorials.py
 
 run: $(RUNTIME)
@@ -44,6 +47,7 @@ bench: $(TESTING)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/kernels.py
 	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/denormals.py
 	$(BIN)/python benchmarks/digits.py
 	$(BIN)/python benchmarks/gpu.py
 	$(BIN)/python benchmarks/train_step.py --device cuda

@@ -1,7 +1,7 @@
 """Small helpers shared by the benchmark scripts: timing, JSON, markdown, bar charts.
 
     median_time(fn, repeat=7, warmup=1) -> seconds   median wall time of fn()
-    interleaved_medians(fns, rounds) -> [seconds]    the same for several fns, run in turn
+    interleaved_medians(steps, rounds=9) -> {name: seconds}  the same, steps in turn
     write_json(path, obj)                            atomic: temp file + os.replace
     markdown_table(headers, rows) -> str             a GitHub-style table
     bar_chart(path, labels, series, ylabel, title)   grouped bars, saved as PNG
@@ -32,20 +32,19 @@ def median_time(fn, repeat=7, warmup=1):
     return statistics.median(times)
 
 
-def interleaved_medians(fns, rounds, warmup=1):
-    """Median wall-clock seconds of each fn in fns, timed in rounds that call each one
-    in turn: a slow spell of a shared machine then slows all of them alike, so their
-    ratios hold up better than those of timings taken one after the other."""
-    for fn in fns:
+def interleaved_medians(steps, rounds=9, warmup=1):
+    """{name: median seconds} of each step function, the steps taking turns round by
+    round, so that load from other processes slows them all alike."""
+    for step in steps.values():
         for _ in range(warmup):
-            fn()
-    times = [[] for _ in fns]
+            step()
+    times = {name: [] for name in steps}
     for _ in range(rounds):
-        for fn, spent in zip(fns, times):
+        for name, step in steps.items():
             start = time.perf_counter()
-            fn()
-            spent.append(time.perf_counter() - start)
-    return [statistics.median(spent) for spent in times]
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def write_json(path, obj):

@@ -3,7 +3,8 @@
     python benchmarks/gpu.py        # prints a markdown table, writes results/gpu.json
 
 Square float32 matrices, n = 1024 ... 8192, C = A @ B:
-- tiled: kernels/cuda/matmul_tiled.cu, one output per thread, 32x32 shared-memory tiles;
+- tiled: kernels/cuda/matmul.py (numba.cuda), one output per thread, TILE x TILE
+  shared-memory tiles (TILE = 16);
 - cuBLAS: cupy.matmul, NVIDIA's tuned SGEMM.
 GFLOP/s = 2*n^3 flops / seconds; the peak is the chip's FP32 rate without tensor
 cores (SMs x FP32 lanes per SM x 2 flops per FMA x boost clock), so "% of peak"
@@ -12,7 +13,9 @@ says how much of the arithmetic units each kernel keeps busy.
 TF32 is off (CUPY_TF32=0, set before CuPy is imported): with it cuBLAS would run
 float32 products on tensor cores with 10-bit mantissas, a different computation.
 Times come from CUDA events around each call (GPU time, not Python's), median of
-several runs after a warm-up run that also pays for compiling the kernel.
+several runs after a warm-up run that also pays for compiling the kernel (numba
+compiles it on its first call, and the kernel runs on CuPy's current stream, between
+the events).
 Without CuPy and a GPU this prints "no GPU: skipped" and exits 0.
 """
 import os
@@ -27,7 +30,7 @@ import numpy as np  # noqa: E402
 import minidl as mdl  # noqa: E402
 from benchmarks._report import markdown_table, write_json  # noqa: E402
 from minidl import backend  # noqa: E402
-from minidl.kernels import gpu  # noqa: E402
+from minidl.kernels.cuda import matmul as cuda_matmul  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 SIZES = (1024, 2048, 4096, 8192)
@@ -77,10 +80,10 @@ def run():
         a = cp.asarray(rng.standard_normal((n, n), dtype=np.float32))
         b = cp.asarray(rng.standard_normal((n, n), dtype=np.float32))
         flops = 2.0 * n ** 3
-        tiled = flops / gpu_seconds(lambda: gpu.matmul_tiled_cuda(a, b)) / 1e9
+        tiled = flops / gpu_seconds(lambda: cuda_matmul.matmul_tiled_cuda(a, b)) / 1e9
         cublas = flops / gpu_seconds(lambda: cp.matmul(a, b)) / 1e9
         reference = cp.matmul(a, b)
-        error = float(cp.abs(gpu.matmul_tiled_cuda(a, b) - reference).max()
+        error = float(cp.abs(cuda_matmul.matmul_tiled_cuda(a, b) - reference).max()
                       / cp.abs(reference).max())
         rows.append({"n": n, "tiled_gflops": tiled, "cublas_gflops": cublas,
                      "tiled_max_relative_difference": error})

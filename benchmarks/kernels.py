@@ -75,8 +75,10 @@ def bench_matmul():
                 for name, a, b in _matmul_cases(rng, dtype):
                     flops = 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
                     rounds = int(np.clip(2e9 / flops, 5, 25))  # about 0.2 s each or 5 rounds
-                    numba_s, blas_s = interleaved_medians(
-                        [lambda: matmul.matmul_numba(a, b), lambda: a @ b], rounds)
+                    seconds = interleaved_medians(
+                        {"numba": lambda: matmul.matmul_numba(a, b), "blas": lambda: a @ b},
+                        rounds)
+                    numba_s, blas_s = seconds["numba"], seconds["blas"]
                     rows.append({"case": name, "dtype": np.dtype(dtype).name,
                                  "numba_gflops": flops / numba_s / 1e9,
                                  "blas_gflops": flops / blas_s / 1e9, "rounds": rounds})

@@ -1,7 +1,8 @@
 """How long does one training step take? Four reference models, minidl against PyTorch.
 
-    python benchmarks/train_step.py                 # CPU: prints a markdown table, writes
-                                                    # results/train_step.json and .png
+    python benchmarks/train_step.py                 # CPU, one thread: prints a markdown
+                                                    # table, writes results/train_step.json
+                                                    # and .png (--threads N for more)
     python benchmarks/train_step.py --device cuda   # GPU, batches 128 and 1024: writes
                                                     # results/train_step_cuda.json and .png
     python benchmarks/train_step.py --quick         # fewer repetitions (a smoke test)
@@ -16,7 +17,14 @@ loss, backward, and an SGD update of every parameter. The models:
   the output (every step's h);
 - Transformer encoder layer, d_model 128, 4 heads, feed-forward 512, dropout 0,
   64 tokens, batch 32; loss = mean of output * G for a fixed random G (the plain
-  sum of a layer norm's output is always 0, and would send no gradient back).
+  sum of a layer norm's output is always 0, and would send no gradient back);
+- one Conv2d layer 16->32, 3x3, padding 1, on 64x16x28x28: the convolution's
+  forward and both backwards (loss = sum of the output).
+
+On the CPU every model runs under each of minidl's kernel settings (the default
+"fast", "numpy" and "numba") and in PyTorch, and the table says whether the
+targets are met: default / PyTorch at most 1.3 (MLP, CNN, transformer) or 1.5
+(LSTM, conv2d), and the default never slower than "numpy".
 
 Both frameworks train the same model: minidl builds it, and its state dict is
 copied into PyTorch's (the layouts are PyTorch's; only the attention's q, k, v
@@ -24,9 +32,10 @@ projections are packed into one in_proj_weight). Their losses on the first
 step, with identical weights, are compared: |delta loss| is float32 rounding.
 
 Timing: each step is timed after warm-up steps (numba compilation, caches,
-memory pools), and the two frameworks take turns step by step, so that load
-from other processes on a shared machine slows both alike; each number is the
-median. On the CPU PyTorch runs with as many threads as numba; on the GPU
+memory pools), and the frameworks take turns step by step, so that load from
+other processes on a shared machine slows all alike; each number is the
+median. On the CPU everything runs on one thread by default (numba, BLAS and
+PyTorch alike; --threads N to change it); on the GPU
 (minidl on CuPy, PyTorch CUDA) TF32 is off in both and the device is
 synchronised before the clock is read. Without PyTorch its columns say
 "not installed"; with --device cuda and no GPU this prints a message and exits 0.
@@ -45,6 +54,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numba  # noqa: E402
+import threadpoolctl  # noqa: E402
 
 import minidl as mdl  # noqa: E402
 from benchmarks._report import (bar_chart, machine_info, markdown_table,  # noqa: E402
@@ -84,6 +94,10 @@ def transformer(nn):
                                       batch_first=True)
 
 
+def conv_layer(nn):
+    return nn.Conv2d(16, 32, 3, padding=1)
+
+
 def classes(rng, batch, shape):
     """Random inputs of `shape` and class indices 0..9: (x, target)."""
     return (rng.standard_normal((batch,) + shape, dtype=np.float32),
@@ -115,7 +129,12 @@ MODELS = [
           "sum", 32),
     Model("Transformer", "Transformer encoder layer 128/4/512, 64 tokens", transformer,
           lambda r, n: sequence(r, n, (64, 128), weighted=True), "weighted_mean", 32),
+    Model("conv2d", "Conv2d 16->32 3x3 on 28x28 (fwd + bwd)", conv_layer,
+          lambda r, n: (r.standard_normal((n, 16, 28, 28), dtype=np.float32), None), "sum", 64),
 ]
+# default / PyTorch at most this (the targets of the fast-by-default work)
+TARGETS = {"MLP": 1.3, "CNN": 1.3, "Transformer": 1.3, "LSTM": 1.5, "conv2d": 1.5}
+SETTINGS = ("fast", "numpy", "numba")
 
 
 def loss_of(kind, output, target):
@@ -156,8 +175,9 @@ def training_step(model, opt, x, target, kind):
     return step
 
 
-def minidl_step(model, x, target, kind, device):
-    """training_step for a minidl model on the device, from NumPy x and target."""
+def minidl_step(model, x, target, kind, device, setting=None):
+    """training_step for a minidl model on the device, from NumPy x and target, under a
+    kernel setting (None: the one in force)."""
     model.to(device)
     opt = optim.SGD(model.parameters(), lr=LR)
     x = mdl.tensor(x, device=device)
@@ -165,7 +185,14 @@ def minidl_step(model, x, target, kind, device):
         target = mdl.tensor(target, device=device)
     if kind == "cross_entropy":
         target = (F.cross_entropy, target)
-    return training_step(model, opt, x, target, kind)
+    step = training_step(model, opt, x, target, kind)
+    if setting is None:
+        return step
+
+    def step_with_setting():
+        mdl.set_kernels(setting)
+        return step()
+    return step_with_setting
 
 
 def torch_step(torch, model, x, target, kind, device):
@@ -209,7 +236,13 @@ def bench_model(spec, batch, torch, device, repeat):
     if torch is not None:  # copied before minidl's model moves to the device
         theirs = torch_copy(torch, spec.build, model)
         steps["torch"] = torch_step(torch, theirs, x, target, spec.loss, device)
-    steps["minidl"] = minidl_step(model, x, target, spec.loss, device)
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    settings = SETTINGS if device == "cpu" else (None,)
+    for setting in settings:  # the same weights under each kernel setting
+        copy = spec.build(nn)
+        copy.load_state_dict(state)
+        steps[setting or "minidl"] = minidl_step(copy, x, target, spec.loss, device, setting)
+    default = settings[0] or "minidl"
     # the first step, on identical weights, checks the two losses agree
     losses = {fw: float(step().item()) for fw, step in steps.items()}
     synced = {fw: _then(step, synchronizer(fw, device)) for fw, step in steps.items()}
@@ -217,12 +250,16 @@ def bench_model(spec, batch, torch, device, repeat):
         for _ in range(WARMUP):
             step()
     seconds = alternating_medians(synced, repeat)
+    mdl.set_kernels(settings[0] or mdl.get_kernels())
     row = {"model": spec.name, "label": spec.label, "batch": batch, "device": device,
-           "minidl_ms": 1e3 * seconds["minidl"], "minidl_loss": losses["minidl"]}
+           "minidl_ms": 1e3 * seconds[default], "minidl_loss": losses[default]}
+    if device == "cpu":
+        row.update({f"{s}_ms": 1e3 * seconds[s] for s in SETTINGS})
+        row["default_vs_numpy"] = seconds["fast"] / seconds["numpy"]
     if torch is not None:
         row.update(torch_ms=1e3 * seconds["torch"], torch_loss=losses["torch"],
-                   ratio=seconds["minidl"] / seconds["torch"],
-                   abs_loss_difference=abs(losses["minidl"] - losses["torch"]))
+                   ratio=seconds[default] / seconds["torch"],
+                   abs_loss_difference=abs(losses[default] - losses["torch"]))
     return row
 
 
@@ -243,15 +280,17 @@ def usable_torch(device):
         return None, NOT_INSTALLED
     if device == "cuda" and not torch.cuda.is_available():
         return None, NO_TORCH_CUDA
-    torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    torch.set_num_threads(numba.get_num_threads())
     if device == "cuda":  # full float32 products, as minidl's (CUPY_TF32=0)
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     return torch, None
 
 
-def run(device="cpu", quick=False):
+def run(device="cpu", quick=False, threads=1):
     """Every model on the device -> one JSON-ready dict (nothing printed or written)."""
+    numba.set_num_threads(threads)
+    threadpoolctl.threadpool_limits(threads)
     torch, missing = usable_torch(device)
     repeat = QUICK_REPEAT if quick else REPEAT
     rows = []
@@ -260,6 +299,7 @@ def run(device="cpu", quick=False):
         for batch in batches:
             rows.append(bench_model(spec, batch, torch, device, repeat))
     results = {"machine": machine_info(), "device": device, "torch": missing or "used",
+               "threads": threads,
                "torch_threads": torch.get_num_threads() if torch else None,
                "lr": LR, "repeat": repeat, "rows": rows}
     if device == "cuda":
@@ -271,14 +311,19 @@ def run(device="cpu", quick=False):
 def tables(results):
     """The results as a markdown table with a line saying where they were measured."""
     info = results["machine"]
+    threads = results.get("threads", 1)
     if results["device"] == "cuda":
         gpu = results["gpu"]
         where = (f"{gpu['name']}, minidl on CuPy {gpu['cupy']} vs PyTorch CUDA, "
                  f"float32, TF32 off")
     else:
-        where = (f"{info['cpu']}, {info['numba_threads']} numba threads (PyTorch: "
-                 f"{results['torch_threads'] or 'the same number'}), float32")
+        where = f"{info['cpu']}, {threads} thread(s) for numba, BLAS and PyTorch, float32"
+    where_line = (f"One training step (zero_grad, forward, loss, backward, SGD step), "
+                  f"median milliseconds (lower is better)\n{where}; numpy {info['numpy']}, "
+                  f"numba {info['numba']}, torch {info['torch']}")
     missing = results["torch"] if results["torch"] != "used" else None
+    if results["device"] == "cpu":
+        return where_line + "\n\n" + cpu_table(results["rows"], missing)
     table = []
     for r in results["rows"]:
         model = f"{r['label']}, batch {r['batch']}"
@@ -287,11 +332,25 @@ def tables(results):
         else:
             table.append((model, r["minidl_ms"], r["torch_ms"], f"{r['ratio']:.2f}x",
                           f"{r['abs_loss_difference']:.1e}"))
-    return (f"One training step (zero_grad, forward, loss, backward, SGD step), "
-            f"median milliseconds (lower is better)\n{where}; numpy {info['numpy']}, "
-            f"numba {info['numba']}, torch {info['torch']}\n\n"
+    return (where_line + "\n\n"
             + markdown_table(["model", "minidl ms", "PyTorch ms", "ratio (minidl / PyTorch)",
                               "|Δloss| (first step)"], table))
+
+
+def cpu_table(rows, missing):
+    """Each model under the three settings and PyTorch, and whether the targets are met."""
+    table = []
+    for r in rows:
+        target = TARGETS[r["model"]]
+        ratio = "—" if missing else f"{r['ratio']:.2f}"
+        met = "—" if missing else ("yes" if r["ratio"] <= target else "no")
+        table.append((f"{r['label']}, batch {r['batch']}", f"{r['fast_ms']:.2f}",
+                      f"{r['numpy_ms']:.2f}", f"{r['numba_ms']:.2f}",
+                      missing or f"{r['torch_ms']:.2f}", ratio, f"<= {target}", met,
+                      "yes" if r["default_vs_numpy"] <= 1.0 else "no"))
+    return markdown_table(["one training step", "default (fast) ms", "numpy ms", "numba ms",
+                           "PyTorch ms", "default / PyTorch", "target", "met",
+                           "default <= numpy"], table)
 
 
 def chart(results, path):
@@ -313,11 +372,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke test)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not mdl.cuda_is_available():
         print("--device cuda: no GPU (CuPy and an NVIDIA GPU are needed): skipped")
         return
-    results = run(args.device, args.quick)
+    results = run(args.device, args.quick, args.threads)
     name = "train_step" if args.device == "cpu" else "train_step_cuda"
     write_json(os.path.join(RESULTS, name + ".json"), results)
     chart(results, os.path.join(RESULTS, name + ".png"))

@@ -1,15 +1,26 @@
-"""Hot-path kernels on raw NumPy arrays: matmul, conv2d and pooling, each as a plain
-reference loop (to read and to test against), a NumPy version and a numba version.
+"""Hot-path kernels on raw arrays, installed as minidl.kernels: each file has a plain
+reference version first (to read, and to test against), then the fast ones.
 
-    matmul.py  matmul_reference, matmul_numba (a blocked, packed, parallel GEMM)
-    conv.py    conv2d forward / backward-input / backward-weight: reference, numpy, numba
-    pool.py    max and average pooling, forward and backward: reference, numpy, numba
-    gpu.py     the same conv and pooling kernels for CuPy arrays (CUDA source in cuda/)
+    table.py     the kernel table: for each setting ("fast", "numpy", "numba", "cuda") one
+                 namespace with the same kernels; the ops in minidl.functional ask it
+    geometry.py  window sizes and their checks, for convolution and pooling
+    matmul.py    matmul_reference, then a blocked, packed numba GEMM you can read
+    conv.py      conv2d forward / backward-input / backward-weight: reference, numpy
+                 (im2col + BLAS), numba (im2col + the numba GEMM), fast (numba + BLAS)
+    pool.py      max and average pooling, forward and backward: reference, numpy, numba
+    recurrent.py one time step of an RNN, LSTM or GRU, forward and backward, fused: numpy
+                 (the reference), numba
+    elementary.py  exp-based tanh and sigmoid that numba can vectorize, for the kernels
+    denormal.py  flushing denormal floats to zero (mdl.set_flush_denormal)
+    fused.py     relu, where, softmax, log_softmax, cross-entropy and layer norm, forward
+                 and backward, in one or two passes per row: numpy, numba
+    compiling.py the first compilation says so; `python -m minidl.kernels --warm`
+    cuda/        the kernels for CuPy arrays, in numba.cuda (the "cuda" row)
 
-No autograd here: minidl.functional wraps these in differentiable ops and picks the
-numpy or numba version with `mdl.set_kernels`. Importing this package compiles
-nothing: a numba function is compiled the first time it is called (and cached on
-disk for later runs).
+No autograd here: minidl.functional wraps these in differentiable ops. Importing this
+package imports neither numba nor any kernel: a module is imported when the table (or
+you) first asks for it, and a numba function is compiled the first time it is called
+(and cached on disk for later runs).
 """
 import os
 
@@ -19,7 +30,3 @@ import os
 # to sleep; set the variable yourself to choose otherwise. It must be set before numba
 # starts its threads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from . import compiling, conv, matmul, pool  # noqa: E402
-
-__all__ = ["compiling", "conv", "matmul", "pool"]

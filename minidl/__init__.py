@@ -13,13 +13,15 @@ from .tensor import Tensor  # noqa: E402
 
 tensor_methods.attach()  # Tensor's operators and methods, now that the ops exist
 
-from . import classic, data, functional, metrics, nn, optim  # noqa: E402
+from . import classic, data, functional, metrics, nn, optim, profiler  # noqa: E402
+from . import autograd_functional  # noqa: E402,F401 (it is minidl.autograd.functional)
 from .autograd import (  # noqa: E402
     Function, backward, detect_anomaly, enable_grad, grad, is_anomaly_enabled, is_grad_enabled,
     no_grad, set_grad_enabled,
 )
 from .backend import (  # noqa: E402
-    cuda_is_available, default_dtype, get_kernels, manual_seed, set_default_dtype, set_kernels,
+    cuda_is_available, default_dtype, get_kernels, manual_seed, set_default_dtype,
+    set_flush_denormal, set_kernels,
 )
 from .creation import (  # noqa: E402
     arange, as_tensor, eye, full, linspace, ones, ones_like, rand, randint, randn, tensor, zeros,

@@ -27,6 +27,8 @@ that input *when it was called* (its `input_edges`), not the tensor object: a
 tensor changed in place later gets a new creator, but gradients for the ops
 that used its old value still go to the old creator.
 """
+import itertools
+import operator
 import threading
 import weakref
 
@@ -189,6 +191,15 @@ def _check_finite(arrays, what):
             raise FloatingPointError(f"detect_anomaly: {what} produced NaN or inf")
 
 
+# While minidl.profiler records a profile, this is the recorder: every op's forward
+# (Function.__call__) and backward (in the walk) go through it to be timed. It is None
+# otherwise, and checking it is all that profiling costs an op when nothing records.
+_profiler = None
+
+_RECORDED = itertools.count()                    # the ops' recording order, see below
+_RECORDED_ORDER = operator.attrgetter("seq")
+
+
 def increment_version(tensor):
     """Record that `tensor`'s values were changed in place behind autograd's back
     (an optimizer step, an init): a backward that saved it will now refuse to run."""
@@ -219,6 +230,9 @@ class Function:
       returns_view  - forward may return a view of its first input (reshape,
                       indexing): the output then shares the input's memory, and
                       so its version counter.
+    And one about its backward: `materialize_grads` (True by default) hands backward
+    zeros for an output that no gradient reached; an op that says False gets None
+    there (PyTorch's ctx.set_materialize_grads(False)).
 
     (Unlike torch.autograd.Function, whose forward and backward are static
     methods on a ctx object, a minidl Function is an object per call: forward
@@ -227,16 +241,24 @@ class Function:
     """
     reads_inputs = True
     returns_view = False
+    materialize_grads = True
 
     def __call__(self, *inputs):
-        tensors = as_tensors(inputs, self.name)
+        if _profiler is not None and _profiler.should_time(self):  # a profile is recording:
+            return _profiler.forward(self, inputs)  # it times this call (it calls us back)
+        tensors = as_tensors(inputs, self)
         outputs = self._forward(tensors)
-        if _modes.grad_enabled and any([t._requires_grad for t in tensors]):
-            results = self._record(tensors, outputs)
-        else:
-            results = [Tensor(y) for y in outputs]
-            if self.returns_view:
-                _share_memory_facts(results, tensors[0], None)
+        if _modes.grad_enabled:
+            for t in tensors:
+                if t._requires_grad:
+                    results = self._record(tensors, outputs)
+                    return results[0] if len(results) == 1 else tuple(results)
+        # the lean path: nothing is recorded, the outputs are plain tensors
+        if len(outputs) == 1 and not self.returns_view:
+            return Tensor(outputs[0])
+        results = [Tensor(y) for y in outputs]
+        if self.returns_view:
+            _share_memory_facts(results, tensors[0], self)
         return results[0] if len(results) == 1 else tuple(results)
 
     @property
@@ -251,32 +273,45 @@ class Function:
 
     def _forward(self, tensors):
         """Run forward on the arrays; always a tuple of arrays, errors naming the op."""
-        self.xp = backend.get_array_module(tensors[0].data)  # numpy or cupy, for the op's code
+        arrays = [t.data for t in tensors]
+        first = arrays[0]
+        self.xp = np if type(first) is np.ndarray else backend.get_array_module(first)
         try:
-            outputs = self.forward(*[t.data for t in tensors])
+            outputs = self.forward(*arrays)
         except ValueError as exc:  # numpy's message, with the op and the shapes added
             shapes = ", ".join(str(t.shape) for t in tensors)
             raise ValueError(f"{self.name}: {exc} (input shapes {shapes})") from None
-        if not isinstance(outputs, tuple):
+        if type(outputs) is not tuple:
             outputs = (outputs,)
-        outputs = tuple([np.asarray(y) if isinstance(y, np.generic) else y for y in outputs])
+        for y in outputs:
+            if type(y) is not np.ndarray and isinstance(y, np.generic):  # a NumPy scalar
+                outputs = tuple([np.asarray(y) for y in outputs])
+                break
         if _modes.check_nan:
             _check_finite(outputs, f"{self.name} forward")
         return outputs
 
     def _record(self, tensors, outputs):
         """Make this op a node of the graph: remember the inputs, where each came from
-        (its creator and which of its outputs it is, or the leaf itself), and their versions."""
-        self.inputs = tensors
-        self.input_edges = [(t.creator, t._output_nr) if t.creator is not None else (None, t)
-                            for t in tensors]
-        self.needs_input_grad = tuple([t._requires_grad for t in tensors])
-        self.input_versions = [(i, tensors[i]._version_counter[0]) for i in self.inputs_read()]
-        results = [Tensor(y, requires_grad=True) for y in outputs]
+        (its creator and which of its outputs it is, or the leaf itself), their versions
+        (checked in backward for the inputs it reads) and the outputs."""
+        self.inputs, self.seq = tensors, next(_RECORDED)
+        edges, needs, versions = [], [], []
+        for t in tensors:
+            creator = t.creator
+            edges.append((creator, t._output_nr) if creator is not None else (None, t))
+            needs.append(t._requires_grad)
+            versions.append(t._version_counter[0])
+        self.input_edges, self.needs_input_grad, self.input_versions = edges, needs, versions
+        results = []
+        for y in outputs:
+            result = Tensor(y)
+            result._requires_grad, result.creator = True, self
+            results.append(result)
         if self.returns_view:
             _share_memory_facts(results, tensors[0], self)
-        for i, y in enumerate(results):
-            y.creator, y._output_nr = self, i
+        for i in range(1, len(results)):
+            results[i]._output_nr = i
         self.outputs = [weakref.ref(y) for y in results]
         self.output_data = outputs
         self.output_versions = [(y._version_counter, y._version_counter[0]) for y in results]
@@ -304,8 +339,8 @@ class Function:
 
     def check_versions(self):
         """Raise if an input this op's backward reads was changed in place since forward."""
-        for i, version in self.input_versions:
-            x = self.inputs[i]
+        for i in self.inputs_read():
+            x, version = self.inputs[i], self.input_versions[i]
             if x._version_counter[0] != version:
                 raise _modified_error(self, f"input {i}", x.data, x._version_counter[0], version)
 
@@ -334,27 +369,56 @@ def _share_memory_facts(results, source, creator):
 
 
 def as_tensors(values, op):
-    """Turn an op's arguments into Tensors on one device.
+    """Turn an op's arguments into Tensors on one device (`op` names it in errors).
 
     Python numbers and arrays become constants; a Python number takes the dtype
     of the tensor beside it (float32 stays float32), as in NumPy 2.
     """
-    ref = next((v for v in values if isinstance(v, Tensor)), None)
-    out = [v if isinstance(v, Tensor) else Tensor(_constant_array(v, ref)) for v in values]
-    if not all([type(t.data) is np.ndarray for t in out]):  # fast path: all on the CPU
+    out = list(values)
+    on_cpu, ref = True, None
+    for i, v in enumerate(out):
+        if not isinstance(v, Tensor):
+            if ref is None:
+                ref = next((t for t in values if isinstance(t, Tensor)), None)
+            v = out[i] = _constant(v, ref)
+        if type(v.data) is not np.ndarray:
+            on_cpu = False
+    if not on_cpu:  # the fast path above: everything on the CPU
         devices = {backend.device_of(t.data) for t in out}
         if len(devices) > 1:
             described = ", ".join(f"{t.shape} on {backend.device_of(t.data)}" for t in out)
-            raise RuntimeError(f"{op}: all tensors must be on one device, got {described}")
+            name = op if isinstance(op, str) else op.name
+            raise RuntimeError(f"{name}: all tensors must be on one device, got {described}")
     return out
 
 
+_CONSTANTS = {}  # (Python number, dtype) -> a read-only Tensor, reused: x * 0.5 is common
+
+
+def _constant(value, ref):
+    """A constant Tensor for value, beside the tensor ref (None: no tensor at all)."""
+    if (ref is not None and type(value) in (float, int) and type(ref.data) is np.ndarray
+            and value == value and value != 0):  # NaN and -0.0 vs 0.0 would collide
+        key = (value, type(value), ref.data.dtype)
+        constant = _CONSTANTS.get(key)
+        if constant is None:
+            if len(_CONSTANTS) > 4096:
+                _CONSTANTS.clear()
+            array = _constant_array(value, ref)
+            array.flags.writeable = False
+            constant = _CONSTANTS[key] = Tensor(array)
+        return constant
+    return Tensor(_constant_array(value, ref))
 
 
 def _constant_array(value, ref):
     if ref is None:
         return value
-    xp = backend.get_array_module(ref.data)
+    data = ref.data
+    xp = np if type(data) is np.ndarray else backend.get_array_module(data)
+    if type(value) is float:  # the common case: x * 0.5
+        dtype = data.dtype if data.dtype.kind in "fc" else backend.default_dtype()
+        return xp.asarray(value, dtype=dtype)
     if isinstance(value, (bool, int, float)):
         dtype = ref.dtype
         if isinstance(value, float) and dtype.kind != "f":
@@ -376,42 +440,42 @@ def _edge(t):
 def _topological_order(roots):
     """Functions behind `roots`, each after all the Functions that feed it.
 
-    Depth-first search with an explicit stack: a Function is appended once all
-    of its inputs' creators are in the list.
+    An op is always made after the ops that made its inputs, so the order in which
+    the ops were recorded (their `seq`) is a topological order: collect the ops
+    reachable from the roots (an explicit stack: no recursion limit), then sort.
     """
-    order, seen = [], set()
-    stack = [(t.creator, False) for t in roots if t.creator is not None]
+    found = {}
+    stack = [t.creator for t in roots if t.creator is not None]
     while stack:
-        f, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(f)
+        f = stack.pop()
+        if id(f) in found:
             continue
-        if id(f) in seen:
-            continue
-        seen.add(id(f))
         if f.inputs is None:
             raise RuntimeError(
                 f"backward: trying to go through {f.name} a second time, but its saved "
                 "values were freed by the first backward. Pass retain_graph=True to the "
                 "first backward() (or grad()) to keep the graph.")
-        stack.append((f, True))
+        found[id(f)] = f
         for node, _ in f.input_edges:
-            if node is not None and id(node) not in seen:
-                stack.append((node, False))
-    return order
+            if node is not None and id(node) not in found:
+                stack.append(node)
+    return sorted(found.values(), key=_RECORDED_ORDER)
 
 
 def _take_output_gradients(f, grads, captured, capture):
-    """The gradients of f's outputs, now complete (every later op has added its share).
+    """The gradients of f's outputs, now complete (every later op has added its share),
+    or None when no gradient reached f.
 
     They are removed from `grads`, passed through the output tensors' hooks, kept
-    for grad()'s caller or retain_grad() where asked, and returned; None where no
-    gradient reached an output.
+    for grad()'s caller or retain_grad() where asked, and returned (None for an
+    output that no gradient reached).
     """
-    gys = grads.pop(f, None) or [None] * len(f.outputs)
+    gys = grads.pop(f, None)
+    if gys is None:
+        return None
     for i, g in enumerate(gys):
-        y = f.outputs[i]()
-        if g is None or y is None:
+        y = f.outputs[i]() if g is not None else None
+        if y is None:
             continue
         if y._backward_hooks:
             g = gys[i] = _run_hooks(y, g)
@@ -423,15 +487,17 @@ def _take_output_gradients(f, grads, captured, capture):
 
 
 def _call_backward(f, gys):
-    """f.backward on its output gradients (zeros for outputs no gradient reached)."""
+    """f.backward on its output gradients (zeros for outputs no gradient reached, unless
+    f does not materialize them)."""
     f.check_versions()
-    gys = [g if g is not None else _zeros_like_array(f.output_data[i])
-           for i, g in enumerate(gys)]
+    for i, g in enumerate(gys):
+        if g is None and f.materialize_grads:
+            gys[i] = _zeros_like_array(f.output_data[i])
     try:
         gxs = f.backward(*gys)
     except FloatingPointError as exc:  # raised by detect_anomaly inside the backward
         raise FloatingPointError(f"{exc}, inside the backward of {f.name}") from None
-    if not isinstance(gxs, tuple):
+    if type(gxs) is not tuple:
         gxs = (gxs,)
     if _modes.check_nan:
         _check_finite([g.data for g in gxs if g is not None], f"{f.name} backward")
@@ -439,11 +505,26 @@ def _call_backward(f, gys):
 
 
 def _pass_to_inputs(f, gxs, grads):
-    """Add each input's gradient to where that input came from (a tensor used twice
-    collects both)."""
-    for x, edge, gx, needed in zip(f.inputs, f.input_edges, gxs, f.needs_input_grad):
-        if needed and gx is not None:
-            _accumulate(grads, edge, _match(gx, x, f.name))
+    """Add each input's gradient to where that input came from: output `slot` of the op
+    `node`, or a leaf (a tensor used twice collects both). A gradient has its input's
+    shape and dtype; any other shape is a bug in f's backward."""
+    for x, (node, slot), gx, needed in zip(f.inputs, f.input_edges, gxs, f.needs_input_grad):
+        if not needed or gx is None:
+            continue
+        g, data = gx.data, x.data
+        if g.shape != data.shape:
+            raise RuntimeError(f"{f.name} backward: gradient shape {g.shape} != input shape "
+                               f"{data.shape}")
+        if g.dtype != data.dtype:
+            gx = gx.astype(data.dtype)
+        if node is None:  # a leaf
+            key = id(slot)
+            grads[key] = (slot, grads[key][1] + gx) if key in grads else (slot, gx)
+            continue
+        pending = grads.get(node)
+        if pending is None:
+            pending = grads[node] = [None] * len(node.outputs)
+        pending[slot] = gx if pending[slot] is None else pending[slot] + gx
 
 
 def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
@@ -459,8 +540,9 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     with (enable_grad() if create_graph else no_grad()):
         for f in reversed(order):
             gys = _take_output_gradients(f, grads, captured, capture)
-            if any(g is not None for g in gys):
-                _pass_to_inputs(f, _call_backward(f, gys), grads)
+            if gys is not None:
+                gxs = _call_backward(f, gys) if _profiler is None else _profiler.backward(f, gys)
+                _pass_to_inputs(f, gxs, grads)
             if not retain_graph:
                 f.release()
         leaves = {key: (t, _run_hooks(t, g) if t._backward_hooks else g)
@@ -488,15 +570,6 @@ def _accumulate(grads, edge, g):
     if pending is None:
         pending = grads[node] = [None] * len(node.outputs)
     pending[slot] = g if pending[slot] is None else pending[slot] + g
-
-
-def _match(gx, x, op):
-    """A gradient has its input's shape and dtype; anything else is a bug in `op`."""
-    if gx.shape != x.shape:
-        raise RuntimeError(f"{op} backward: gradient shape {gx.shape} != input shape {x.shape}")
-    if gx.dtype != x.dtype:
-        gx = gx.astype(x.dtype)
-    return gx
 
 
 def _zeros_like_array(a):

@@ -6,8 +6,12 @@ op code runs on both. CuPy is imported only when a GPU is first asked for:
 minidl imports and runs on a machine without CUDA.
 
 This module also owns the few global settings: the default float dtype,
-the random generator that `manual_seed` resets, and which CPU kernels
-("numba" or "numpy") the performance-critical ops use.
+the random generator that `manual_seed` resets, which row of the kernel table the
+performance-critical ops use ("cuda" for CuPy arrays; for NumPy arrays the CPU
+setting chosen with `set_kernels`: "fast", "numpy" or "numba"), and whether
+denormal floats are flushed to zero.
+
+The tests replace CuPy with a stand-in (tests/fake_cupy.py) by setting `_cupy`.
 """
 import os
 
@@ -126,16 +130,18 @@ def rng():
 
 
 # ----------------------------------------------------------------------------
-# CPU kernels: "numba" (minidl.kernels, jitted) or "numpy" (im2col + np.matmul)
+# kernels: which row of the kernel table (kernels/table.py) the CPU ops use
 # ----------------------------------------------------------------------------
-KERNEL_CHOICES = ("numba", "numpy")
-_kernels = os.environ.get("MINIDL_KERNELS", "numba")
+KERNEL_CHOICES = ("fast", "numpy", "numba")
+_kernels = os.environ.get("MINIDL_KERNELS", "fast")
 if _kernels not in KERNEL_CHOICES:
     raise ValueError(f"MINIDL_KERNELS={_kernels!r}: use one of {KERNEL_CHOICES}")
+_table = None
 
 
 def set_kernels(name):
-    """Choose the CPU implementation of matmul, conv2d and pooling: "numba" or "numpy"."""
+    """Choose the CPU kernels: "fast" (the default: BLAS for products, numba for the
+    rest), "numpy" (NumPy and BLAS only, the reference) or "numba" (numba everywhere)."""
     global _kernels
     if name not in KERNEL_CHOICES:
         raise ValueError(f"set_kernels: {name!r} is not one of {KERNEL_CHOICES}")
@@ -144,3 +150,26 @@ def set_kernels(name):
 
 def get_kernels():
     return _kernels
+
+
+def kernels_for(array):
+    """The kernel table's namespace for an array: "cuda" for a CuPy array, else the
+    chosen CPU setting."""
+    global _table
+    if _table is None:
+        from .kernels import table as _table_module
+        _table = _table_module
+    return _table.get("cuda" if device_of(array) == "cuda" else _kernels)
+
+
+# ----------------------------------------------------------------------------
+# denormal floats
+# ----------------------------------------------------------------------------
+def set_flush_denormal(mode):
+    """Flush denormal floats to zero on the CPU (mode True), or not (False, the default),
+    as torch.set_flush_denormal. It holds on the calling thread: for NumPy, and for BLAS and
+    the numba kernels as far as they run on it (entirely, with one thread). Returns True
+    if the setting could be made (x86-64), False where it cannot be made here
+    (kernels/denormal.py explains why and how)."""
+    from .kernels import denormal
+    return denormal.set_flush_denormal(mode)

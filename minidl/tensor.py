@@ -22,24 +22,27 @@ from . import backend
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "creator", "_output_nr", "_requires_grad", "retains_grad",
-                 "_version_counter", "_base", "_backward_hooks", "__weakref__")
+    # The attributes every tensor sets have slots; the ones few tensors need keep their
+    # class-level default until set (in the instance's __dict__): a Tensor is made for
+    # every result of every op, so its construction is on the hot path.
+    __slots__ = ("data", "grad", "creator", "_requires_grad", "_version_counter",
+                 "__weakref__", "__dict__")
+    _output_nr = 0           # which output of its creator this tensor is
+    retains_grad = False     # keep .grad although not a leaf (retain_grad())
+    _base = None             # (tensor, index) when this is a view of that tensor
+    _backward_hooks = None   # {key: hook} once register_hook is called
 
     # numpy must hand `array * tensor` to Tensor.__rmul__ instead of looping over us
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False):
-        if not hasattr(data, "dtype"):  # Tensor([[1, 2]]): a float tensor, as in PyTorch
-            data = np.asarray(data, dtype=backend.default_dtype())
+        if type(data) is not np.ndarray and not hasattr(data, "dtype"):
+            data = np.asarray(data, dtype=backend.default_dtype())  # Tensor([[1, 2]]): floats
         self.data = data
         self.grad = None
         self.creator = None
-        self._output_nr = 0          # which output of its creator this tensor is
-        self.retains_grad = False
         self._requires_grad = False
         self._version_counter = [0]
-        self._base = None            # (tensor, index) when this is a view of that tensor
-        self._backward_hooks = None  # {key: hook} once register_hook is called
         if requires_grad:
             self.requires_grad = True
 

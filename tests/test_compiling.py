@@ -1,5 +1,6 @@
 """Compiling the numba kernels: the first compilation says so once, `--warm` compiles every
-kernel the layers use, and the cache works when the package folder cannot be written."""
+kernel the layers use (an MLP, a CNN, and the recurrent layers), and the cache works when
+the package folder cannot be written."""
 import os
 import shutil
 import subprocess
@@ -17,17 +18,27 @@ compiled = []
 event.register("numba:compile", type("L", (event.Listener,), {
     "on_start": lambda self, ev: compiled.append(ev.data["dispatcher"].py_func.__name__),
     "on_end": lambda self, ev: None})())
-mdl.set_kernels("numba")
-for dtype in (np.float32, np.float64):
+for setting, dtype in [(s, d) for s in ("numba", "fast") for d in (np.float32, np.float64)]:
+    mdl.set_kernels(setting)
     mdl.set_default_dtype(dtype)
     for model, shape in ((nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)), (5, 8)),
                          (nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.MaxPool2d(2),
                                         nn.Conv2d(4, 4, 3, groups=2), nn.AvgPool2d(2),
-                                        nn.Flatten(), nn.Linear(4, 3)), (5, 2, 8, 8))):
+                                        nn.Flatten(), nn.Linear(4, 3)), (5, 2, 8, 8)),
+                         (nn.Sequential(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0,
+                                                                   batch_first=True),
+                                        nn.Flatten(), nn.LayerNorm(24), nn.Linear(24, 3)),
+                          (5, 3, 8))):
         opt = optim.SGD(model.parameters(), lr=0.1)
-        loss = nn.CrossEntropyLoss()(model(mdl.randn(*shape, dtype=dtype)), mdl.tensor([0, 1, 2, 0, 1]))
+        loss = nn.CrossEntropyLoss(label_smoothing=0.1)(model(mdl.randn(*shape, dtype=dtype)),
+                                                        mdl.tensor([0, 1, 2, 0, 1]))
         loss.backward()
         opt.step()
+    for layer in (nn.RNN(4, 3), nn.RNN(4, 3, nonlinearity="relu"), nn.LSTM(4, 3, num_layers=2),
+                  nn.GRU(4, 3, bidirectional=True)):
+        layer.to(dtype=dtype)
+        out, _ = layer(mdl.randn(5, 2, 4, dtype=dtype))
+        out.sum().backward()
 print("compiled:", sorted(set(compiled)))
 """
 
@@ -61,9 +72,10 @@ def test_the_cache_goes_elsewhere_when_the_package_folder_cannot_be_written(tmp_
     env = {key: value for key, value in os.environ.items() if key != "NUMBA_CACHE_DIR"}
     env.update(PYTHONPATH=str(tmp_path), HOME=str(tmp_path / "home"),
                XDG_CACHE_HOME=str(tmp_path / "home" / ".cache"))
-    code = ("import numpy as np, minidl.kernels.matmul as m\n"
+    code = ("import numpy as np\n"
+            "from minidl.kernels import table\n"
             "a = np.ones((3, 4), np.float32)\n"
-            "print(m.matmul_numba(a, a.T).sum())\n")
+            "print(table.get('numba').matmul(a, a.T).sum())\n")
     first = run(code, env, cwd=tmp_path)
     assert first.stdout.strip() == "36.0"
     assert str(tmp_path / "home") in first.stderr  # told where the cache went

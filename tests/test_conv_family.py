@@ -14,12 +14,12 @@ return_indices).
 import numpy as np
 import pytest
 
-from helpers import assert_raises_naming
+from helpers import assert_raises_naming, require
 
 import minidl as mdl
 import minidl.functional as F
 from minidl import nn
-from minidl.kernels import conv, gpu, pool
+from minidl.kernels import conv, geometry, pool
 
 rng = np.random.default_rng(0)
 
@@ -41,7 +41,7 @@ def without_ties(*shape):
 def matches_torch(ours, theirs, arrays, rtol=1e-10, atol=1e-12):
     """ours(*Tensors) and theirs(*torch tensors) agree in float64: the forward, and the
     gradient of every input under one random cotangent."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     mine = [t(a, grad=True) for a in arrays]
     their = [torch.tensor(a, requires_grad=True) for a in arrays]
     y, ty = ours(*mine), theirs(*their)
@@ -56,7 +56,7 @@ def matches_torch(ours, theirs, arrays, rtol=1e-10, atol=1e-12):
 
 
 def tf():
-    return pytest.importorskip("torch").nn.functional
+    return require("torch").nn.functional
 
 
 # ----------------------------------------------------------------------------
@@ -180,8 +180,8 @@ def fitting(shapes, cases, dilated):
         dilation, ceil_mode = (options[0], options[1]) if dilated else ((1, 1), options[0])
         for a in range(2):
             axis = (shape[2 + a], kernel[a], stride[a], padding[a], dilation[a])
-            out = pool.pooled_size(*axis, ceil_mode)
-            if out < 1 or pool.window_in_padding(*axis, out):
+            out = geometry.pooled_size(*axis, ceil_mode)
+            if out < 1 or geometry.window_in_padding(*axis, out):
                 return False
         return True
     return [(shape, case) for shape in shapes for case in cases if fits(shape, *case)]
@@ -253,8 +253,8 @@ def test_avg_pool_divisors_by_hand():
     (9, 3, 2, 1, 2, False, 4), (1, 1, 1, 0, 1, True, 1),
 ])
 def test_pooled_size_follows_pytorch(size, k, stride, padding, dilation, ceil_mode, expected):
-    assert pool.pooled_size(size, k, stride, padding, dilation, ceil_mode) == expected
-    torch = pytest.importorskip("torch")
+    assert geometry.pooled_size(size, k, stride, padding, dilation, ceil_mode) == expected
+    torch = require("torch")
     x = torch.zeros(1, 1, size)
     assert tf().max_pool1d(x, k, stride, padding, dilation, ceil_mode).shape[-1] == expected
 
@@ -263,15 +263,6 @@ def test_pool_kernels_refuse_a_window_wholly_in_the_padding():
     # height 1, kernel 2 dilated by 2 and padded by 1: the window reads rows -1 and 1
     with pytest.raises(ValueError, match="max_pool2d_forward_numba.*all its taps in the padding"):
         pool.max_pool2d_forward_numba(np.ones((1, 1, 1, 6)), (2, 1), (1, 1), (1, 0), (2, 1))
-
-
-def test_gpu_pool_kernels_name_the_options_they_lack():
-    # raised before any CuPy array is needed, so this runs without a GPU
-    with pytest.raises(NotImplementedError, match="max_pool2d_forward_cuda: dilation, ceil_mode"):
-        gpu.max_pool2d_forward_cuda(np.ones((1, 1, 4, 4)), (2, 2), (2, 2), (0, 0), (2, 2), True)
-    with pytest.raises(NotImplementedError, match="count_include_pad, divisor_override"):
-        gpu.avg_pool2d_backward_cuda(np.ones((1, 1, 2, 2)), (1, 1, 4, 4), (2, 2), (2, 2),
-                                     (0, 0), False, False, 3)
 
 
 # ----------------------------------------------------------------------------
@@ -295,7 +286,7 @@ CONV2D_CASES = [
                          CONV2D_CASES)
 def test_conv2d_matches_torch(kernels, x_shape, w_shape, bias, stride, padding, dilation,
                               groups):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     arrays = [randn(*x_shape), randn(*w_shape)] + ([randn(w_shape[0])] if bias else [])
 
     def ours(x, w, b=None):
@@ -375,7 +366,7 @@ CONV1D_CASES = [
                          CONV1D_CASES)
 def test_conv1d_matches_torch(kernels, x_shape, w_shape, bias, stride, padding, dilation,
                               groups):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     arrays = [randn(*x_shape), randn(*w_shape)] + ([randn(w_shape[0])] if bias else [])
 
     def ours(x, w, b=None):
@@ -414,13 +405,13 @@ PAD_CASES = [  # input shape, pad
 @pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
 @pytest.mark.parametrize("shape, widths", PAD_CASES)
 def test_pad_matches_torch(mode, shape, widths):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda x: F.pad(x, widths, mode),
                   lambda x: torch.nn.functional.pad(x, widths, mode), [randn(*shape)])
 
 
 def test_constant_pad_with_a_value_and_more_pairs_than_reflect_allows():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     for widths in [(1, 2, 0, 1, 2, 0), (0, 0, -1, 1, 1, 1, 2, 0), ()]:
         matches_torch(lambda x: F.pad(x, widths, value=-2.5),
                       lambda x: torch.nn.functional.pad(x, widths, value=-2.5),
@@ -466,7 +457,7 @@ def test_pad_keeps_float32():
 ])
 def test_conv_layers_match_torch_after_loading_its_state_dict(kernels, padding_mode, layer,
                                                              x_shape, kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     out_channels = 8
     theirs = getattr(torch.nn, layer)(4, out_channels, padding_mode=padding_mode,
@@ -507,7 +498,7 @@ def test_grouped_conv_layer_init_uses_the_fan_in_of_one_group():
     ((3, 6, 5), dict(kernel_size=3, stride=1, padding=1, ceil_mode=True)),  # unbatched
 ])
 def test_max_pool2d_with_options_matches_torch(kernels, shape, args):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     x = without_ties(*shape)
     matches_torch(lambda a: F.max_pool2d(a, **args),
                   lambda a: torch.nn.functional.max_pool2d(a, **args), [x])
@@ -525,7 +516,7 @@ def test_max_pool2d_with_options_matches_torch(kernels, shape, args):
     ((3, 1), dict(kernel_size=1)),  # unbatched, length 1
 ])
 def test_max_pool1d_matches_torch(kernels, shape, args):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     x = without_ties(*shape)
     matches_torch(lambda a: F.max_pool1d(a, **args),
                   lambda a: torch.nn.functional.max_pool1d(a, **args), [x])
@@ -548,7 +539,7 @@ AVG_ARGS = [
     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, divisor_override=-2)])
 @pytest.mark.parametrize("shape", [(2, 3, 7, 8), (3, 5, 6)])
 def test_avg_pool2d_with_options_matches_torch(kernels, shape, args):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda a: F.avg_pool2d(a, **args),
                   lambda a: torch.nn.functional.avg_pool2d(a, **args), [randn(*shape)])
 
@@ -556,7 +547,7 @@ def test_avg_pool2d_with_options_matches_torch(kernels, shape, args):
 @pytest.mark.parametrize("args", AVG_ARGS)
 @pytest.mark.parametrize("shape", [(2, 3, 11), (3, 6)])
 def test_avg_pool1d_matches_torch(kernels, shape, args):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda a: F.avg_pool1d(a, **args),
                   lambda a: torch.nn.functional.avg_pool1d(a, **args), [randn(*shape)])
 
@@ -566,7 +557,7 @@ def test_max_pool_ties_go_to_the_first_element_as_in_torch(kernels, fn):
     """Which of tied elements gets the gradient: PyTorch's CPU kernel keeps the first in
     the window's row-major order (it replaces the maximum only by a greater value), and
     so do ours, in every kernel. PyTorch's documentation does not promise this."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     shape = (1, 2, 4, 6) if fn == "max_pool2d" else (2, 3, 8)
     x = rng.integers(0, 3, size=shape).astype(np.float64)  # many ties
     args = dict(kernel_size=3, stride=1, padding=1)
@@ -584,7 +575,7 @@ def test_max_pool_ties_go_to_the_first_element_as_in_torch(kernels, fn):
     ((3, 7, 9), (2, 5)),     # unbatched
 ])
 def test_adaptive_avg_pool2d_matches_torch(kernels, shape, output_size):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda a: F.adaptive_avg_pool2d(a, output_size),
                   lambda a: torch.nn.functional.adaptive_avg_pool2d(a, output_size),
                   [randn(*shape)])
@@ -593,7 +584,7 @@ def test_adaptive_avg_pool2d_matches_torch(kernels, shape, output_size):
 @pytest.mark.parametrize("shape, output_size", [
     ((2, 3, 10), 4), ((2, 3, 10), 10), ((2, 3, 3), 7), ((3, 10), 1), ((2, 3, 5), (2,))])
 def test_adaptive_avg_pool1d_matches_torch(kernels, shape, output_size):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda a: F.adaptive_avg_pool1d(a, output_size),
                   lambda a: torch.nn.functional.adaptive_avg_pool1d(a, output_size),
                   [randn(*shape)])
@@ -625,7 +616,7 @@ def test_pool_gradients_and_second_derivatives(kernels, fn):
 
 
 def test_pool_layers_match_torch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     x = without_ties(2, 3, 7, 8)
     pairs = [
         ("MaxPool2d", (3,), dict(stride=2, padding=1, dilation=1, ceil_mode=True)),
@@ -668,7 +659,7 @@ def test_pools_keep_float32(kernels):
     lambda f, x, w: f.pad(x, (1, 1, 1, 1), "reflect") * w.sum(),
 ], ids=["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "pad"])
 def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(kernels, op):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda x, w: op(F, x, w), lambda x, w: op(torch.nn.functional, x, w),
                   [np.zeros((0, 4, 5, 5)), randn(4, 2, 3, 3)])
 

@@ -489,12 +489,11 @@ def test_loading_into_a_different_model_fails_and_changes_nothing(tmp_path):
         np.testing.assert_array_equal(value.numpy(), before[name])
 
 
-@pytest.mark.skipif(not mdl.cuda_is_available(), reason="needs CuPy and a GPU")
-def test_gpu_tensors_round_trip_and_load_onto_either_device(tmp_path):
+def test_gpu_tensors_round_trip_and_load_onto_either_device(cuda_backend, tmp_path):
     model = make_model().to("cuda")
     io.save(model.state_dict(), tmp_path / "gpu.npz")
     on_cpu = io.load(tmp_path / "gpu.npz")
-    on_gpu = io.load(tmp_path / "gpu.npz", device="cuda")
+    on_gpu = io.load(tmp_path / "gpu.npz", map_location="cuda")
     for name, value in model.state_dict().items():
         assert on_cpu[name].device == "cpu" and on_gpu[name].device == "cuda"
         np.testing.assert_array_equal(on_cpu[name].numpy(), value.numpy())

@@ -40,9 +40,12 @@ def rng():
     return np.random.default_rng(0)
 
 
-def test_importing_the_kernels_compiles_nothing():
-    code = ("import numba, minidl.kernels as k\n"
-            "fns = [f for m in (k.matmul, k.conv, k.pool) for f in vars(m).values()\n"
+def test_importing_minidl_imports_no_numba_and_the_kernels_compile_nothing():
+    code = ("import sys, minidl\n"
+            "assert 'numba' not in sys.modules, 'import minidl imported numba'\n"
+            "import numba\n"
+            "from minidl.kernels import conv, matmul, pool\n"
+            "fns = [f for m in (matmul, conv, pool) for f in vars(m).values()\n"
             "       if isinstance(f, numba.core.registry.CPUDispatcher)]\n"
             "assert len(fns) >= 10 and all(not f.signatures for f in fns), fns\n")
     subprocess.run([sys.executable, "-c", code], check=True,
@@ -389,7 +392,7 @@ def test_conv2d_numba_float32_and_a_1x1_kernel(rng):
 @pytest.mark.parametrize("x_shape, w_shape, words", [
     ((2, 3, 5, 5), (4, 2, 3, 3), ["conv2d_forward_numba", "3 channels", "expects 2"]),
     ((2, 3, 5), (4, 3, 3, 3), ["4-D", "(2, 3, 5)"]),
-    ((1, 1, 2, 2), (1, 1, 3, 3), ["does not fit", "(3, 3)", "(2, 2)"]),
+    ((1, 1, 2, 2), (1, 1, 3, 3), ["does not fit", "(3, 3)", "2x2"]),
 ])
 def test_conv2d_rejects_bad_input_clearly(x_shape, w_shape, words):
     with pytest.raises(ValueError) as err:

@@ -5,6 +5,7 @@ fit() with a validation split, then scored on a held-out test split: the program
 people write first when they learn deep learning on text, line by line with minidl's
 names. It runs end to end on the SMS spam messages bundled in minidl.data, so every
 piece of the text pipeline has to work with every other, and the model has to learn.
+(tests/test_keras_seed_lstm_text.py runs the Keras listing itself, through minidl.keras.)
 """
 import re
 

@@ -12,24 +12,27 @@
 # | LSTM | the words in order, one at a time, with a memory carried along |
 # | transformer encoder | all the words at once; every word looks at every other (attention) |
 #
-# The networks are written the way Keras programs write them: a `Tokenizer` turns words
-# into numbers, `pad_sequences` makes the messages the same length, and the model is an
-# Embedding, a sequence layer and Dense layers, trained with `fit(..., validation_split=...)`
-# and scored with `evaluate`. At the end we look at where the transformer's attention goes
-# in one spam message.
+# The text pipeline and the LSTM are written the way Keras programs write them, with
+# `minidl.keras` (Keras's API on minidl's modules): a `Tokenizer` turns words into
+# numbers, `pad_sequences` makes the messages the same length, and the model is an
+# Embedding, an LSTM and Dense layers, compiled, trained with `fit(...,
+# validation_split=...)` and scored with `evaluate`. The transformer is written with
+# minidl's own (PyTorch-style) modules and `minidl.train.fit`: the same ideas in the other
+# API. At the end we look at where the transformer's attention goes in one spam message.
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 
 import minidl as mdl
-import minidl.functional as F
-from minidl import nn, optim, viz
+from minidl import keras, nn, optim, viz
 from minidl.classic import MultinomialNB
-from minidl.data import (Tokenizer, load_sms_spam, pad_sequences, text_to_word_sequence,
-                         train_test_split)
+from minidl.data import load_sms_spam, text_to_word_sequence, train_test_split
+from minidl.keras import layers
+from minidl.keras.preprocessing.sequence import pad_sequences
+from minidl.keras.preprocessing.text import Tokenizer
 from minidl.metrics import accuracy_score, f1_score, precision_score, recall_score
-from minidl.train import EarlyStopping, evaluate, fit, predict
+from minidl.train import EarlyStopping, fit, predict
 from _common import FAST, pick, report, save, timed
 
 RESULTS = {}
@@ -136,81 +139,69 @@ record("naive Bayes", bayes.parameter_count(), seconds, bayes.predict, counts_te
 # %% [markdown]
 # ## 4. An LSTM reads the message word by word
 #
-# Three layers, in the order Keras programs stack them:
+# Four layers, in the order Keras programs stack them, as a Keras functional model:
 #
-# - **Embedding(2000, 32)**: a table with a learned 32-number vector per word number, so
-#   that words used alike end up with similar vectors. Row 0 (padding) is fixed at zero.
-# - **LSTM(32, 32)**: reads the vectors in order and keeps a hidden state h and a memory
-#   cell c of 32 numbers each. At every word its gates decide what to forget from c,
-#   what to write into it, and what to show in h. After the last word, h summarizes the
-#   message. Our batches are (messages, words, features), so it is built with
-#   `batch_first=True` (PyTorch's default layout is (words, messages, features)).
-# - **Dense(32 → 16, ReLU) → Dense(16 → 1)**: a small classifier on that summary. Its
-#   one output is a *logit* z, P(spam) = sigmoid(z). `nn.BCEWithLogitsLoss` is the binary
-#   cross-entropy of that probability, computed from z directly, which is more accurate
-#   than a sigmoid followed by a log (Keras's `Dense(1, activation="sigmoid")` with
-#   `binary_crossentropy`).
+# - **Embedding(2000, 32, mask_zero=True)**: a table with a learned 32-number vector per
+#   word number, so that words used alike end up with similar vectors. `mask_zero=True`
+#   says that 0 is padding: the layer hands a mask (word or padding) to the layers after it.
+# - **LSTM(32)**: reads the vectors in order and keeps a hidden state h and a memory cell
+#   c of 32 numbers each. At every word its gates decide what to forget from c, what to
+#   write into it, and what to show in h. After the last word, h summarizes the message.
+#   The mask matters with `padding="post"`: after a message's last word come zeros, and
+#   an LSTM run to the end of the row would read up to 39 padding steps after the
+#   message, which wash out what it remembered. A masked step keeps the state as it was,
+#   so h is the state at the message's **last real word**.
+# - **Dense(16, relu) → Dense(1, sigmoid)**: a small classifier on that summary; its one
+#   output is P(spam). Keras's `binary_crossentropy` on a sigmoid output is computed from
+#   the logit underneath (what `nn.BCEWithLogitsLoss` does), which is more accurate than
+#   taking the log of a probability.
 #
-# One detail matters with `padding="post"`: after a message's last word come zeros, and
-# an LSTM run to the end of the row would read up to 39 padding steps after the message,
-# which wash out what it remembered. We take the state at each message's **last real
-# word** instead (what Keras does when the Embedding has `mask_zero=True`).
+# minidl.keras builds each layer from minidl's modules: the Dense layers are
+# `nn.Linear`s, the LSTM is an `nn.LSTM` (`model.get_layer("lstm").lstm`). Keras counts
+# one bias per LSTM gate where PyTorch keeps two: 4 × 32 × (32 + 32 + 1) parameters.
 
 # %%
-class LSTMClassifier(nn.Module):
-    """Embedding -> LSTM -> Dense(16, ReLU) -> Dense(1): one spam logit per message."""
-
-    def __init__(self, vocabulary, embedding_dim=32, hidden_size=32):
-        super().__init__()
-        self.embedding = nn.Embedding(vocabulary, embedding_dim, padding_idx=0)
-        self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True)
-        self.dense = nn.Linear(hidden_size, 16)
-        self.logit = nn.Linear(16, 1)
-
-    def forward(self, tokens):
-        states, _ = self.lstm(self.embedding(tokens))          # (N, MAXLEN, hidden)
-        lengths = (tokens.numpy() != 0).sum(axis=1)           # words before the padding
-        last = states[np.arange(len(lengths)), lengths - 1]   # (N, hidden)
-        return self.logit(F.relu(self.dense(last))).reshape(-1)
-
-
 mdl.manual_seed(0)
-lstm = LSTMClassifier(VOCABULARY)
-nn.summary(lstm, (1, MAXLEN), dtype=np.int64)
+keras.backend.clear_session()
+inputs = keras.Input(shape=(MAXLEN,))
+x = layers.Embedding(VOCABULARY, 32, mask_zero=True)(inputs)
+x = layers.LSTM(32)(x)
+x = layers.Dense(16, activation="relu")(x)
+outputs = layers.Dense(1, activation="sigmoid")(x)
+lstm = keras.Model(inputs, outputs)
+lstm.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3), loss="binary_crossentropy",
+             metrics=["accuracy"])
+lstm.summary()
 
 # %% [markdown]
-# Training, Keras-style: `validation_split=0.1` holds out the last 10% of the training
-# messages and reports the loss and accuracy on them after every epoch. A network this
-# size learns 3,000 messages by heart within a few epochs, after which the validation
-# loss goes up again; `EarlyStopping` stops training when it has not improved for two
-# epochs and puts back the weights of the best epoch. The targets are floats (0.0 or
-# 1.0), as the binary cross-entropy wants; `evaluate` then gives the loss and accuracy on
-# the test set.
+# Training, the Keras way: `validation_split=0.1` holds out the last 10% of the
+# training messages and reports the loss and accuracy on them after every epoch. A
+# network this size learns 3,000 messages by heart within a few epochs, after which the
+# validation loss goes up again; `EarlyStopping` stops training when it has not improved
+# for two epochs and puts back the weights of the best epoch (Keras does that only when
+# it stops training early). `evaluate` then gives the loss and accuracy on the test set:
+# `loss, accuracy = lstm.evaluate(...)`.
 
 # %%
 EPOCHS = pick(3, 15)
-y_train_float = y_train.astype(np.float32)
-
-
-def early_stopping():
-    return EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
-
-
 history_lstm, seconds_lstm = timed(
-    fit, lstm, nn.BCEWithLogitsLoss(), optim.Adam(lstm.parameters(), lr=3e-3), X_train,
-    y_train_float, epochs=EPOCHS, batch_size=32, validation_split=0.1,
-    callbacks=[early_stopping()], verbose=False, seed=0)
-print("validation accuracy per epoch:", np.round(history_lstm["val_accuracy"], 4).tolist())
-print("evaluate on the test set:",
-      evaluate(lstm, nn.BCEWithLogitsLoss(), X_test, y_test.astype(np.float32)))
+    lstm.fit, X_train, y_train, epochs=EPOCHS, batch_size=32, validation_split=0.1,
+    callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=2,
+                                             restore_best_weights=True)], verbose=0)
+print("validation accuracy per epoch:",
+      np.round(history_lstm.history["val_accuracy"], 4).tolist())
+loss, accuracy = lstm.evaluate(X_test, y_test, verbose=0)
+print(f"evaluate on the test set: loss {loss:.4f}, accuracy {accuracy:.4f}")
 
 
-def classify_with(model):
-    """0/1 predictions of a network: spam when its logit is above 0 (P(spam) > 0.5)."""
-    return lambda tokens: (predict(model, tokens, batch_size=256) > 0).astype(np.int64)
+def classify_with_keras(model):
+    """0/1 predictions of a Keras model with a sigmoid output: spam when P(spam) > 0.5."""
+    return lambda tokens: (model.predict(tokens, batch_size=256, verbose=0)[:, 0] > 0.5
+                           ).astype(np.int64)
 
 
-lstm_predicted = record("LSTM", lstm.num_parameters(), seconds_lstm, classify_with(lstm), X_test)
+lstm_predicted = record("LSTM", lstm.count_params(), seconds_lstm, classify_with_keras(lstm),
+                        X_test)
 
 # %% [markdown]
 # ## 5. A transformer looks at all the words at once
@@ -222,7 +213,10 @@ lstm_predicted = record("LSTM", lstm.num_parameters(), seconds_lstm, classify_wi
 # (softmax(q·k / √d)). Four *heads* do this side by side with their own projections. A
 # small feed-forward network then processes each word on its own.
 #
-# The pieces of the classifier:
+# This network is written with minidl's own modules (PyTorch's names: a Module with a
+# `forward`) and trained with `minidl.train.fit`, minidl's Keras-like loop: the other way
+# to write what section 4 wrote in Keras. Its output is the logit itself, and
+# `nn.BCEWithLogitsLoss` turns it into the loss. The pieces of the classifier:
 #
 # - **Embedding(2000, 32)** as before, plus **PositionalEncoding**: attention by itself
 #   ignores word order, so a fixed pattern of sines and cosines is added to the vector of
@@ -256,6 +250,11 @@ class TransformerClassifier(nn.Module):
         return self.logit(pooled).reshape(-1)
 
 
+def classify_with(model):
+    """0/1 predictions of a network: spam when its logit is above 0 (P(spam) > 0.5)."""
+    return lambda tokens: (predict(model, tokens, batch_size=256) > 0).astype(np.int64)
+
+
 mdl.manual_seed(0)
 transformer = TransformerClassifier(VOCABULARY)
 for name, part in transformer.named_children():
@@ -264,16 +263,17 @@ print(f"{'total':>10}: {transformer.num_parameters():>6,}")
 
 history_transformer, seconds_transformer = timed(
     fit, transformer, nn.BCEWithLogitsLoss(), optim.Adam(transformer.parameters(), lr=1e-3),
-    X_train, y_train_float, epochs=EPOCHS, batch_size=32, validation_split=0.1,
-    callbacks=[early_stopping()], verbose=False, seed=0)
+    X_train, y_train.astype(np.float32), epochs=EPOCHS, batch_size=32, validation_split=0.1,
+    callbacks=[EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)],
+    verbose=False, seed=0)
 print("validation accuracy per epoch:",
       np.round(history_transformer["val_accuracy"], 4).tolist())
 transformer_predicted = record("transformer", transformer.num_parameters(), seconds_transformer,
                                classify_with(transformer), X_test)
 
 # %% [markdown]
-# (The summary table of section 4 is not used here because it runs the model on a
-# message of zeros: all padding, so every attention weight would be 0/0.)
+# (minidl's `nn.summary` table is not used here because it runs the model on a message
+# of zeros: all padding, so every attention weight would be 0/0.)
 #
 # ## 6. Side by side
 
@@ -289,7 +289,7 @@ RESULTS["test_spam_fraction"] = float(y_test.mean())
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for ax, metric, ylabel in ((axes[0], "loss", "binary cross-entropy"),
                            (axes[1], "accuracy", "accuracy")):
-    curves = {f"{name}, {split}": history[prefix + metric]
+    curves = {f"{name}, {split}": history.history[prefix + metric]
               for name, history in (("LSTM", history_lstm), ("transformer", history_transformer))
               for split, prefix in (("training", ""), ("validation", "val_"))}
     viz.plot_curves(curves, xlabel="epoch", ylabel=ylabel, start=1,
@@ -306,10 +306,10 @@ save(fig, "06_learning_curves.png")
 #   in a fraction of a second with 4,002 numbers, and the fastest to classify. Spam
 #   announces itself with words ("call", "free", "txt", "claim", "prize", long numbers),
 #   and counting them is most of the job.
-# - **The LSTM and the transformer** come close, about 98% accurate with an F1 near 0.91,
-#   but do not beat it, with 18 times the parameters (88% of them in the 2000 × 32
-#   embedding table), several epochs of training, and inference ten or more times
-#   slower. Which of the two trains faster depends on the machine: the LSTM takes its 40
+# - **The LSTM and the transformer** come close (the LSTM about 98% accurate with an F1
+#   near 0.92, the transformer about 97% with an F1 near 0.88) but do not beat it, with
+#   18 times the parameters (88% of them in the 2000 × 32 embedding table), several
+#   epochs of training, and inference several times slower. Which of the two trains faster depends on the machine: the LSTM takes its 40
 #   steps one after the other, each a small matrix product; the transformer handles all
 #   40 positions at once but computes a 40 × 40 table of attention weights per head.
 # - Accuracy hides the differences; the F1 column shows them better. The test set holds

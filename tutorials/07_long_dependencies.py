@@ -80,9 +80,8 @@ RESULTS["chance_accuracy"] = chance
 # %% [markdown]
 # The model: each character becomes a learned vector of 16 numbers (an embedding), the
 # recurrent layer reads the vectors, and a linear layer turns its last hidden state into
-# 27 scores, one per symbol. `read` takes the vectors, so that we can ask for gradients
-# with respect to them. The batches are (windows, characters, features), so the recurrent
-# layers are built with `batch_first=True` (PyTorch's default puts time first).
+# 27 scores, one per symbol. The batches are (windows, characters, features), so the
+# recurrent layers are built with `batch_first=True` (PyTorch's default puts time first).
 
 # %%
 HIDDEN = 64
@@ -97,12 +96,9 @@ class FirstCharacter(nn.Module):
         self.recurrent = recurrent_layer
         self.head = nn.Linear(HIDDEN, vocab.size)
 
-    def read(self, vectors):
-        outputs, _ = self.recurrent(vectors)
-        return self.head(outputs[:, -1])
-
     def forward(self, characters):
-        return self.read(self.embed(characters))
+        outputs, _ = self.recurrent(self.embed(characters))
+        return self.head(outputs[:, -1])
 
 
 for name, layer in (("RNN", nn.RNN(16, HIDDEN, batch_first=True)),
@@ -145,8 +141,11 @@ for name, layer in (("RNN", nn.RNN(16, HIDDEN, batch_first=True)),
 #   g = 1 and g = 3,
 # - the LSTM as initialized by default, and with its forget gate opened.
 #
-# `mdl.grad(loss, [vectors])` gives the gradient with respect to the embedded inputs, a
-# tensor in the middle of the graph.
+# The vectors x_t are made inside the model, in the middle of the graph. To see their
+# gradient we put a *backward hook* on the recurrent layer, as one would in PyTorch:
+# `register_full_backward_hook(hook)` has `hook(layer, grad_input, grad_output)` called
+# during `loss.backward()`, once the gradients with respect to the layer's inputs are
+# known. grad_input[0] is ∂L/∂x, every step at once, of shape (windows, steps, features).
 
 # %%
 def rnn_with_gain(gain):
@@ -171,10 +170,13 @@ def spectral_radius(layer):
 
 def gradient_per_step(model, characters, targets):
     """‖∂L/∂x_t‖ for each step t, listed from the last step (distance 0) backwards."""
-    vectors = model.embed(characters)
-    loss = F.cross_entropy(model.read(vectors), targets)
-    gradient, = mdl.grad(loss, [vectors])
-    norms = np.sqrt((gradient.numpy().astype(np.float64) ** 2).sum(axis=(0, 2)))
+    seen = []
+    hook = model.recurrent.register_full_backward_hook(
+        lambda layer, grad_input, grad_output: seen.append(grad_input[0].numpy()))
+    F.cross_entropy(model(characters), targets).backward()
+    hook.remove()
+    gradient, = seen   # called once: one backward through the layer
+    norms = np.sqrt((gradient.astype(np.float64) ** 2).sum(axis=(0, 2)))
     return norms[::-1]
 
 

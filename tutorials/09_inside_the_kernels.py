@@ -44,7 +44,8 @@ import minidl.functional as F  # noqa: E402
 from minidl import nn, optim  # noqa: E402
 from minidl.data import load_digits  # noqa: E402
 from minidl.kernels import conv, matmul, pool  # noqa: E402
-from _common import FAST, pick, report, save, timed  # noqa: E402
+from minidl.profiler import profile, record_function  # noqa: E402
+from _common import FAST, FIGURES, pick, report, save, timed  # noqa: E402
 
 numba.set_num_threads(1)  # numba's parallel loops (prange) on one core too
 RESULTS = {}
@@ -496,12 +497,22 @@ print(f"{len(cache_files)} cache files for kernels/matmul.py in "
 #
 # ## 5. One switch for the whole framework: `mdl.set_kernels`
 #
-# Every matmul, convolution and pooling op in minidl asks `mdl.get_kernels()` which CPU
-# implementation to call: `"numba"` (the default) or `"numpy"` (im2col and pooling in
-# NumPy, products by BLAS). Switching changes nothing else, so the same network from the
-# same initial weights on the same batch must give the same losses, up to float32
-# rounding, and we can time a training step both ways: a small convolutional network on a
-# batch of 64 real digits.
+# Every matmul, convolution and pooling op in minidl asks the kernel table which
+# implementation to call: `"numba"` (numba everywhere, the GEMM of section 1 included),
+# `"numpy"` (im2col and pooling in NumPy, products by BLAS), or the default `"fast"`
+# (BLAS for the large products, numba where BLAS cannot help). Switching changes nothing
+# else, so the same network from the same initial weights on the same batch must give
+# the same losses, up to float32 rounding, and we can time a training step both ways: a
+# small convolutional network on a batch of 64 real digits.
+#
+# Instead of a stopwatch around the whole step we use minidl's **profiler**, which works
+# like PyTorch's: inside `with profile() as prof:` every op's forward and backward is
+# timed, and `record_function("training step")` names a range of our own.
+# `prof.key_averages().table(...)` adds the times up by op. It also splits each forward
+# into its *kernel* (the arithmetic on the arrays) and the Python around it (checking
+# the arguments, wrapping the results in Tensors, recording the graph), and with
+# `with_flops=True` it counts the floating-point operations of the matrix products and
+# convolutions.
 
 # %%
 digits, labels = load_digits()
@@ -516,48 +527,105 @@ def make_cnn():
                          nn.Flatten(), nn.Linear(64 * 2 * 2, 10))
 
 
-def time_training(kernels, steps):
-    """Best seconds per training step and the losses of `steps` steps, with those kernels."""
+def training_step(model, optimizer, losses):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(batch), batch_labels)
+    loss.backward()
+    optimizer.step()
+    losses.append(loss.item())
+
+
+def profile_training(kernels, steps):
+    """The profile of `steps` training steps with those kernels, and their losses."""
     mdl.set_kernels(kernels)
+    warm_up = make_cnn()   # loads the kernels (a one-off cost, section 4) outside the profile
+    training_step(warm_up, optim.SGD(warm_up.parameters(), lr=0.1), [])
     model = make_cnn()
     optimizer = optim.SGD(model.parameters(), lr=0.1)
     losses = []
-
-    def step():
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(batch), batch_labels)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-
-    _, seconds = timed(step, repeat=steps)
-    return seconds, np.array(losses)
+    with profile(with_flops=True) as prof:
+        for _ in range(steps):
+            with record_function("training step"):
+                training_step(model, optimizer, losses)
+    return prof, np.array(losses)
 
 
 default_kernels = mdl.get_kernels()
 STEPS = pick(5, 20)
-step_seconds, step_losses = {}, {}
+profiles, step_losses, step_seconds = {}, {}, {}
 for kernels in ("numba", "numpy"):
-    step_seconds[kernels], step_losses[kernels] = time_training(kernels, STEPS)
+    profiles[kernels], step_losses[kernels] = profile_training(kernels, STEPS)
+    steps = [e.cpu_time_total for e in profiles[kernels].events() if e.name == "training step"]
+    step_seconds[kernels] = float(np.median(steps)) / 1e6   # the profiler counts microseconds
 mdl.set_kernels(default_kernels)
 
 loss_difference = np.abs(step_losses["numba"] - step_losses["numpy"]).max()
 print(f"{STEPS} training steps from the same weights: loss {step_losses['numba'][0]:.4f} -> "
       f"{step_losses['numba'][-1]:.4f}; largest difference numba vs numpy {loss_difference:.1e}")
 for kernels, seconds in step_seconds.items():
-    print(f"  set_kernels({kernels!r}): {1e3 * seconds:.1f} ms per step (batch of 64)")
+    print(f"  set_kernels({kernels!r}): {1e3 * seconds:.1f} ms per step (median, batch of 64)")
+print(f"\nwhere the time of the numpy steps goes, the ops with the most self time first:")
+print(profiles["numpy"].key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 RESULTS["set_kernels_loss_max_difference"] = float(loss_difference)
 RESULTS["set_kernels_losses"] = step_losses["numba"]
 RESULTS["training_step_ms"] = {kernels: 1e3 * s for kernels, s in step_seconds.items()}
 RESULTS["kernels_restored"] = mdl.get_kernels() == default_kernels
 
 # %% [markdown]
-# On images of 8 × 8 pixels the layers are tiny, and the two paths are within a few tens
-# of percent of each other: much of a step is not arithmetic at all but Python, building
-# and walking the autograd graph, allocating arrays. Which path is faster depends on the
-# shapes (the conv layer of section 2 is a better test), on the machine and on its load;
-# that is exactly why the switch exists. Set `MINIDL_KERNELS=numpy` in the environment to
-# start with the NumPy path.
+# Each row is an op (`Conv2d`) or an op's backward (`Conv2d.backward`), called "# of
+# Calls" times over the steps. *Self* time is the time in the op itself, *total* time
+# includes the ops it ran (a backward is written with ops, so `Conv2d.backward` runs
+# `Conv2dGradInput` and `Conv2dGradWeight`), and "training step" holds them all: the
+# self times add up to its total. "In kernels" is the arithmetic; "Python %" is the
+# share of an op's self time spent around it. The self time of "training step" itself
+# is our own code between the ops: the loop, the optimizer's update of the weights (on
+# the arrays, outside the graph), reading the loss. Per step, summed over every op:
+
+# %%
+def time_split(prof):
+    """(seconds in the ops' kernels, in their Python around them, outside any op, FLOPs),
+    per training step."""
+    rows = prof.key_averages()
+    kernel, python, outside = (us / 1e6 / STEPS for us in rows.time_split())
+    return kernel, python, outside, sum(row.flops for row in rows) / STEPS
+
+
+split = {kernels: time_split(prof) for kernels, prof in profiles.items()}
+for kernels, (kernel, python, outside, flops) in split.items():
+    total = kernel + python + outside
+    print(f"set_kernels({kernels!r}): per step {1e3 * kernel:.1f} ms in kernels "
+          f"({kernel / total:.0%}), {1e3 * python:.1f} ms of the ops' Python around them "
+          f"({python / total:.0%}), {1e3 * outside:.1f} ms outside the ops "
+          f"({outside / total:.0%}); {flops / 1e6:.1f} MFLOP, "
+          f"{flops / kernel / 1e9:.1f} GFLOP/s in the kernels")
+
+# The count by hand: each conv does 2 · N·O·OH·OW · C·KH·KW operations in each of its
+# passes (forward, the input's gradient, the weight's gradient), the linear layer
+# 2 · N·in·out in each of its three products; the first conv's input needs no gradient.
+conv1 = 2 * 64 * 32 * 8 * 8 * 1 * 9
+conv2 = 2 * 64 * 64 * 4 * 4 * 32 * 9
+dense = 2 * 64 * 256 * 10
+by_hand = 2 * conv1 + 3 * conv2 + 3 * dense
+print(f"FLOPs per step counted by the profiler: {split['numpy'][3]:,.0f}; by hand: {by_hand:,}")
+
+profiles["numpy"].export_chrome_trace(FIGURES / "09_training_steps_trace.json")
+print(f"the timeline of these steps: {FIGURES / '09_training_steps_trace.json'} "
+      "(open it in ui.perfetto.dev, or chrome://tracing)")
+RESULTS["profile_python_share"] = {k: python / (kernel + python + outside)
+                                   for k, (kernel, python, outside, _) in split.items()}
+RESULTS["profile_flops_per_step"] = split["numpy"][3]
+RESULTS["hand_counted_flops_per_step"] = by_hand
+RESULTS["profile_top_ops"] = [row.key for row in sorted(
+    profiles["numpy"].key_averages(), key=lambda row: row.self_cpu_time_total,
+    reverse=True)[:5]]
+
+# %% [markdown]
+# On images of 8 × 8 pixels the layers are tiny, and the profile shows where that leaves
+# the time: part of a step (the shares printed above) is not arithmetic at all but
+# Python, building and walking the autograd graph and wrapping arrays, and the kernels
+# themselves run far below the GFLOP/s of section 1 because their products are small. Which kernel setting is faster depends on the shapes (the conv layer of section
+# 2 is a better test), on the machine and on its load; that is exactly why the switch
+# exists. Set `MINIDL_KERNELS=numpy` in the environment to start with the NumPy path.
 #
 # ## 6. And on a GPU?
 #

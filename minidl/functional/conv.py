@@ -16,10 +16,11 @@ elements of padding along each axis; when that is odd (an even kernel), the
 extra one goes after (bottom, right), as in PyTorch. The kernels pad the same
 amount on both sides, so that extra row or column is added first by F.pad.
 
-The arithmetic runs in minidl.kernels: on the CPU in kernels/conv.py, the
-"numpy" (im2col + matmul) or the "numba" version as chosen by `mdl.set_kernels`;
-on the GPU in kernels/gpu.py (CUDA). This file checks the arguments and wires
-the kernels into autograd. conv1d is conv2d on images one row high.
+The arithmetic runs in the kernel table (kernels/table.py): kernels/conv.py on
+the CPU, in the setting chosen by `mdl.set_kernels`, kernels/gpu.py on the GPU.
+This file checks the arguments and wires the kernels into autograd; the bias
+is added by the forward kernel, on its way through the output. conv1d is
+conv2d on images one row high.
 
 Differentiating twice. A convolution is linear in x and linear in w, so
 each of its two gradients is again a linear map, and the adjoint of a
@@ -35,8 +36,10 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..kernels.geometry import check_conv
 from .dtypes import check_input_dtype
 from .pad import pad as pad_fn
+from .reduce import sum
 from .shape import reshape, squeeze, unsqueeze
 
 
@@ -67,39 +70,10 @@ def check_batched(op, x, spatial, what="input"):
     return x.ndim == spatial + 1
 
 
-def run_kernel(name, *args):
-    """Call kernel `name` (e.g. "conv2d_forward") for the arrays' device.
-
-    CPU: `<name>_numpy` or `<name>_numba` from kernels/conv.py or kernels/pool.py,
-    as chosen by `mdl.set_kernels`. GPU: `<name>_cuda` from kernels/gpu.py.
-    The kernels get C-contiguous arrays: gradients arriving from the graph
-    can be broadcast views with zero strides. (Imported here, not at the top,
-    so that `import minidl` does not wait for numba.)
-    """
-    xp = backend.get_array_module(args[0])
-    args = [xp.ascontiguousarray(a) if hasattr(a, "dtype") else a for a in args]
-    if xp is not np:
-        from ..kernels import gpu
-        return getattr(gpu, f"{name}_cuda")(*args)
-    if name.startswith("conv"):
-        from ..kernels import conv as kernels
-    else:
-        from ..kernels import pool as kernels
-    return getattr(kernels, f"{name}_{backend.get_kernels()}")(*args)
-
-
-def _check_geometry(op, x_shape, kernel, stride, padding, dilation):
-    """Raise a clear error unless the window fits in the padded input (any number of
-    spatial dims: x_shape is (N, C, *spatial))."""
-    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(f"{op}: stride and dilation must be >= 1 and padding >= 0, got "
-                         f"stride={stride}, padding={padding}, dilation={dilation}")
-    size = x_shape[2:]
-    reach = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]  # the window's span
-    if any(n + 2 * p < r for n, p, r in zip(size, padding, reach)):
-        raise ValueError(f"{op}: a {'x'.join(map(str, reach))} window (kernel {tuple(kernel)}, "
-                         f"dilation {dilation}) does not fit in the {'x'.join(map(str, size))} "
-                         f"input with padding {padding} (input shape {tuple(x_shape)})")
+def contiguous(xp, *arrays):
+    """The kernels get C-contiguous arrays: gradients arriving from the graph can be
+    broadcast views with zero strides."""
+    return [xp.ascontiguousarray(a) for a in arrays]
 
 
 def _check_conv(op, x, weight, bias, groups, spatial):
@@ -108,16 +82,6 @@ def _check_conv(op, x, weight, bias, groups, spatial):
         raise ValueError(f"{op}: weight must be {spatial + 2}-D (out_channels, "
                          f"in_channels / groups, {'kH, kW' if spatial == 2 else 'kL'}), "
                          f"got shape {weight.shape}")
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
-    if weight.shape[0] % groups:
-        raise ValueError(f"{op}: weight has {weight.shape[0]} output channels, which "
-                         f"groups={groups} does not divide (weight {weight.shape})")
-    if x.shape[1] != weight.shape[1] * groups:
-        per_group = f" ({weight.shape[1]} per group x groups={groups})" if groups > 1 else ""
-        raise ValueError(f"{op}: input has {x.shape[1]} channels but weight expects "
-                         f"{weight.shape[1] * groups}{per_group} (input {x.shape}, "
-                         f"weight {weight.shape})")
     check_input_dtype(op, x, weight, bias)
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"{op}: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
@@ -151,18 +115,34 @@ class _ConvOp(Function):
         self.geometry = (stride, padding, dilation, groups)
         self.shape = shape  # the shape of x (GradInput) or of w (GradWeight)
 
+    def flops(self, inputs, outputs):
+        """For the profiler: each of the three ops does the forward's multiply-adds, 2
+        each: one per weight of a filter (C / groups * KH * KW) per output value."""
+        y_size, w_shape = self.sizes(inputs, outputs)
+        return 2 * y_size * int(np.prod(w_shape[1:]))
+
 
 class Conv2d(_ConvOp):
-    """y = conv(x, w). Backward: gx = Conv2dGradInput(gy, w), gw = Conv2dGradWeight(gy, x)."""
+    """y = conv(x, w) (+ b, per output channel). Backward: gx = Conv2dGradInput(gy, w),
+    gw = Conv2dGradWeight(gy, x), gb = the sum of gy over everything but the channels."""
 
-    def forward(self, x, w):
-        return run_kernel("conv2d_forward", x, w, *self.geometry)
+    def forward(self, x, w, b=None):
+        kernels = backend.kernels_for(x)
+        x, w = contiguous(self.xp, x, w)
+        return kernels.conv2d_forward(x, w, *self.geometry, bias=b)
+
+    def sizes(self, inputs, outputs):
+        """(the number of values of y, the shape of w), for flops()."""
+        return outputs[0].size, inputs[1].shape
 
     def backward(self, gy):
-        x, w = self.inputs
-        gx = Conv2dGradInput(*self.geometry, x.shape)(gy, w) if self.needs_input_grad[0] else None
-        gw = Conv2dGradWeight(*self.geometry, w.shape)(gy, x) if self.needs_input_grad[1] else None
-        return gx, gw
+        x, w = self.inputs[:2]
+        need = self.needs_input_grad
+        gx = Conv2dGradInput(*self.geometry, x.shape)(gy, w) if need[0] else None
+        gw = Conv2dGradWeight(*self.geometry, w.shape)(gy, x) if need[1] else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, sum(gy, (0, 2, 3)) if need[2] else None
 
 
 class Conv2dGradInput(_ConvOp):
@@ -173,7 +153,12 @@ class Conv2dGradInput(_ConvOp):
     """
 
     def forward(self, gy, w):
-        return run_kernel("conv2d_backward_input", gy, w, self.shape, *self.geometry)
+        kernels = backend.kernels_for(gy)
+        gy, w = contiguous(self.xp, gy, w)
+        return kernels.conv2d_backward_input(gy, w, self.shape, *self.geometry)
+
+    def sizes(self, inputs, outputs):
+        return inputs[0].size, inputs[1].shape
 
     def backward(self, ggx):
         gy, w = self.inputs
@@ -191,7 +176,12 @@ class Conv2dGradWeight(_ConvOp):
     """
 
     def forward(self, gy, x):
-        return run_kernel("conv2d_backward_weight", gy, x, self.shape, *self.geometry)
+        kernels = backend.kernels_for(gy)
+        gy, x = contiguous(self.xp, gy, x)
+        return kernels.conv2d_backward_weight(gy, x, self.shape, *self.geometry)
+
+    def sizes(self, inputs, outputs):
+        return inputs[0].size, self.shape
 
     def backward(self, ggw):
         gy, x = self.inputs
@@ -207,9 +197,9 @@ def _convolve(op, x, weight, bias, stride, padding, dilation, groups):
     both, extra = _padding_amounts(op, padding, weight.shape[2:], stride, dilation)
     if any(extra):  # "same" with an odd total: the extra row and column after
         x = pad_fn(x, (0, extra[1], 0, extra[0]))
-    _check_geometry(op, x.shape, weight.shape[2:], stride, both, dilation)
-    y = Conv2d(stride, both, dilation, groups)(x, weight)
-    return y if bias is None else y + reshape(bias, (1, -1, 1, 1))
+    check_conv(op, x.shape, weight.shape, stride, both, dilation, groups)
+    geometry = (stride, both, dilation, groups)
+    return Conv2d(*geometry)(x, weight) if bias is None else Conv2d(*geometry)(x, weight, bias)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -239,7 +229,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     both, extra = _padding_amounts(op, padding, weight.shape[2:], stride, dilation)
     if extra[0]:  # "same" with an odd total: the extra element on the right
         x = pad_fn(x, (0, 1))
-    _check_geometry(op, x.shape, weight.shape[2:], stride, both, dilation)
+    check_conv(op, x.shape, weight.shape, stride, both, dilation, groups)
     y = _convolve(op, unsqueeze(x, 2), unsqueeze(weight, 2), bias, (1,) + stride,
                   (0,) + both, (1,) + dilation, groups)
     y = squeeze(y, 2)

@@ -1,9 +1,9 @@
 """Matrix multiplication: 1-D, 2-D and batched with broadcasting, like `np.matmul`.
 
 For C = A @ B the gradients are dA = dC @ B^T and dB = A^T @ dC, each summed
-back over any batch dimensions that were broadcast. On the CPU with
-`set_kernels("numba")` the products run through minidl.kernels.matmul (a
-blocked numba GEMM you can read); otherwise through NumPy/BLAS or cuBLAS.
+back over any batch dimensions that were broadcast. The products themselves run
+in the kernel table's `matmul` (kernels/table.py): NumPy's BLAS by default, the
+readable numba GEMM with `set_kernels("numba")`, cuBLAS on the GPU.
 """
 import numpy as np
 
@@ -13,18 +13,8 @@ from .shape import reshape, sum_to, swapaxes
 
 
 def matmul_arrays(a, b):
-    """a @ b on raw arrays, through the numba kernel when it is selected and applies."""
-    xp = backend.get_array_module(a)
-    if (xp is np and backend.get_kernels() == "numba" and a.dtype == b.dtype
-            and a.dtype in (np.float32, np.float64) and a.ndim >= 2 and b.ndim >= 2):
-        from ..kernels import matmul as kernel
-        if a.ndim == 2 and b.ndim == 2:
-            return kernel.matmul_numba(a, b)
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        a3 = np.broadcast_to(a, batch + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
-        b3 = np.broadcast_to(b, batch + b.shape[-2:]).reshape((-1,) + b.shape[-2:])
-        return kernel.matmul_numba(a3, b3).reshape(batch + (a.shape[-2], b.shape[-1]))
-    return xp.matmul(a, b)
+    """a @ b on raw arrays, by the kernel table's matmul for the arrays' device."""
+    return backend.kernels_for(a).matmul(a, b)
 
 
 class MatMul(Function):
@@ -32,6 +22,10 @@ class MatMul(Function):
 
     def forward(self, a, b):
         return matmul_arrays(a, b)
+
+    def flops(self, inputs, outputs):
+        """For the profiler: a multiply and an add per term of every output's sum."""
+        return 2 * outputs[0].size * inputs[0].shape[-1]
 
     def backward(self, gy):
         a, b = self.inputs

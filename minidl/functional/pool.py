@@ -24,7 +24,8 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from .conv import as_tuple, check_batched, run_kernel
+from ..kernels.geometry import check_pool
+from .conv import as_tuple, check_batched, contiguous
 from .linalg import matmul
 from .shape import getitem, reshape, squeeze, swapaxes, unsqueeze
 
@@ -44,7 +45,8 @@ class MaxPool2d(_PoolOp):
     input element that was the maximum: kept as self.argmax."""
 
     def forward(self, x):
-        y, self.argmax = run_kernel("max_pool2d_forward", x, *self.geometry)
+        y, self.argmax = backend.kernels_for(x).max_pool2d_forward(
+            *contiguous(self.xp, x), *self.geometry)
         return y
 
     def backward(self, gy):
@@ -57,7 +59,8 @@ class MaxPool2dBackward(_PoolOp):
     Linear in gy; its own gradient reads ggx back at those same elements."""
 
     def forward(self, gy):
-        return run_kernel("max_pool2d_backward", gy, self.argmax, self.x_shape, *self.geometry)
+        return backend.kernels_for(gy).max_pool2d_backward(
+            *contiguous(self.xp, gy), self.argmax, self.x_shape, *self.geometry)
 
     def backward(self, ggx):
         n, c, h, w = self.x_shape
@@ -73,7 +76,7 @@ class AvgPool2d(_PoolOp):
     count_include_pad, divisor_override)."""
 
     def forward(self, x):
-        return run_kernel("avg_pool2d_forward", x, *self.geometry)
+        return backend.kernels_for(x).avg_pool2d_forward(*contiguous(self.xp, x), *self.geometry)
 
     def backward(self, gy):
         return AvgPool2dBackward(self.geometry, self.inputs[0].shape)(gy)
@@ -84,7 +87,8 @@ class AvgPool2dBackward(_PoolOp):
     is the average pooling of ggx."""
 
     def forward(self, gy):
-        return run_kernel("avg_pool2d_backward", gy, self.x_shape, *self.geometry)
+        return backend.kernels_for(gy).avg_pool2d_backward(*contiguous(self.xp, gy), self.x_shape,
+                                                            *self.geometry)
 
     def backward(self, ggx):
         return AvgPool2d(self.geometry)(ggx)
@@ -96,31 +100,15 @@ class AvgPool2dBackward(_PoolOp):
 def _window(op, x, spatial, kernel_size, stride, padding, dilation, ceil_mode):
     """(kernel, stride, padding, dilation) as tuples of `spatial` ints, after checking
     that every window has elements of the input x (.., C, *spatial dims)."""
-    from ..kernels.pool import pooled_size, window_in_padding
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
     kernel = as_tuple(kernel_size, spatial, "kernel_size", op)
     stride = kernel if stride is None else as_tuple(stride, spatial, "stride", op)
     padding = as_tuple(padding, spatial, "padding", op)
     dilation = as_tuple(dilation, spatial, "dilation", op)
-    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(f"{op}: kernel_size, stride and dilation must be >= 1 and padding "
-                         f">= 0, got kernel_size={kernel}, stride={stride}, padding={padding}, "
-                         f"dilation={dilation}")
-    if any(p > k // 2 for p, k in zip(padding, kernel)):
-        raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
-    size = x.shape[-spatial:]
-    axes = list(zip(size, kernel, stride, padding, dilation))
-    outs = [pooled_size(*axis, ceil_mode) for axis in axes]
-    if min(outs) < 1:
-        reach = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-        raise ValueError(f"{op}: a {'x'.join(map(str, reach))} window (kernel {kernel}, "
-                         f"dilation {dilation}) does not fit in the {'x'.join(map(str, size))} "
-                         f"input with padding {padding} (input shape {x.shape})")
-    if any(window_in_padding(*axis, out) for axis, out in zip(axes, outs)):
-        raise ValueError(f"{op}: with kernel {kernel}, stride {stride}, padding {padding} and "
-                         f"dilation {dilation}, a window of the {'x'.join(map(str, size))} "
-                         "input has all its taps in the padding")
+    lead = x.shape[:-spatial]  # (N, C) or, unbatched, (C,)
+    check_pool(op, (1,) * (2 - len(lead)) + lead + x.shape[-spatial:], kernel, stride, padding,
+               dilation, ceil_mode)
     return kernel, stride, padding, dilation
 
 

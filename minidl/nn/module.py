@@ -13,6 +13,11 @@ else follows: dotted names (`fc.weight`, as in PyTorch), `state_dict()`,
 `load_state_dict()`, moving to the GPU, switching train/eval mode.
 The containers `Sequential` and `ModuleList` are Modules whose submodules
 are named "0", "1", ...
+
+Calling a module runs `forward` between hooks, as in PyTorch: forward pre-hooks
+(they may change the arguments), forward hooks (they may change the output), and
+backward hooks, called with the gradients of the module's inputs and outputs
+(minidl/nn/hooks.py says how those are found).
 """
 import warnings
 from collections import OrderedDict, namedtuple
@@ -20,7 +25,8 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import RemovableHandle, Tensor
+from .hooks import HookedCall
 
 
 class Parameter(Tensor):
@@ -44,16 +50,6 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class RemovableHandle:
-    """Returned by `register_forward_hook`; `handle.remove()` unregisters the hook."""
-
-    def __init__(self, hooks, key):
-        self._hooks, self._key = hooks, key
-
-    def remove(self):
-        self._hooks.pop(self._key, None)
-
-
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -70,7 +66,9 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        for hooks in ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks",
+                      "_backward_hooks"):
+            object.__setattr__(self, hooks, OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------ registration
@@ -156,39 +154,97 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
+        """forward(*args, **kwargs) between the hooks (the order is PyTorch's): forward
+        pre-hooks, the inputs wrapped for the backward hooks, forward, forward hooks, the
+        outputs wrapped for the backward hooks. If anything raises, the forward hooks
+        registered with always_call=True that have not run yet run before it propagates."""
+        output, ran = None, set()
         try:
+            if self._forward_pre_hooks:
+                args, kwargs = self._run_forward_pre_hooks(args, kwargs)
+            hooked = None
+            if self._backward_hooks or self._backward_pre_hooks:
+                hooked = HookedCall(self, list(self._backward_hooks.values()),
+                                    list(self._backward_pre_hooks.values()))
+                args = hooked.wrap_inputs(args)
             output = self.forward(*args, **kwargs)
+            for key, (hook, with_kwargs, _) in list(self._forward_hooks.items()):
+                ran.add(key)
+                result = (hook(self, args, kwargs, output) if with_kwargs
+                          else hook(self, args, output))
+                if result is not None:
+                    output = result
+            if hooked is not None:
+                output = hooked.wrap_outputs(output)
+            return output
         except Exception:
-            self._run_hooks_after_an_error(args, kwargs)
+            self._run_hooks_after_an_error(args, kwargs, output, ran)
             raise
-        for hook, with_kwargs, _ in list(self._forward_hooks.values()):
-            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
-            if result is not None:
-                output = result
-        return output
 
-    def _run_hooks_after_an_error(self, args, kwargs):
-        """The always_call hooks run even when forward raised (with output None); an
-        error they raise is only warned about, so the first one is what the caller sees."""
-        for hook, with_kwargs, always_call in list(self._forward_hooks.values()):
-            if always_call:
+    def _run_forward_pre_hooks(self, args, kwargs):
+        """(args, kwargs) after every forward pre-hook: hook(module, args) may return new
+        args (a value that is not a tuple is the one argument); with_kwargs=True:
+        hook(module, args, kwargs) may return a pair (args, kwargs)."""
+        for hook, with_kwargs in list(self._forward_pre_hooks.values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"{type(self).__name__}: a forward pre-hook with "
+                                           "with_kwargs=True must return None or a tuple "
+                                           f"(new_args, new_kwargs), not {result!r}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        return args, kwargs
+
+    def _run_hooks_after_an_error(self, args, kwargs, output, ran):
+        """The always_call forward hooks that have not run, run after an error (with the
+        output so far, None if forward raised); an error they raise is only warned
+        about, so the first one is what the caller sees."""
+        for key, (hook, with_kwargs, always_call) in list(self._forward_hooks.items()):
+            if always_call and key not in ran:
                 try:
-                    hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+                    hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
                 except Exception as exc:  # noqa: BLE001
                     warnings.warn(f"{type(self).__name__}: a forward hook with always_call=True "
-                                  f"raised {exc!r} after forward raised", stacklevel=3)
+                                  f"raised {exc!r} after an error in the call", stacklevel=3)
+
+    # ------------------------------------------------------------------ hooks
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call `hook(module, args)` before every forward; it may return new args (a
+        non-tuple is the one argument). with_kwargs=True: `hook(module, args, kwargs)`,
+        which may return (new_args, new_kwargs). prepend=True runs it before the hooks
+        already there. Returns a handle with `.remove()`."""
+        return _add_hook(self._forward_pre_hooks, (hook, with_kwargs), prepend)
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
                               always_call=False):
-        """Call `hook(module, inputs, output)` after every forward (with_kwargs=True:
-        `hook(module, inputs, kwargs, output)`); a non-None return value replaces the
+        """Call `hook(module, args, output)` after every forward (with_kwargs=True:
+        `hook(module, args, kwargs, output)`); a non-None return value replaces the
         output. prepend=True runs it before the hooks already there; always_call=True
         runs it even when forward raises. Returns a handle with `.remove()`."""
-        key = max(self._forward_hooks, default=-1) + 1
-        self._forward_hooks[key] = (hook, with_kwargs, always_call)
-        if prepend:
-            self._forward_hooks.move_to_end(key, last=False)
-        return RemovableHandle(self._forward_hooks, key)
+        return _add_hook(self._forward_hooks, (hook, with_kwargs, always_call), prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call `hook(module, grad_output)` when the gradients of the module's outputs are
+        known, before they go into the module; a tuple it returns replaces them.
+        grad_output has one entry per output (None for one that is not a tensor, or that
+        no gradient reached). Returns a handle with `.remove()`."""
+        return _add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call `hook(module, grad_input, grad_output)` when the gradients of the module's
+        inputs are known; a tuple it returns replaces grad_input.
+
+        As in PyTorch: grad_input has one entry per positional argument (None where it
+        is not a tensor; keyword arguments are not included), grad_output one per output;
+        when no input requires grad, the hook is called with grad_input all None as soon
+        as grad_output is known. Change neither in place. Returns a handle with
+        `.remove()`."""
+        return _add_hook(self._backward_hooks, hook, prepend)
 
     # ------------------------------------------------------------------ walking the tree
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
@@ -344,7 +400,7 @@ class Module:
                 continue
             value = state[name]
             value = value.data if isinstance(value, Tensor) else value
-            shape = tuple(np.shape(value))
+            shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
             if shape != target.shape:
                 problems.append(f"{name} has shape {shape} in the state but "
                                 f"{target.shape} in the model")
@@ -410,6 +466,14 @@ class Module:
         extra = [self.extra_repr()] if self.extra_repr() else []
         body = "\n  ".join(extra + lines)
         return f"{type(self).__name__}(\n  {body}\n)"
+
+
+def _add_hook(hooks, entry, prepend):
+    """Put entry into the ordered dict of hooks, last (or first); its handle removes it."""
+    handle = RemovableHandle(hooks, entry)
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
 
 
 def _device_and_dtype(args, kwargs):

@@ -1,0 +1,2 @@
+"""keras.preprocessing: text (Tokenizer) and sequence (pad_sequences)."""
+from . import sequence, text
