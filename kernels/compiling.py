@@ -1,8 +1,8 @@
 """Compiling the numba kernels: say so once, cache the result, and compile ahead on request.
 
 numba compiles a kernel the first time it is called with new argument types, which
-takes seconds, and stores the machine code on disk (`cache=True`), so later runs load it
-in milliseconds. Without a word, a first run looks frozen; so the first compilation in a
+takes a while, and stores the machine code on disk (`cache=True`), so later runs only
+load it. Without a word, a first run looks frozen; so the first compilation in a
 process prints one line saying what is happening and where the cache is. numba keeps the
 cache beside the source (kernels/__pycache__) or, when that folder cannot be written (a
 read-only install), in the user's cache folder; NUMBA_CACHE_DIR chooses another place.

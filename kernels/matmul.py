@@ -40,7 +40,7 @@ multiplication", 2008; Van Zee and van de Geijn, "BLIS", 2015):
      by side along C's rows are what the CPU's prefetcher can stream.
 4. Threads. The blocks of C (batch item x columns) are independent tasks: `prange`
    hands them to the cores, each thread with its own packing buffers. Waking the
-   thread pool costs tens of microseconds, so a product of fewer than SERIAL_FLOPS
+   thread pool costs as much as a small product, so one of fewer than SERIAL_FLOPS
    runs on the calling thread; a small product is cut into narrower blocks (then
    into parts of its rows) so that every core gets some.
 
@@ -58,8 +58,8 @@ Two things that numba does not do by itself are done by short @intrinsic helpers
 Floating point: fastmath "contract" fuses each a * b + c into one FMA (one rounding
 instead of two). Each entry of C is summed over p in the plain order.
 
-Numba compiles a function the first time it is called with a given dtype (a few
-seconds); cache=True keeps the machine code in __pycache__ for later runs.
+Numba compiles a function the first time it is called with a given dtype (see
+kernels/compiling.py); cache=True keeps the machine code in __pycache__ for later runs.
 Importing this module compiles nothing.
 """
 import llvmlite.binding
@@ -68,6 +68,8 @@ import numpy as np
 from numba import carray, get_num_threads, get_thread_id, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from . import compiling  # noqa: F401 (the first compilation says so)
 
 FMA = {"contract"}       # fastmath flags: fuse multiply + add into one FMA (see above)
 
