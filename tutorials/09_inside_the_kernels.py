@@ -118,6 +118,9 @@ speedups = {name: gflops[name][k] / gflops["Python loops"][k] for name in ("numb
 print(f"at n = {n}: numba is {speedups['numba']:,.0f}x and BLAS {speedups['NumPy/BLAS']:,.0f}x "
       f"faster than the Python loops; one multiply-add in the loops takes "
       f"{2 / gflops['Python loops'][k]:.0f} ns")
+numba_over_blas = gflops["numba"][-1] / gflops["NumPy/BLAS"][-1]
+print(f"at n = {SIZES[-1]}: numba reaches {numba_over_blas:.0%} of BLAS's speed")
+RESULTS["numba_over_blas_largest"] = numba_over_blas
 RESULTS["matmul_sizes"] = list(SIZES)
 RESULTS["matmul_python_sizes"] = list(PYTHON_SIZES)
 RESULTS["matmul_gflops"] = gflops
@@ -168,7 +171,7 @@ save(fig, "09_matmul_gflops.png")
 # 4. threads over independent blocks of C (switched off here: one core).
 #
 # **BLAS** does all of that too, with inner loops written in assembly for this CPU family.
-# It stays ahead by a modest factor on large matrices.
+# It stays ahead on large matrices, by the factor printed above for the largest n.
 #
 # On small matrices both fall off: a 16 × 16 product is 8,192 operations, a few hundred
 # nanoseconds of arithmetic, and the fixed cost of a call (checking arguments, packing,
