@@ -1,6 +1,7 @@
 """Small helpers shared by the benchmark scripts: timing, JSON, markdown, bar charts.
 
     median_time(fn, repeat=7, warmup=1) -> seconds   median wall time of fn()
+    interleaved_medians(steps, rounds=9) -> {name: seconds}  the same, steps in turn
     write_json(path, obj)                            atomic: temp file + os.replace
     markdown_table(headers, rows) -> str             a GitHub-style table
     bar_chart(path, labels, series, ylabel, title)   grouped bars, saved as PNG

@@ -3,8 +3,12 @@
     python benchmarks/kernels.py          # prints markdown tables, writes
                                           # results/kernels.json and results/kernels.png
 
-- matmul: GFLOP/s (2*n^3 flops / seconds) for square float32 matrices; the pure
-  Python reference only at n = 128, since it runs ~1e6 times slower than BLAS.
+- matmul: GFLOP/s (2*m*k*n flops / seconds) of the numba GEMM against BLAS
+  (NumPy's matmul), both on one thread, timed in interleaved rounds (medians):
+  square n = 128 ... 2048 and the three products of an MLP layer (forward
+  x @ W.T, backward gy @ W and gy.T @ x), float32 and float64. It says whether
+  the goal (numba >= 70% of BLAS at n = 1024) is met, for each dtype. The pure Python
+  reference only at n = 128, since it is far slower.
 - conv2d forward + backward (input and weight gradients), x 64x16x28x28,
   w 32x16x3x3, padding 1: numba (im2col + blocked GEMM) vs numpy (im2col +
   np.matmul) vs PyTorch on the CPU (autograd backward).
@@ -12,9 +16,11 @@
 - compile: the first call of each numba kernel in a fresh process with an
   empty numba cache (compilation), and again with the cache filled (loading).
 
-PyTorch runs with as many threads as numba (torch.set_num_threads), so both
-use the same cores; when torch is not installed its columns say so. Every time
-is the median of several runs after a warm-up run. Importable: `run()` returns
+    python benchmarks/kernels.py --matmul # only the matmul table (prints, writes nothing)
+
+PyTorch (conv2d, pooling) runs with as many threads as numba (torch.set_num_threads),
+so both use the same cores; when torch is not installed its columns say so. Every
+time is the median of several runs after a warm-up run. Importable: `run()` returns
 the results dict without printing or writing anything.
 """
 import os
@@ -27,37 +33,70 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numba  # noqa: E402
 
-from benchmarks._report import (bar_chart, machine_info, markdown_table,  # noqa: E402
-                                median_time, torch_or_none, write_json)
+from benchmarks._report import (bar_chart, interleaved_medians,  # noqa: E402
+                                machine_info, markdown_table, median_time, torch_or_none,
+                                write_json)
 from minidl.kernels import conv, matmul, pool  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-MATMUL_SIZES = (256, 512, 1024, 2048)
+MATMUL_SIZES = (128, 512, 1024, 2048)
+MLP_BATCH, MLP_IN, MLP_OUT = 128, 784, 256
+GEMM_GOAL = (1024, 0.70)  # numba at n = 1024 reaches 70% of one-thread BLAS, each dtype
 REFERENCE_SIZE = 128
 CONV_X, CONV_W, CONV_GEOMETRY = (64, 16, 28, 28), (32, 16, 3, 3), ((1, 1), (1, 1), (1, 1))
 POOL_GEOMETRY = ((2, 2), (2, 2), (0, 0))
 NOT_INSTALLED = "not installed"
 
 
-def bench_matmul(torch):
+def _matmul_cases(rng, dtype):
+    """(name, a, b): square products, then an MLP layer's three, in the layouts the
+    layer hands over (W is (out, in); W.T and gy.T are transposed views)."""
+    def rand(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+    for n in MATMUL_SIZES:
+        yield f"n = {n}", rand(n, n), rand(n, n)
+    x, w, gy = rand(MLP_BATCH, MLP_IN), rand(MLP_OUT, MLP_IN), rand(MLP_BATCH, MLP_OUT)
+    yield f"MLP x @ W.T {x.shape} @ {w.T.shape}", x, w.T
+    yield f"MLP gy @ W {gy.shape} @ {w.shape}", gy, w
+    yield f"MLP gy.T @ x {gy.T.shape} @ {x.shape}", gy.T, x
+
+
+def bench_matmul():
+    """One thread each (numba and BLAS): GFLOP/s of every case, float32 and float64."""
+    from threadpoolctl import threadpool_limits
+
     rng = np.random.default_rng(0)
     rows = []
-    for n in MATMUL_SIZES:
-        a = rng.standard_normal((n, n), dtype=np.float32)
-        b = rng.standard_normal((n, n), dtype=np.float32)
-        flops = 2.0 * n ** 3
-        matmul.matmul_numba(a, b)  # compile (or load from cache) before timing
-        row = {"n": n,
-               "numba_gflops": flops / median_time(lambda: matmul.matmul_numba(a, b)) / 1e9,
-               "numpy_gflops": flops / median_time(lambda: a @ b) / 1e9}
-        if torch is not None:
-            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            row["torch_gflops"] = flops / median_time(lambda: ta @ tb) / 1e9
-        rows.append(row)
-    a = rng.standard_normal((REFERENCE_SIZE,) * 2, dtype=np.float32)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            for dtype in (np.float32, np.float64):
+                for name, a, b in _matmul_cases(rng, dtype):
+                    flops = 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
+                    rounds = int(np.clip(4e9 / flops, 9, 25))  # 9 or more, for the median
+                    seconds = interleaved_medians(
+                        {"numba": lambda: matmul.matmul_numba(a, b), "blas": lambda: a @ b},
+                        rounds)
+                    numba_s, blas_s = seconds["numba"], seconds["blas"]
+                    rows.append({"case": name, "dtype": np.dtype(dtype).name,
+                                 "numba_gflops": flops / numba_s / 1e9,
+                                 "blas_gflops": flops / blas_s / 1e9, "rounds": rounds})
+    finally:
+        numba.set_num_threads(threads)
+    a = rng.standard_normal((REFERENCE_SIZE,) * 2).astype(np.float32)
     reference = {"n": REFERENCE_SIZE, "gflops": 2.0 * REFERENCE_SIZE ** 3 / median_time(
         lambda: matmul.matmul_reference(a, a), repeat=3, warmup=0) / 1e9}
     return rows, reference
+
+
+def gemm_goal(rows, dtype):
+    """(ratio, met): numba / BLAS in the goal's case for dtype (a name), and whether it
+    reaches the goal."""
+    n, goal = GEMM_GOAL
+    row = next(r for r in rows if r["case"] == f"n = {n}" and r["dtype"] == dtype)
+    ratio = row["numba_gflops"] / row["blas_gflops"]
+    return ratio, ratio >= goal
 
 
 def _conv_kernels(suffix):
@@ -187,7 +226,7 @@ def run():
     torch = torch_or_none()
     if torch is not None:
         torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    matmul_rows, reference = bench_matmul(torch)
+    matmul_rows, reference = bench_matmul()
     return {"machine": machine_info(), "matmul": matmul_rows, "matmul_reference": reference,
             "conv2d": bench_conv(torch), "max_pool2d": bench_pool(torch),
             "compile": bench_compile()}
@@ -197,18 +236,31 @@ def _fmt(value):
     return NOT_INSTALLED if value is None else value
 
 
+def matmul_table(rows, reference):
+    """The matmul results as a markdown table and a line on the goal."""
+    cells = [(r["case"], r["dtype"], r["numba_gflops"], r["blas_gflops"],
+              f"{100 * r['numba_gflops'] / r['blas_gflops']:.0f}%") for r in rows]
+    cells.append((f"n = {reference['n']}, pure Python reference", "float32",
+                  reference["gflops"], "", ""))
+    n, goal = GEMM_GOAL
+    verdicts = []
+    for dtype in ("float32", "float64"):
+        ratio, met = gemm_goal(rows, dtype)
+        verdicts.append(f"{dtype} {'met' if met else 'NOT met'} ({ratio:.0%})")
+    return ("matmul on one thread (numba and BLAS alike), GFLOP/s (higher is better), "
+            "medians of interleaved rounds\n\n"
+            + markdown_table(["product", "dtype", "numba GEMM", "NumPy/BLAS", "numba / BLAS"],
+                             cells)
+            + f"\n\ngoal: numba >= {goal:.0%} of BLAS at n = {n}: " + ", ".join(verdicts))
+
+
 def tables(results):
     """The results as markdown tables, one string."""
     info = results["machine"]
     parts = [f"{info['cpu']}, {info['numba_threads']} numba threads "
              f"(PyTorch: the same number), numpy {info['numpy']}, numba {info['numba']}, "
              f"torch {info['torch']}"]
-    rows = [(r["n"], r["numba_gflops"], r["numpy_gflops"], _fmt(r.get("torch_gflops")),
-             f"{100 * r['numba_gflops'] / r['numpy_gflops']:.0f}%") for r in results["matmul"]]
-    ref = results["matmul_reference"]
-    rows.append((f"{ref['n']} (pure Python reference)", ref["gflops"], "", "", ""))
-    parts.append("matmul float32, GFLOP/s (higher is better)\n\n" + markdown_table(
-        ["n", "numba", "NumPy/BLAS", "PyTorch", "numba / BLAS"], rows))
+    parts.append(matmul_table(results["matmul"], results["matmul_reference"]))
     for key, title in [("conv2d", f"conv2d x {CONV_X}, w {CONV_W}, padding 1, float32"),
                        ("max_pool2d", f"max_pool2d 2x2 stride 2 on {(CONV_X[0], CONV_W[0]) + CONV_X[2:]}")]:
         res = results[key]
@@ -228,11 +280,11 @@ def chart(results, path):
     """One bar chart: each benchmark's speed relative to NumPy (NumPy = 1)."""
     labels, series = [], {"numba": [], "NumPy": [], "PyTorch": []}
     for r in results["matmul"]:
-        labels.append(f"matmul {r['n']}")
-        series["numba"].append(r["numba_gflops"] / r["numpy_gflops"])
-        series["NumPy"].append(1.0)
-        series["PyTorch"].append(r["torch_gflops"] / r["numpy_gflops"] if "torch_gflops" in r
-                                 else None)
+        if r["dtype"] == "float32" and r["case"].startswith("n = "):
+            labels.append(f"matmul {r['case'][4:]} (1 thread)")
+            series["numba"].append(r["numba_gflops"] / r["blas_gflops"])
+            series["NumPy"].append(1.0)
+            series["PyTorch"].append(None)
     for key in ("conv2d", "max_pool2d"):
         res = results[key]
         labels.append(f"{key} fwd+bwd")
@@ -245,6 +297,9 @@ def chart(results, path):
 
 
 def main():
+    if "--matmul" in sys.argv[1:]:
+        print(matmul_table(*bench_matmul()))
+        return
     results = run()
     write_json(os.path.join(RESULTS, "kernels.json"), results)
     chart(results, os.path.join(RESULTS, "kernels.png"))

@@ -1,8 +1,8 @@
 """Compiling the numba kernels: say so once, cache the result, and compile ahead on request.
 
 numba compiles a kernel the first time it is called with new argument types, which
-takes seconds, and stores the machine code on disk (`cache=True`), so later runs load it
-in milliseconds. Without a word, a first run looks frozen; so the first compilation in a
+takes a while, and stores the machine code on disk (`cache=True`), so later runs only
+load it. Without a word, a first run looks frozen; so the first compilation in a
 process prints one line saying what is happening and where the cache is. numba keeps the
 cache beside the source (kernels/__pycache__) or, when that folder cannot be written (a
 read-only install), in the user's cache folder; NUMBA_CACHE_DIR chooses another place.
@@ -60,6 +60,8 @@ def warm():
                 for right in (b, b.T.copy().T):
                     kernels.matmul(left, right)
             kernels.matmul(rand(2, 6, 5), rand(2, 5, 7))
+            big = rand(128, 128)                  # enough flops for the threads (SERIAL_FLOPS)
+            kernels.matmul(big, big)
             x = rand(2, 4, 7, 7)
             for groups, w in ((1, rand(6, 4, 3, 3)), (2, rand(6, 2, 3, 3))):
                 geometry = ((1, 1), (1, 1), (1, 1), groups)

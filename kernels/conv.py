@@ -35,8 +35,8 @@ Four versions, the same signatures:
   time, with numba moving the numbers and NumPy's BLAS multiplying them (why it
   is fast: the comment above those functions, at the end of this file).
 - `*_numba`: the same plan with numba: a parallel im2col/col2im and the blocked
-  GEMM from kernels/matmul.py. Measured (benchmarks/kernels.py) against a direct
-  seven-loop numba convolution it is several times faster: the direct loop's
+  GEMM from kernels/matmul.py. It is faster than a direct seven-loop numba
+  convolution (benchmarks/kernels.py measures both): the direct loop's
   innermost loop runs over only OW (28) outputs, too short to vectorize well,
   while the GEMM's innermost loop runs over OH*OW (784) columns.
 """
@@ -280,10 +280,9 @@ def conv2d_backward_input_numba(gy, w, x_shape, stride, padding, dilation, group
 
 
 def conv2d_backward_weight_numba(gy, x, w_shape, stride, padding, dilation, groups=1):
-    """dW[g] = sum_n dy[n, g] @ cols[n, g]^T. cols[n, g]^T is passed as a transposed view:
-    its columns are contiguous rows of cols, which the GEMM's inner-product kernel reads
-    directly. (Writing cols in transposed layout instead scattered im2col's stores and
-    made this slower.)"""
+    """dW[g] = sum_n dy[n, g] @ cols[n, g]^T. cols[n, g]^T is passed as a transposed view,
+    which the GEMM's packing reads in place. (Writing cols in transposed layout instead
+    scattered im2col's stores and made this slower.)"""
     oh, ow = _check("conv2d_backward_weight_numba", x.shape, w_shape, stride, padding,
                     dilation, groups, (gy.dtype, x.dtype))
     n, o, kh, kw = x.shape[0], w_shape[0], w_shape[2], w_shape[3]
@@ -307,7 +306,7 @@ def conv2d_backward_weight_numba(gy, x, w_shape, stride, padding, dilation, grou
 #    it goes out to memory and the products read it back from there; built for a
 #    few images at a time (about CHUNK_BYTES) into one buffer that every chunk
 #    reuses, it stays in the core's L2 cache, where OpenBLAS runs these products
-#    (a small O = 32 by a small K = 144) about 1.5x faster. A chunk's product
+#    (a small O = 32 by a small K = 144) faster than from memory. A chunk's product
 #    lands in NCHW order, y[n0:n1] (np.matmul batches over its images), so no pass
 #    puts the output back in order. The weight gradient builds each chunk's cols
 #    again rather than keeping the forward's: that is cheap in cache, while the

@@ -1,97 +1,85 @@
 """Matrix multiplication C = A @ B: a textbook triple loop, then a fast numba GEMM.
 
 Read `matmul_reference` first: three nested loops, one multiply-add each. It is
-correct and about a million times slower than BLAS, because every multiply-add
-pays for a trip through the Python interpreter.
+correct and very slow, because every multiply-add pays for a trip through the
+Python interpreter.
 
-`matmul_numba` does the same arithmetic, compiled, in the order the hardware
-likes. The ideas that make it fast, each measured on the 2-core AMD EPYC (Zen 3,
-AVX2 + FMA, 32 KiB L1 and 512 KiB L2 per core) this was written on, float32,
-one thread, against OpenBLAS on one thread (GFLOP/s, best of many runs):
+`matmul_numba` (and `gemm`, its batched form, which the conv kernels use) does the
+same arithmetic compiled, in the order the hardware likes. The plan is the one of
+GotoBLAS and BLIS (Goto and van de Geijn, "Anatomy of high-performance matrix
+multiplication", 2008; Van Zee and van de Geijn, "BLIS", 2015):
 
-1. Contiguous inner loop. The innermost loop walks along contiguous memory, so
-   LLVM turns it into AVX2 instructions that do 8 float32 multiply-adds at once.
-2. Register blocking. The core can do two vector multiply-adds (FMAs) per cycle
-   but load only two vectors, so every value loaded must serve several FMAs:
-   each kernel below computes a small block of C at once.
-3. Two kernels, because the best loop order depends on the memory layout.
-   - Outer products (`_kernel_3x4`), for B with contiguous rows (the backward
-     products gy @ W and gy.T @ x, attention's P @ V). The vectorized loop runs
-     along a row of B and 3 rows of C, updating them with 4 steps of p: each B
-     value loaded serves 3 FMAs, each C value loaded and stored gets 4, and the
-     12 values of A stay in registers (7 loads, 12 FMAs, 3 stores per vector).
-     C goes through memory at every 4th step: numba cannot tell LLVM that C
-     and B never overlap, so LLVM will not keep C in registers, and each call
-     pays a fixed cost to set up (large when rows are short: 32 or 64 wide).
-     n = 1024: 69 GFLOP/s (BLAS 88).
-   - Inner products (`_dot_3x3`), for A with contiguous rows and B with
-     contiguous columns, as in a layer's forward pass x @ W.T. The vectorized
-     loop runs along p with 9 running sums, C[i:i+3, j:j+3]: 6 loads for 9
-     FMAs, and the sums stay in registers from the first step to the last.
-     That takes one licence, fastmath "reassoc": each sum is kept as 8 partial
-     sums (one per vector lane), added up at the end. Before, such a B was
-     copied into row-major panels for the outer-product kernel:
-     (128, 784) @ (784, 256) went from 50 to 69 GFLOP/s (BLAS 84),
-     (128, 256) @ (256, 128) from 37 to 57 (BLAS 82), and
-     (128, 128) @ (128, 10) from 6 to 22 (BLAS 40): 10 columns are one vector
-     and two leftover lanes per outer-product row.
-   Adding up the partial sums is a fixed cost per 3 x 3 block of C, as the
-   set-up is per call of the outer-product kernel, so `gemm` takes inner
-   products when the layout allows and k >= n, outer products otherwise.
-   Copying an operand into the other layout would cost 0.5-1.5 ns per element
-   (a transposing copy, which numba does not vectorize), more than the
-   kernels' difference.
-4. Cache blocking and packing. A task works on a block of rows of A small
-   enough to stay in the L2 cache while it is reused. For outer products a
-   panel of B (KC rows x NC columns, 256 KiB) is copied into a contiguous
-   buffer, because rows of a wide B lie 4 KiB apart and crowd into a few
-   cache sets.
-5. No copies of A. A weight gradient gy.T @ x hands over a transposed A; the
-   outer-product kernel reads its 12 scalars per call straight from gy
-   instead of copying A first (the copy took 50 of 930 us on
-   (256, 128)^T @ (128, 784), 200 of 1900 us on attention's P^T @ dY).
-   With the index fix below: (256, 128)^T @ (128, 784) 69 -> 77 GFLOP/s
-   (BLAS 86), 128 x (64x64)^T @ (64x32) 23 -> 40 (BLAS 66).
-6. Threads. The tiles of C (rows x columns, per batch item) are independent,
-   so `prange` hands them to the cores, in equal blocks of rows. Waking the
-   thread pool costs tens of microseconds (milliseconds on a busy machine),
-   so a product of fewer than SERIAL_FLOPS runs the same tasks on the calling
-   thread.
+1. A micro-kernel that keeps a block of C in registers. The tile C[i:i+MR, j:j+NR]
+   (MR rows, NR columns: 6 x 32 float32 with AVX-512, see TILE_SHAPES) is a sum
+   over p of outer products A[i:i+MR, p] x B[p, j:j+NR]. Each step loads the NR
+   values of B (a few vector loads) and the MR values of A (each copied to every
+   lane of a vector), then does MR x NR / lanes fused multiply-adds (FMAs), each
+   into its own accumulator vector: enough independent FMAs to keep the FMA units
+   busy despite their latency, few enough loads for the load ports. The
+   accumulators stay in registers from the first step to the last, so C is read
+   and written once per pass over p, not once per step.
+2. Packing. A is copied into micro-panels of MR rows (for each p, the MR values
+   A[i:i+MR, p] side by side) and B into micro-panels of NR columns (for each p,
+   B[p, j:j+NR]). The micro-kernel then reads two contiguous streams whatever the
+   inputs' strides: C order, a transposed view and a slice with gaps all cost one
+   copy, and one compiled kernel serves them all. The last panels are padded with
+   zeros, so the micro-kernel always computes whole tiles; only the part inside C
+   is stored. Each piece is packed just before it is used, into a small buffer of
+   the thread's: written into the cache and read from there.
+3. Cache blocking. The loops around the micro-kernel, outermost first:
+   - jc: one task per block of NC columns; it packs its micro-panels of B first
+     (k x NC, at most SLAB_BYTES), which stay in the L2 or last-level cache;
+   - ic: rows in blocks of MC, so that the block of C stays in cache through all
+     the passes;
+   - pc: the depth k in passes of KC steps; each pass packs the block's slice of A
+     (MC x KC), which stays in the L2 cache, and one micro-panel of B (KC x NR)
+     stays in the L1 cache while the micro-kernel runs down a column of tiles;
+   - jr, ir: the tiles, down the columns (one micro-panel of B after another). A
+     shallow product (k below SHALLOW) goes along the rows instead: with few steps
+     per tile, storing the tiles costs more than reading B, and tiles stored side
+     by side along C's rows are what the CPU's prefetcher can stream.
+4. Threads. The blocks of C (batch item x columns) are independent tasks: `prange`
+   hands them to the cores, each thread with its own packing buffers. Waking the
+   thread pool costs as much as a small product, so one of fewer than SERIAL_FLOPS
+   runs on the calling thread; a small product is cut into narrower blocks (then
+   into parts of its rows) so that every core gets some.
 
-One numba detail matters as much as any of these: numba checks every index for
-a negative value (Python's wrap-around) unless LLVM can prove it is not, and a
-check left in the vectorized loop slows it down or stops vectorizing. So the
-kernels index views with loop variables that start at 0: `c[i, j0 + j]` made
-the first version 3x slower, and reading B as bp[p, j] with p counting from a
-pass's first row p0 (instead of slab[q, j], slab = bp[p0:p1], q from 0) made
-the outer-product kernel 1.4x slower on attention's 128 x (64x32 @ 32x64)
-(which now runs at 51 GFLOP/s, was 36; BLAS 63).
+Two things that numba does not do by itself are done by short @intrinsic helpers:
+- Registers. Accumulators in a NumPy array live on the heap, where LLVM cannot tell
+  that they never overlap A or B, so it would load and store every one at every
+  step. `_stack_tile` gives the tile memory in the function's stack frame instead;
+  LLVM sees that nothing else can reach it and keeps it in registers.
+- Vector width. On CPUs with AVX-512, LLVM prefers 256-bit vectors (512-bit ones
+  slowed the clock of the first such CPUs). A GEMM is the case the wide registers
+  were made for: twice the arithmetic per instruction. `_use_wide_vectors` lets
+  LLVM use them in the GEMM's functions only; where there are none, it changes
+  nothing.
 
-Floating point: both kernels use fastmath "contract", which fuses a * b + c
-into one FMA (one rounding instead of two). The outer-product kernel sums over
-p in the plain order; the inner-product kernel's 8 partial sums round like a
-pairwise sum, if anything more accurately (float64 error 4e-17 vs 2e-16 of
-sum |A||B| at k = 2000).
+Floating point: fastmath "contract" fuses each a * b + c into one FMA (one rounding
+instead of two). Each entry of C is summed over p in the plain order.
 
-Numba compiles a kernel the first time it is called with a given dtype (a few
-seconds each); cache=True keeps the machine code in __pycache__ for later runs.
+Numba compiles a function the first time it is called with a given dtype (see
+kernels/compiling.py); cache=True keeps the machine code in __pycache__ for later runs.
 Importing this module compiles nothing.
 """
+import llvmlite.binding
+import numba
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import carray, get_num_threads, get_thread_id, njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-# fastmath flags: fuse multiply + add into one FMA (see above); the inner-product kernel
-# may also reorder its sums, so that LLVM can keep vectors of partial sums in registers
-FMA = {"contract"}
-DOT_MATH = {"contract", "reassoc"}
+from . import compiling  # noqa: F401 (the first compilation says so)
 
-PANEL_BYTES = 2048       # NC: columns per packed panel of B: 512 float32 or 256 float64
-MAX_PANEL_BYTES = 4096   # a contiguous B up to this wide (1024 float32) is used unpacked
-SLAB_BYTES = 256 * 1024  # KC: rows of a panel per pass, so that KC x NC fills half the L2
-DOT_DEPTH_BYTES = 4096   # inner products: steps of p per pass (1024 float32, 512 float64)
-MC = 96                  # at most about this many rows of C per task
-TASKS_PER_THREAD = 4     # at least this many tasks per thread, so that no core idles
-SERIAL_FLOPS = 1 << 21   # products with fewer flops (~50 us on one core) skip the threads
+FMA = {"contract"}       # fastmath flags: fuse multiply + add into one FMA (see above)
+
+KC = 256                 # steps of p per pass: a micro-panel of B, KC x NR, fits in L1
+MC = 144                 # rows per block: its slice of A, MC x KC, fits in L2
+NC = 512                 # columns of C per task: its panels of B stay in cache
+SLAB_BYTES = 4 << 20     # at most this much of B per task (fewer columns when k is large)
+SHALLOW = 128            # passes of fewer steps store their tiles along C's rows
+TASKS_PER_THREAD = 4     # parallel: at least this many blocks per thread where possible
+SERIAL_FLOPS = 1 << 21   # products with fewer flops skip the threads
 
 
 # ----------------------------------------------------------------------------
@@ -100,9 +88,8 @@ SERIAL_FLOPS = 1 << 21   # products with fewer flops (~50 us on one core) skip t
 def matmul_reference(a, b):
     """C[i, j] = sum_p A[i, p] * B[p, j] for 2-D A (m, k) and B (k, n), in pure Python.
 
-    Sums in float64 and returns an array of A's dtype. Only for small sizes: n = 128
-    takes about a second.
-    """
+    - Sums in float64 and returns an array of A's dtype.
+    - Only for small sizes: n = 128 already takes a while."""
     a, b = np.asarray(a), np.asarray(b)
     _check_shapes("matmul_reference", a, b, batched=False)
     m, k = a.shape
@@ -119,284 +106,298 @@ def matmul_reference(a, b):
 
 
 # ----------------------------------------------------------------------------
-# fast, kernel 1: outer products, for B with contiguous rows
+# fast: the machine's vectors, and two things numba cannot say by itself
+# ----------------------------------------------------------------------------
+def _vector_bytes():
+    """The widest vector register of the CPU numba compiles for: 64 bytes with
+    AVX-512, 32 with AVX, else 16 (SSE, NEON)."""
+    features = numba.config.CPU_FEATURES
+    if features is None:
+        features = llvmlite.binding.get_host_cpu_features().flatten()
+    enabled = set(features.split(","))
+    return 64 if "+avx512f" in enabled else 32 if "+avx" in enabled else 16
+
+
+VECTOR_BYTES = _vector_bytes()
+
+# (MR, NR) of the register tile, by vector width in bytes and by itemsize. NR: 128 bytes
+# of a row. MR: rows enough that the tile has at least 64 entries (LLVM unrolls a smaller
+# j loop before its loop vectorizer sees it, and numba leaves LLVM's vectorizer of
+# unrolled code, SLP, off), and that the accumulators, MR x NR / lanes vectors, fit the
+# register file as well as they can: 32 vectors with AVX-512, 16 with AVX2 or SSE.
+TILE_SHAPES = {64: {4: (6, 32), 8: (6, 16)},
+               32: {4: (3, 32), 8: (4, 16)},
+               16: {4: (2, 32), 8: (4, 16)}}
+
+
+def tile_shape(dtype):
+    """(MR, NR): the rows and columns of C that the micro-kernel keeps in registers."""
+    return TILE_SHAPES[VECTOR_BYTES][np.dtype(dtype).itemsize]
+
+
+@intrinsic
+def _stack_tile(typingctx, like):
+    """A pointer to MR x NR values of like's dtype in the stack frame of the function
+    being compiled (where LLVM can keep them in registers; see the module docstring)."""
+    dtype = like.dtype
+    rows, cols = tile_shape(np.dtype(str(dtype)))
+
+    def codegen(context, builder, signature, args):
+        return cgutils.alloca_once(builder, context.get_value_type(dtype), size=rows * cols)
+    return types.CPointer(dtype)(like), codegen
+
+
+@intrinsic
+def _tile_shape(typingctx, like):
+    """(MR, NR) for like's dtype, as constants the compiler can unroll and vectorize with."""
+    shape = tile_shape(np.dtype(str(like.dtype)))
+
+    def codegen(context, builder, signature, args):
+        return context.make_tuple(builder, signature.return_type,
+                                  [context.get_constant(types.intp, n) for n in shape])
+    return types.UniTuple(types.intp, 2)(like), codegen
+
+
+@intrinsic
+def _use_wide_vectors(typingctx):
+    """Let LLVM use the widest vector registers in the function being compiled (see
+    the module docstring). These are LLVM's key="value" function attributes, which
+    llvmlite's attribute set does not know, hence set.add. min-legal-vector-width
+    keeps them wide when LLVM inlines the function into a caller without them."""
+    def codegen(context, builder, signature, args):
+        for attribute in ('"prefer-vector-width"="512"', '"min-legal-vector-width"="512"'):
+            set.add(builder.function.attributes, attribute)
+        return context.get_dummy_value()
+    return types.none(), codegen
+
+
+# ----------------------------------------------------------------------------
+# fast: the micro-kernel
+# ----------------------------------------------------------------------------
+@njit(fastmath=FMA, inline="always", cache=True)
+def _micro_kernel(a_panel, b_panel, c, i0, j0, overwrite):
+    """C[i0:i0+MR, j0:j0+NR] = (or +=, unless overwrite) a_panel.T @ b_panel.
+
+    - a_panel (kc, MR) and b_panel (kc, NR) are packed slices: A[i0:i0+MR, p] and
+      B[p, j0:j0+NR] at each step p.
+    - The MR x NR sums stay in registers: the r loop is unrolled, the j loop becomes
+      a few vector FMAs per row."""
+    acc = carray(_stack_tile(a_panel), _tile_shape(a_panel))
+    acc[:] = 0
+    mr, nr = acc.shape
+    for p in range(a_panel.shape[0]):
+        a = a_panel[p]
+        for j in range(nr):
+            b = b_panel[p, j]
+            for r in range(mr):
+                acc[r, j] += a[r] * b
+    _store_tile(acc, c, i0, j0, overwrite)
+
+
+@njit(inline="always", cache=True)
+def _store_tile(acc, c, i0, j0, overwrite):
+    """C[i0:, j0:] = (or +=) acc, cut to the part of the tile that lies inside C.
+
+    - A whole tile is stored with loops of constant length (the tile's shape), which
+      compile to vector moves; only the tiles at C's edges take the general loops."""
+    rows, cols = min(acc.shape[0], c.shape[0] - i0), min(acc.shape[1], c.shape[1] - j0)
+    if rows == acc.shape[0] and cols == acc.shape[1]:
+        _store_rows(acc, c, i0, j0, acc.shape[0], acc.shape[1], overwrite)
+    else:
+        _store_rows(acc, c, i0, j0, rows, cols, overwrite)
+
+
+@njit(inline="always", cache=True)
+def _store_rows(acc, c, i0, j0, rows, cols, overwrite):
+    """C[i0:i0+rows, j0:j0+cols] = (or +=) acc[:rows, :cols]."""
+    for r in range(rows):
+        c_row = c[i0 + r, j0:j0 + cols]  # a row view: indices from 0 need no sign check
+        if overwrite:
+            for j in range(cols):
+                c_row[j] = acc[r, j]
+        else:
+            for j in range(cols):
+                c_row[j] += acc[r, j]
+
+
+# ----------------------------------------------------------------------------
+# fast: packing A and B into micro-panels
 # ----------------------------------------------------------------------------
 @njit(inline="always", cache=True)
-def _a4(a, a_t, i, p):
-    """A[i, p:p+4] as four scalars, where `a` holds A itself, or its transpose when a_t
-    (a weight gradient gy.T @ x hands over gy as it is, with no transposing copy)."""
-    if a_t:
-        return a[p, i], a[p + 1, i], a[p + 2, i], a[p + 3, i]
-    return a[i, p], a[i, p + 1], a[i, p + 2], a[i, p + 3]
+def _copy_panel(x, x_t, p0, j0, out, width, cols):
+    """out[p, j] = M[p0 + p, j0 + j] for j < cols, and 0 for cols <= j < width, where M
+    is x, or x.T when x_t.
+
+    - For A, width is the constant MR: a whole panel copies in loops of constant
+      length, which compile to straight moves (B's rows are long enough for vector
+      loops anyway); the last panel, cut short, copies its cols and adds zeros."""
+    if cols == width:
+        _copy_columns(x, x_t, p0, j0, out, width)
+    else:
+        _copy_columns(x, x_t, p0, j0, out, cols)
+        out[:, cols:] = 0
 
 
 @njit(inline="always", cache=True)
-def _a1(a, a_t, i, p):
-    """A[i, p], stored as A or as its transpose (see _a4)."""
-    return a[p, i] if a_t else a[i, p]
+def _copy_columns(x, x_t, p0, j0, out, cols):
+    """out[:, :cols] = M[p0:p0 + depth, j0:j0 + cols] (see _copy_panel), reading along
+    the rows of x, which are contiguous.
+
+    - When x_t, each row of x is a column of M: 8 of them are read side by side, so
+      that every step writes 8 neighbours of out rather than 1 (a transposing copy)."""
+    depth = out.shape[0]
+    if x_t:
+        whole = cols - cols % 8
+        for j in range(0, whole, 8):
+            rows = x[j0 + j:j0 + j + 8, p0:p0 + depth]
+            for p in range(depth):
+                for g in range(8):
+                    out[p, j + g] = rows[g, p]
+        for j in range(whole, cols):
+            source = x[j0 + j, p0:p0 + depth]
+            for p in range(depth):
+                out[p, j] = source[p]
+    else:
+        for p in range(depth):
+            source, target = x[p0 + p, j0:j0 + cols], out[p]
+            for j in range(cols):
+                target[j] = source[j]
 
 
-@njit(fastmath=FMA, inline="always", cache=True)
-def _kernel_3x4(x0, x1, x2, slab, q, c0, c1, c2):
-    """Rows i, i+1, i+2 of C (the views c0, c1, c2) += A[i:i+3, p:p+4] @ B[p:p+4, :],
-    where x0, x1, x2 are A[i + r, p:p+4], 4 scalars each, and B[p + s] is slab[q + s].
+@njit(cache=True)
+def _pack_a(a, a_t, a_block, depth, ip0, ip1, p0):
+    """a_block[ip - ip0, p, r] = A[ip * MR + r, p0 + p] for the panels ip0 <= ip < ip1
+    and p < depth, zeros past A's last row.
 
-    The 12 values of A sit in registers; the j loop is vectorized."""
-    a00, a01, a02, a03 = x0
-    a10, a11, a12, a13 = x1
-    a20, a21, a22, a23 = x2
-    for j in range(c0.shape[0]):
-        b0, b1, b2, b3 = slab[q, j], slab[q + 1, j], slab[q + 2, j], slab[q + 3, j]
-        y0 = c0[j] + a00 * b0 + a01 * b1 + a02 * b2 + a03 * b3
-        y1 = c1[j] + a10 * b0 + a11 * b1 + a12 * b2 + a13 * b3
-        y2 = c2[j] + a20 * b0 + a21 * b1 + a22 * b2 + a23 * b3
-        # storing after all loads tells LLVM the B values need not be reloaded
-        c0[j] = y0
-        c1[j] = y1
-        c2[j] = y2
+    - `a` is A (m, k), or A's transpose (k, m) when a_t (a weight gradient gy.T @ x
+      hands over gy itself), C-contiguous either way."""
+    m = a.shape[1] if a_t else a.shape[0]
+    mr = _tile_shape(a_block)[0]
+    for ip in range(ip0, ip1):
+        _copy_panel(a, not a_t, p0, ip * mr, a_block[ip - ip0, :depth], mr, min(mr, m - ip * mr))
 
 
-@njit(fastmath=FMA, inline="always", cache=True)
-def _kernel_1x4(x0, slab, q, c0):
-    """Row i of C += A[i, p:p+4] @ B[p:p+4, :]: for the 1 or 2 rows left over after
-    the groups of 3 (4 FMAs per load and store of C, still well vectorized)."""
-    a0, a1, a2, a3 = x0
-    for j in range(c0.shape[0]):
-        c0[j] += a0 * slab[q, j] + a1 * slab[q + 1, j] + a2 * slab[q + 2, j] + a3 * slab[q + 3, j]
+@njit(cache=True)
+def _pack_b(b, b_t, slab, slot, panel):
+    """slab[q, slot, p, j] = B[q * kc + p, panel * NR + j], zeros past B's last column.
+
+    - `b` is B (k, n), or B's transpose (n, k) when b_t (a layer's x @ W.T hands
+      over W itself), C-contiguous either way."""
+    passes, _, kc, nr = slab.shape
+    k, n = (b.shape[1], b.shape[0]) if b_t else (b.shape[0], b.shape[1])
+    j0 = panel * nr
+    for q in range(passes):
+        out = slab[q, slot, :min(kc, k - q * kc)]
+        _copy_panel(b, b_t, q * kc, j0, out, nr, min(nr, n - j0))
 
 
-@njit(fastmath=FMA, inline="always", cache=True)
-def _kernel_3x1(a0, a1, a2, brow, c0, c1, c2):
-    """Rows i, i+1, i+2 of C += A[i:i+3, p] * B[p, :]: for the last k % 4 steps."""
-    for j in range(c0.shape[0]):
-        b = brow[j]
-        y0, y1, y2 = c0[j] + a0 * b, c1[j] + a1 * b, c2[j] + a2 * b
-        c0[j] = y0
-        c1[j] = y1
-        c2[j] = y2
+# ----------------------------------------------------------------------------
+# fast: the blocks of C, one task each, and the loops around the micro-kernel
+# ----------------------------------------------------------------------------
+@njit(inline="always", cache=True)
+def _block(index, nblocks, size):
+    """(start, stop) of the index-th of nblocks near-equal parts of range(size)."""
+    return index * size // nblocks, (index + 1) * size // nblocks
 
 
-@njit(fastmath=FMA, inline="always", cache=True)
-def _kernel_1x1(alpha, brow, c0):
-    """Row of C += alpha * a row of B: the last k % 4 steps of the last rows."""
-    for j in range(c0.shape[0]):
-        c0[j] += alpha * brow[j]
+@njit(cache=True)
+def _block_task(task, a, a_t, b, b_t, a_block, slab, c, k, row_splits, col_blocks,
+                along_rows):
+    """One block of C (batch, m, n) = A @ B: a batch item, a block of columns, and all
+    rows (or one of row_splits parts of them, when the threads need more tasks).
+
+    - Packs the block's columns of B, every pass, into slab; then goes through the
+      rows in blocks of as many panels as a_block holds, each through every pass
+      (so that the block of C stays in cache from the first pass to the last),
+      packing A's slice of the pass into a_block just before it is used.
+    - a_block and slab are this thread's: packed data is written into the cache and
+      read from there. B is read from memory once, A once per block of columns."""
+    nbatch, m, n = c.shape
+    mc_panels, kc, mr = a_block.shape
+    nr = slab.shape[3]
+    item, rest = task // (row_splits * col_blocks), task % (row_splits * col_blocks)
+    col_block, row_split = rest // row_splits, rest % row_splits
+    ip0, ip1 = _block(row_split, row_splits, -(-m // mr))
+    jp0, jp1 = _block(col_block, col_blocks, -(-n // nr))
+    ai = a[0] if a.shape[0] == 1 else a[item]
+    bi = b[0] if b.shape[0] == 1 else b[item]
+    for jp in range(jp0, jp1):
+        _pack_b(bi, b_t, slab, jp - jp0, jp)
+    for ic in range(ip0, ip1, mc_panels):
+        ic1 = min(ip1, ic + mc_panels)
+        for q in range(slab.shape[0]):
+            depth = min(kc, k - q * kc)
+            _pack_a(ai, a_t, a_block, depth, ic, ic1, q * kc)
+            _compute_pass(a_block, slab[q], depth, c[item], ic, ic1, jp0, jp1, q == 0,
+                          along_rows)
 
 
 @njit(fastmath=FMA, cache=True)
-def _update_tile(a, a_t, bp, c, i0, i1, j0, w, p0, p1):
-    """C[i0:i1, j0:j0+w] += A[i0:i1, p0:p1] @ bp[p0:p1, :w].
+def _compute_pass(a_block, b_block, depth, c, ip0, ip1, jp0, jp1, overwrite, along_rows):
+    """C[rows of panels ip0:ip1, columns of panels jp0:jp1] = (or +=, unless overwrite)
+    one pass of A @ B: depth steps, from a_block[ip - ip0] and b_block[jp - jp0].
 
-    bp is one packed panel of B; rows go 3 at a time through the 3x4 kernel. The
-    kernels read B from the slab bp[p0:p1] with row indices q counted from 0: with
-    p counted from p0, numba's negative-index check on bp[p, j] stays in the
-    vectorized loop (30% slower on attention's 64x32 @ 32x64). They take the width
-    from the C row views: slicing bp to :w would make numba forget that its rows are
-    contiguous, and stop vectorizing."""
-    slab = bp[p0:p1]
-    k4 = (p1 - p0) // 4 * 4  # the kernels take p in steps of 4; then the rest
-    rest = bp[p0 + k4:p1]
-    i = i0
-    while i < i1:
-        if i + 3 <= i1:
-            c0, c1, c2 = c[i, j0:j0 + w], c[i + 1, j0:j0 + w], c[i + 2, j0:j0 + w]
-            for q in range(0, k4, 4):
-                p = p0 + q
-                _kernel_3x4(_a4(a, a_t, i, p), _a4(a, a_t, i + 1, p), _a4(a, a_t, i + 2, p),
-                            slab, q, c0, c1, c2)
-            for q in range(rest.shape[0]):
-                p = p0 + k4 + q
-                _kernel_3x1(_a1(a, a_t, i, p), _a1(a, a_t, i + 1, p), _a1(a, a_t, i + 2, p),
-                            rest[q], c0, c1, c2)
-            i += 3
+    - Tile order: down the columns (jr outside ir) keeps one panel of B in the L1
+      cache for a whole column of tiles; along the rows (ir outside jr) stores tile
+      after tile side by side in C's rows, which the CPU prefetches. Passes of few
+      steps (along_rows) are bound by storing C, deep ones by reading B."""
+    _use_wide_vectors()
+    mr, nr = a_block.shape[2], b_block.shape[2]
+    rows, cols = ip1 - ip0, jp1 - jp0
+    for tile in range(rows * cols):
+        if along_rows:
+            i, j = tile // cols, tile % cols
         else:
-            c0 = c[i, j0:j0 + w]
-            for q in range(0, k4, 4):
-                _kernel_1x4(_a4(a, a_t, i, p0 + q), slab, q, c0)
-            for q in range(rest.shape[0]):
-                _kernel_1x1(_a1(a, a_t, i, p0 + k4 + q), rest[q], c0)
-            i += 1
-
-
-@njit(inline="always", cache=True)
-def _block(index, nblocks, size):
-    """(start, stop) of the index-th of nblocks near-equal parts of range(size), cut at
-    multiples of 3 (the kernels' groups of rows and columns), so that threads given the
-    same number of tasks get the same work."""
-    groups = (size + 2) // 3
-    return 3 * (index * groups // nblocks), min(size, 3 * ((index + 1) * groups // nblocks))
-
-
-@njit(cache=True)
-def _outer_task(task, a, a_t, panels, c, row_blocks, kc):
-    """One task of C (batch, m, n) = A @ B, with B given as packed panels (see
-    _pack_panels): one batch item x one of row_blocks blocks of rows x one panel.
-    Within it, passes of kc steps of p keep a kc x nc slab of the panel in cache while
-    all rows use it.
-
-    `a` is A (batch, m, k), or A's transpose (batch, k, m) when a_t; a batch of 1 is
-    shared by every batch item."""
-    npanels, k, nc = panels.shape[1], panels.shape[2], panels.shape[3]
-    m, n = c.shape[1], c.shape[2]
-    bi = task // (row_blocks * npanels)
-    i0, i1 = _block((task // npanels) % row_blocks, row_blocks, m)
-    q = task % npanels
-    ai = a[0] if a.shape[0] == 1 else a[bi]
-    j0 = q * nc
-    width = min(nc, n - j0)
-    c[bi, i0:i1, j0:j0 + width] = 0  # here, not by np.zeros: the tile is about to be used
-    for p0 in range(0, k, kc):
-        _update_tile(ai, a_t, panels[bi, q], c[bi], i0, i1, j0, width, p0, min(k, p0 + kc))
+            i, j = tile % rows, tile // rows
+        _micro_kernel(a_block[i, :depth], b_block[j, :depth], c, (ip0 + i) * mr,
+                      (jp0 + j) * nr, overwrite)
 
 
 @njit(parallel=True, cache=True)
-def _outer_parallel(a, a_t, panels, c, row_blocks, kc, ntasks):
-    """All outer-product tasks, shared among the threads by prange."""
-    for task in prange(ntasks):
-        _outer_task(task, a, a_t, panels, c, row_blocks, kc)
+def _gemm_parallel(a, a_t, b, b_t, a_blocks, slabs, c, k, row_splits, col_blocks, along_rows):
+    """Every block of C, shared among the threads by prange; a_blocks and slabs hold
+    one packing buffer of each kind per thread."""
+    for task in prange(c.shape[0] * row_splits * col_blocks):
+        thread = get_thread_id()
+        _block_task(task, a, a_t, b, b_t, a_blocks[thread], slabs[thread], c, k, row_splits,
+                    col_blocks, along_rows)
 
 
 @njit(cache=True)
-def _outer_serial(a, a_t, panels, c, row_blocks, kc, ntasks):
-    """All outer-product tasks on the calling thread: for products too small to pay for
-    waking the thread pool (tens of microseconds, far more on a busy machine)."""
-    for task in range(ntasks):
-        _outer_task(task, a, a_t, panels, c, row_blocks, kc)
-
-
-def _pack_panels(b):
-    """B (batch, k, n), any strides -> panels (batch, n_panels, k, nc), each panel
-    holding nc consecutive columns of B with contiguous rows of nc values.
-
-    A C-contiguous B no wider than MAX_PANEL_BYTES is already one panel: no copy.
-    Otherwise the copy is one strided NumPy assignment per panel group; the last
-    panel's columns past n are left uninitialized and never read."""
-    nbatch, k, n = b.shape
-    if b.flags.c_contiguous and n <= MAX_PANEL_BYTES // b.dtype.itemsize:
-        return b.reshape(nbatch, 1, k, n)
-    nc = min(n, PANEL_BYTES // b.dtype.itemsize)
-    full, rest = divmod(n, nc)
-    panels = np.empty((nbatch, full + (rest > 0), k, nc), dtype=b.dtype)
-    # (batch, k, full*nc) -> (batch, k, full, nc) -> (batch, full, k, nc)
-    panels[:, :full] = b[:, :, :full * nc].reshape(nbatch, k, full, nc).transpose(0, 2, 1, 3)
-    if rest:
-        panels[:, full, :, :rest] = b[:, :, full * nc:]
-    return panels
+def _gemm_serial(a, a_t, b, b_t, a_blocks, slabs, c, k, row_splits, col_blocks, along_rows):
+    """The same on the calling thread, for products too small to wake the threads."""
+    for task in range(c.shape[0] * row_splits * col_blocks):
+        _block_task(task, a, a_t, b, b_t, a_blocks[0], slabs[0], c, k, row_splits,
+                    col_blocks, along_rows)
 
 
 # ----------------------------------------------------------------------------
-# fast, kernel 2: inner products, for A with contiguous rows and B with contiguous columns
+# gemm: lay the operands out, choose the blocks, run
 # ----------------------------------------------------------------------------
-@njit(fastmath=DOT_MATH, inline="always", cache=True)
-def _dot_3x3(a0, a1, a2, b0, b1, b2):
-    """The nine dot products of rows a0, a1, a2 of A with rows b0, b1, b2 of B^T (the
-    columns of B), all 1-D views of the same length.
-
-    Each step loads 3 + 3 values and does 9 multiply-adds; the p loop is vectorized
-    with 8 partial sums per dot product, all nine kept in registers."""
-    s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = a0.dtype.type(0)
-    for p in range(a0.shape[0]):
-        x0, x1, x2 = a0[p], a1[p], a2[p]
-        y0, y1, y2 = b0[p], b1[p], b2[p]
-        s00 += x0 * y0
-        s01 += x0 * y1
-        s02 += x0 * y2
-        s10 += x1 * y0
-        s11 += x1 * y1
-        s12 += x1 * y2
-        s20 += x2 * y0
-        s21 += x2 * y1
-        s22 += x2 * y2
-    return s00, s01, s02, s10, s11, s12, s20, s21, s22
+def _blocks(nbatch, a_panels, b_panels, k, dtype, serial):
+    """(col_blocks, row_splits): blocks of at most NC columns, fewer when their slab of
+    B (k x width) would pass SLAB_BYTES; when the threads run, narrower blocks, then
+    rows split, until each thread has TASKS_PER_THREAD (where the shape allows)."""
+    nr = tile_shape(dtype)[1]
+    width = min(NC // nr, SLAB_BYTES // (k * nr * np.dtype(dtype).itemsize))
+    col_blocks, row_splits = -(-b_panels // max(1, width)), 1  # a ceil division
+    want = 1 if serial else TASKS_PER_THREAD * get_num_threads()
+    if nbatch * col_blocks < want:
+        col_blocks = min(b_panels, -(-want // nbatch))
+    if nbatch * col_blocks < want:
+        row_splits = min(a_panels, -(-want // (nbatch * col_blocks)))
+    return col_blocks, row_splits
 
 
-@njit(fastmath=DOT_MATH, cache=True)
-def _dot_tile(a, bt, c, i0, i1, j0, j1, p0, p1):
-    """C[i0:i1, j0:j1] += A[i0:i1, p0:p1] @ B[p0:p1, j0:j1], with bt = B^T (rows of bt
-    are columns of B) and a, bt both C-contiguous, 3 x 3 dot products at a time.
+def _as_contiguous(x):
+    """(x or its transpose, C-contiguous; whether it is the transpose), read-only.
 
-    The 3 columns of B stay in the L1 cache while all rows of A stream past them. A
-    group of fewer than 3 rows or columns at the edge repeats its last one (the repeats
-    are computed and thrown away), so that one kernel serves every shape."""
-    ilast, jlast = i1 - 1, j1 - 1
-    for j in range(j0, j1, 3):
-        b0, b1, b2 = bt[j, p0:p1], bt[min(j + 1, jlast), p0:p1], bt[min(j + 2, jlast), p0:p1]
-        for i in range(i0, i1, 3):
-            s = _dot_3x3(a[i, p0:p1], a[min(i + 1, ilast), p0:p1], a[min(i + 2, ilast), p0:p1],
-                         b0, b1, b2)
-            if i + 3 <= i1 and j + 3 <= j1:
-                _add_3x3(c, i, j, s)
-            else:
-                for r in range(min(3, i1 - i)):
-                    for q in range(min(3, j1 - j)):
-                        c[i + r, j + q] += s[3 * r + q]
-
-
-@njit(inline="always", cache=True)
-def _add_3x3(c, i, j, s):
-    """C[i:i+3, j:j+3] += s (9 sums, row by row), written out: indexing the tuple s
-    with a loop variable would cost a branch per element."""
-    c0, c1, c2 = c[i, j:j + 3], c[i + 1, j:j + 3], c[i + 2, j:j + 3]
-    c0[0] += s[0]
-    c0[1] += s[1]
-    c0[2] += s[2]
-    c1[0] += s[3]
-    c1[1] += s[4]
-    c1[2] += s[5]
-    c2[0] += s[6]
-    c2[1] += s[7]
-    c2[2] += s[8]
-
-
-@njit(cache=True)
-def _dot_task(task, a, bt, c, row_blocks, col_blocks, kc):
-    """One task of C (batch, m, n) = A @ B: one batch item x one of row_blocks blocks of
-    rows x one of col_blocks blocks of columns, in passes of kc steps of p (so that 3
-    rows of A and 3 of B^T fit in the L1 cache).
-
-    A is (batch, m, k) and bt = B^T (batch, n, k); a batch of 1 is shared by every item."""
-    nbatch, m, n = c.shape
-    k = a.shape[2]
-    bi = task // (row_blocks * col_blocks)
-    i0, i1 = _block((task // col_blocks) % row_blocks, row_blocks, m)
-    j0, j1 = _block(task % col_blocks, col_blocks, n)
-    ai = a[0] if a.shape[0] == 1 else a[bi]
-    bti = bt[0] if bt.shape[0] == 1 else bt[bi]
-    ci = c[bi]
-    ci[i0:i1, j0:j1] = 0  # here, not by np.zeros: the tile is about to be used
-    for p0 in range(0, k, kc):
-        _dot_tile(ai, bti, ci, i0, i1, j0, j1, p0, min(k, p0 + kc))
-
-
-@njit(parallel=True, cache=True)
-def _dot_parallel(a, bt, c, row_blocks, col_blocks, kc, ntasks):
-    """All inner-product tasks, shared among the threads by prange."""
-    for task in prange(ntasks):
-        _dot_task(task, a, bt, c, row_blocks, col_blocks, kc)
-
-
-@njit(cache=True)
-def _dot_serial(a, bt, c, row_blocks, col_blocks, kc, ntasks):
-    """All inner-product tasks on the calling thread (see SERIAL_FLOPS)."""
-    for task in range(ntasks):
-        _dot_task(task, a, bt, c, row_blocks, col_blocks, kc)
-
-
-# ----------------------------------------------------------------------------
-# gemm: pick the kernel for the layout, split C into tasks
-# ----------------------------------------------------------------------------
-def _tasks_wanted(small):
-    """How many tasks to split a product into, at least: TASKS_PER_THREAD per thread,
-    so that no core idles while another finishes; 1 when the tasks run serially."""
-    threads = 1 if small else get_num_threads()
-    return 1 if threads == 1 else TASKS_PER_THREAD * threads
-
-
-def _row_blocks(m, other_tasks, want):
-    """How many blocks to cut the rows of C into: enough that no block has more than MC
-    rows (its rows of A stay in the L2 cache) and that, with other_tasks blocks of
-    batch items and columns, there are `want` tasks; no block smaller than 3 rows."""
-    return min(-(-m // 3), max(-(-m // MC), -(-want // other_tasks)))  # ceil divisions
+    - A transposed view is read in place; any other layout is copied (the panels
+      are a copy anyway; this one only saves compiling a kernel per layout)."""
+    xt = x.transpose(0, 2, 1)
+    if xt.flags.c_contiguous and not x.flags.c_contiguous:
+        return _read_only(xt), True
+    return _read_only(np.ascontiguousarray(x)), False
 
 
 def _read_only(x):
@@ -408,66 +409,37 @@ def _read_only(x):
     return view
 
 
-def _gemm_inner(a, bt, small):
-    """C = A @ B through the inner-product kernel, for C-contiguous A (batch, m, k) and
-    bt = B^T (batch, n, k)."""
-    nbatch, m, n = max(a.shape[0], bt.shape[0]), a.shape[1], bt.shape[1]
-    c = np.empty((nbatch, m, n), dtype=a.dtype)
-    kc = DOT_DEPTH_BYTES // a.dtype.itemsize
-    # columns are split only when rows alone cannot make enough tasks (small m)
-    want = _tasks_wanted(small)
-    col_blocks = min(-(-n // 3), -(-want // (nbatch * -(-m // 3))))
-    row_blocks = _row_blocks(m, nbatch * col_blocks, want)
-    ntasks = nbatch * row_blocks * col_blocks
-    (_dot_serial if small else _dot_parallel)(_read_only(a), _read_only(bt), c, row_blocks,
-                                              col_blocks, kc, ntasks)
-    return c
-
-
-def _gemm_outer(a, a_t, b, small):
-    """C = A @ B through the outer-product kernel: `a` is A (batch, m, k), or A's
-    transpose (batch, k, m) when a_t, C-contiguous either way; B any strides."""
-    panels = _pack_panels(b)
-    nbatch, npanels, k, nc = panels.shape
-    m = a.shape[2] if a_t else a.shape[1]
-    c = np.empty((nbatch, m, b.shape[2]), dtype=a.dtype)
-    kc = max(4, SLAB_BYTES // (nc * a.dtype.itemsize) // 4 * 4)
-    row_blocks = _row_blocks(m, nbatch * npanels, _tasks_wanted(small))
-    ntasks = nbatch * row_blocks * npanels
-    (_outer_serial if small else _outer_parallel)(_read_only(a), a_t, _read_only(panels), c,
-                                                  row_blocks, kc, ntasks)
-    return c
-
-
 def gemm(a, b):
-    """C = A @ B for A (batch or 1, m, k) and B (batch or 1, k, n), same float dtype,
-    any strides; a batch of 1 is shared by every batch item of the other operand. The
-    building block that the conv kernels also use.
+    """C = A @ B for A (batch or 1, m, k) and B (batch or 1, k, n), any strides.
 
-    Inner products when A's rows and B's columns are contiguous and k >= n: adding up
-    the partial sums is a fixed cost per 3 x 3 block of C, as the overlap check is per
-    row pass of the outer-product kernel, so the kernel with the longer loop wins.
-    Outer products otherwise, reading A in place when it is the transpose of a
-    contiguous array (a weight gradient's gy.T)."""
+    - The same float dtype for both; a batch of 1 is shared by every batch item of
+      the other operand. Returns a new C-contiguous (batch, m, n) array.
+    - The building block that the conv kernels also use."""
     nbatch, m, k, n = max(a.shape[0], b.shape[0]), a.shape[1], a.shape[2], b.shape[2]
     if 0 in (nbatch, m, k, n):
         return np.zeros((nbatch, m, n), dtype=a.dtype)
-    small = 2 * nbatch * m * k * n < SERIAL_FLOPS
-    bt = b.transpose(0, 2, 1)
-    if a.flags.c_contiguous and bt.flags.c_contiguous and k >= n:
-        return _gemm_inner(a, bt, small)
-    if b.shape[0] < nbatch:  # the outer-product kernel shares only A
-        b = np.broadcast_to(b, (nbatch, k, n))
-    at = a.transpose(0, 2, 1)
-    if at.flags.c_contiguous and not a.flags.c_contiguous:
-        return _gemm_outer(at, True, b, small)
-    return _gemm_outer(np.ascontiguousarray(a), False, b, small)
+    mr, nr = tile_shape(a.dtype)
+    passes = -(-k // max(1, KC))  # ceil divisions
+    kc = -(-k // passes)          # near-equal passes, so that the packed panels waste little
+    a_panels, b_panels = -(-m // mr), -(-n // nr)
+    serial = 2 * nbatch * m * k * n < SERIAL_FLOPS or get_num_threads() == 1
+    col_blocks, row_splits = _blocks(nbatch, a_panels, b_panels, k, a.dtype, serial)
+    threads = 1 if serial else get_num_threads()
+    a_blocks = np.empty((threads, min(a_panels, max(1, MC // mr)), kc, mr), dtype=a.dtype)
+    slabs = np.empty((threads, passes, -(-b_panels // col_blocks), kc, nr), dtype=a.dtype)
+    c = np.empty((nbatch, m, n), dtype=a.dtype)
+    (a, a_t), (b, b_t) = _as_contiguous(a), _as_contiguous(b)
+    (_gemm_serial if serial else _gemm_parallel)(a, a_t, b, b_t, a_blocks, slabs, c, k,
+                                                 row_splits, col_blocks, kc < SHALLOW)
+    return c
 
 
 def matmul_numba(a, b):
-    """C = A @ B with the blocked numba GEMM. 2-D (m, k) @ (k, n) or batched
-    (B, m, k) @ (B, k, n); float32 or float64, the same for both; any strides.
-    Returns a new C-contiguous array of that dtype."""
+    """C = A @ B with the blocked numba GEMM.
+
+    - 2-D (m, k) @ (k, n), or batched (B, m, k) @ (B, k, n); float32 or float64, the
+      same for both; any strides.
+    - Returns a new C-contiguous array of that dtype."""
     a, b = np.asarray(a), np.asarray(b)
     _check_shapes("matmul_numba", a, b, batched=True)
     if a.ndim == 2:
@@ -477,7 +449,7 @@ def matmul_numba(a, b):
 
 def _shared_batch(x):
     """x (batch, rows, cols) -> x[:1] when every batch item is the same memory (a batch
-    axis of stride 0, as np.broadcast_to makes), so the GEMM reads it once."""
+    axis of stride 0, as np.broadcast_to makes), so the GEMM packs it once."""
     return x[:1] if x.shape[0] > 1 and x.strides[0] == 0 else x
 
 

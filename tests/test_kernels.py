@@ -6,7 +6,9 @@ every remainder path of the blocked code runs. Backward kernels are checked
 against the numpy path and against finite differences of the reference.
 Most of this file's run time is numba compiling the kernels (cached afterwards).
 """
+import os
 import pathlib
+import platform
 import subprocess
 import sys
 
@@ -63,21 +65,52 @@ def test_matmul_reference_is_the_definition(rng):
 @pytest.mark.parametrize("threads", ["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m, k, n", [(1, 1, 1), (2, 3, 1), (7, 5, 11), (13, 4, 29), (4, 37, 2)])
-def test_matmul_numba_equals_reference_on_odd_shapes(rng, dtype, m, k, n, threads, monkeypatch):
+def test_matmul_numba_is_the_product_on_odd_shapes(rng, dtype, m, k, n, threads, monkeypatch):
     if threads == "parallel":  # small products normally run serially; force the thread pool
         monkeypatch.setattr(matmul, "SERIAL_FLOPS", 0)
     a, b = randn(rng, (m, k), dtype), randn(rng, (k, n), dtype)
     c = matmul.matmul_numba(a, b)
     assert c.dtype == dtype and c.shape == (m, n) and c.flags.c_contiguous
-    np.testing.assert_allclose(c, matmul.matmul_reference(a, b), **TOL[dtype])
+    assert_product_close(c, a, b)
+
+
+# block sizes (KC, MC, NC) small enough that every shape below crosses several passes over
+# p, row blocks and column blocks, with ragged last ones: (1, 1, 1) makes every pass one
+# step deep and every block one panel wide
+TINY_BLOCKS = [(1, 1, 1), (3, 12, 40), (7, 7, 1)]
+
+
+def _edge_shapes(dtype):
+    """(m, k, n) around the register tile of dtype: 1, one less and one more than MR and
+    NR, primes, several tiles plus a ragged one."""
+    mr, nr = matmul.tile_shape(dtype)
+    return [(1, 1, 1), (mr - 1, 2, nr - 1), (mr + 1, 5, nr + 1), (2 * mr + 5, 13, 2 * nr + 3),
+            (17, 11, 3), (1, 29, 3 * nr - 5)]
+
+
+@pytest.mark.parametrize("order", ["down the columns", "along the rows"])
+@pytest.mark.parametrize("threads", ["serial", "parallel"])
+@pytest.mark.parametrize("blocks", TINY_BLOCKS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_numba_every_edge_of_the_blocking(rng, dtype, blocks, threads, order,
+                                                 monkeypatch):
+    monkeypatch.setattr(matmul, "SHALLOW", 0 if order == "down the columns" else 10 ** 9)
+    monkeypatch.setattr(matmul, "KC", blocks[0])
+    monkeypatch.setattr(matmul, "MC", blocks[1])
+    monkeypatch.setattr(matmul, "NC", blocks[2])
+    if threads == "parallel":  # and as many tasks as the shape has tiles
+        monkeypatch.setattr(matmul, "SERIAL_FLOPS", 0)
+        monkeypatch.setattr(matmul, "TASKS_PER_THREAD", 1000)
+    for m, k, n in _edge_shapes(dtype):
+        a, b = randn(rng, (m, k), dtype), randn(rng, (k, n), dtype)
+        assert_product_close(matmul.matmul_numba(a, b), a, b)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_numba_blocked_paths_against_numpy(rng, dtype):
-    # k = 263 spans several depth passes with a remainder of 3, m = 101 leaves two rows
-    # after the groups of three, and n = 1031 is packed into 512-column panels (float32)
-    # or 256-column ones (float64), the last one ragged
-    a, b = randn(rng, (101, 263), dtype), randn(rng, (263, 1031), dtype)
+def test_matmul_numba_with_its_own_block_sizes(rng, dtype):
+    # k = 600 spans several passes with a ragged last one, m = 301 and n = 1031 several
+    # row and column blocks and a ragged last tile: the sizes the kernel runs with
+    a, b = randn(rng, (301, 600), dtype), randn(rng, (600, 1031), dtype)
     assert_product_close(matmul.matmul_numba(a, b), a, b)
 
 
@@ -85,8 +118,8 @@ def test_matmul_numba_strided_and_transposed_inputs(rng):
     base = randn(rng, (40, 60))
     a = base[1::3, ::2]          # (13, 30), neither row- nor column-contiguous
     b = randn(rng, (17, 30)).T   # (30, 17), a transposed (Fortran-order) view
-    np.testing.assert_allclose(matmul.matmul_numba(a, b), a @ b, **TOL[np.float64])
-    np.testing.assert_allclose(matmul.matmul_numba(b.T, a.T), b.T @ a.T, **TOL[np.float64])
+    assert_product_close(matmul.matmul_numba(a, b), a, b)
+    assert_product_close(matmul.matmul_numba(b.T, a.T), b.T, a.T)
 
 
 LAYOUTS = {  # the same matrix in three memory layouts
@@ -103,94 +136,131 @@ def _strided_copy(x):
     return big[::2, ::3]
 
 
-# (m, k, n): k >= n goes to the inner-product kernel when the layouts allow, k < n to the
-# outer-product one; m and n leave 1 or 2 rows or columns after the groups of 3, k leaves
-# a remainder after the 4 steps of the outer kernel and after a vector of 8 (or 4)
-LAYOUT_SHAPES = [(1, 1, 1), (7, 19, 5), (5, 10, 13), (11, 35, 4), (4, 2, 3)]
-
-
 @pytest.mark.parametrize("threads", ["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("a_layout", list(LAYOUTS))
 @pytest.mark.parametrize("b_layout", list(LAYOUTS))
 def test_matmul_numba_every_layout_of_a_and_b(rng, dtype, a_layout, b_layout, threads,
                                               monkeypatch):
+    monkeypatch.setattr(matmul, "KC", 4)  # several passes, the last one ragged
     if threads == "parallel":
         monkeypatch.setattr(matmul, "SERIAL_FLOPS", 0)
-    for m, k, n in LAYOUT_SHAPES:
+    for m, k, n in _edge_shapes(dtype):
         a = LAYOUTS[a_layout](randn(rng, (m, k), dtype))
         b = LAYOUTS[b_layout](randn(rng, (k, n), dtype))
         c = matmul.matmul_numba(a, b)
         assert c.dtype == dtype and c.shape == (m, n) and c.flags.c_contiguous
-        np.testing.assert_allclose(c, matmul.matmul_reference(a, b), **TOL[dtype],
-                                   err_msg=f"A {a_layout} {a.shape}, B {b_layout} {b.shape}")
+        assert_product_close(c, a, b)
 
 
-@pytest.mark.parametrize("case, a_shape, b_shape, kernel, a_transposed", [
-    ("x @ W.T, k >= n", (6, 9), (4, 9), "inner", None),     # b given as W, used as W.T
-    ("x @ W.T, k < n", (6, 3), (4, 3), "outer", False),
-    ("gy @ W", (6, 4), (4, 9), "outer", False),
-    ("gy.T @ x", (6, 4), (6, 9), "outer", True),            # a given as gy, used as gy.T
-])
-def test_gemm_picks_the_kernel_for_the_layout(rng, monkeypatch, case, a_shape, b_shape,
-                                              kernel, a_transposed):
-    calls = []
-    inner, outer = matmul._gemm_inner, matmul._gemm_outer
-    monkeypatch.setattr(matmul, "_gemm_inner",
-                        lambda a, bt, small: calls.append(("inner", None)) or inner(a, bt, small))
-    monkeypatch.setattr(matmul, "_gemm_outer", lambda a, a_t, b, small: calls.append(
-        ("outer", a_t)) or outer(a, a_t, b, small))
-    a, b = randn(rng, a_shape), randn(rng, b_shape)
-    a = a.T if case.startswith("gy.T") else a
-    b = b.T if case.startswith("x @ W.T") else b
-    np.testing.assert_allclose(matmul.matmul_numba(a, b), a @ b, **TOL[np.float64])
-    assert calls == [(kernel, a_transposed)], case
+@pytest.mark.parametrize("layout, read_in_place, transposed", [
+    ("C", True, False), ("transposed", True, True), ("strided", False, False)])
+def test_packing_reads_c_order_and_transposed_views_in_place(rng, layout, read_in_place,
+                                                             transposed):
+    x = LAYOUTS[layout](randn(rng, (5, 7)))[None]
+    y, y_transposed = matmul._as_contiguous(x)
+    assert y.flags.c_contiguous and not y.flags.writeable and y_transposed == transposed
+    assert np.shares_memory(x, y) == read_in_place
+    np.testing.assert_array_equal(y.transpose(0, 2, 1) if transposed else y, x)
 
 
-@pytest.mark.parametrize("w_layout", ["W (inner products)", "W.T (outer products)"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_numba_split_into_many_tasks(rng, dtype, w_layout, monkeypatch):
-    # tiny passes over p (8 steps) and row blocks (at most 6 rows), as many tasks as the
-    # shape allows whatever the number of threads (so columns are split too), parallel
-    monkeypatch.setattr(matmul, "DOT_DEPTH_BYTES", 8 * np.dtype(dtype).itemsize)
-    monkeypatch.setattr(matmul, "SLAB_BYTES", 8 * 20 * np.dtype(dtype).itemsize)
-    monkeypatch.setattr(matmul, "MC", 6)
-    monkeypatch.setattr(matmul, "SERIAL_FLOPS", 0)
-    monkeypatch.setattr(matmul, "_tasks_wanted", lambda small: 1000)
-    a, w = randn(rng, (17, 43), dtype), randn(rng, (20, 43), dtype)
-    b = w.T if w_layout.startswith("W ") else np.ascontiguousarray(w.T)
-    assert_product_close(matmul.matmul_numba(a, b), a, b)
-
-
-@pytest.mark.parametrize("batch", [1, 3])
-def test_matmul_numba_batched(rng, batch):
-    a = randn(rng, (batch, 7, 19), np.float32)
-    b = randn(rng, (batch, 5, 19), np.float32).transpose(0, 2, 1)
+def test_matmul_numba_non_finite_values_stay_where_they_belong(rng):
+    # the padding of the last panels is zeros, and the lanes it feeds are never stored:
+    # an inf or a NaN in A or B reaches only the entries of C that the definition says
+    mr, nr = matmul.tile_shape(np.float64)
+    a, b = randn(rng, (mr + 1, 9)), randn(rng, (9, nr + 1))
+    a[0, 3], a[mr, 0], b[2, nr] = np.inf, np.nan, -np.inf
+    with np.errstate(invalid="ignore"):  # inf - inf = NaN is the point here
+        expected = a @ b
     c = matmul.matmul_numba(a, b)
-    assert c.shape == (batch, 7, 5) and c.dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(c), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(c), np.isinf(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(c[finite], expected[finite], **TOL[np.float64])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_matmul_numba_batched(rng, batch, dtype):
+    a = randn(rng, (batch, 7, 19), dtype)
+    b = randn(rng, (batch, 5, 19), dtype).transpose(0, 2, 1)
+    c = matmul.matmul_numba(a, b)
+    assert c.shape == (batch, 7, 5) and c.dtype == dtype
     for i in range(batch):
-        np.testing.assert_allclose(c[i], matmul.matmul_reference(a[i], b[i]), **TOL[np.float32])
+        assert_product_close(c[i], a[i], b[i])
 
 
 @pytest.mark.parametrize("threads", ["serial", "parallel"])
-def test_matmul_numba_batched_transposed_and_shared_operands(rng, threads, monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_numba_batched_transposed_and_shared_operands(rng, dtype, threads, monkeypatch):
     if threads == "parallel":
         monkeypatch.setattr(matmul, "SERIAL_FLOPS", 0)
-    p, g = randn(rng, (4, 9, 7)), randn(rng, (4, 9, 5))
+    p, g = randn(rng, (4, 9, 7), dtype), randn(rng, (4, 9, 5), dtype)
     pt = p.transpose(0, 2, 1)  # attention's P^T @ dY: every A a transposed view
-    w, x = randn(rng, (7, 9)), randn(rng, (4, 3, 9))
+    w, x = randn(rng, (7, 9), dtype), randn(rng, (4, 3, 9), dtype)
     cases = [
-        (pt, g),                                    # outer kernel, A read transposed
+        (pt, g),                                    # A read transposed
         (np.broadcast_to(w, (4, 7, 9)), g),         # one A for all items (stride-0 batch)
-        (pt, np.broadcast_to(g[0], (4, 9, 5))),     # one B for all items, outer kernel
-        (x, np.broadcast_to(w.T, (4, 9, 7))),       # one B for all items, inner kernel
+        (pt, np.broadcast_to(g[0], (4, 9, 5))),     # one B for all items
+        (x, np.broadcast_to(w.T, (4, 9, 7))),       # one transposed B for all items
     ]
     for a, b in cases:
-        np.testing.assert_allclose(matmul.matmul_numba(a, b), np.matmul(a, b),
-                                   **TOL[np.float64], err_msg=f"{a.strides} {b.strides}")
+        c = matmul.matmul_numba(a, b)
+        for i in range(4):
+            assert_product_close(c[i], a[i], b[i])
     # gemm shares a batch of 1 on either side
     for a, b in [(w[None], g), (pt, g[:1]), (x, w.T[None])]:
-        np.testing.assert_allclose(matmul.gemm(a, b), np.matmul(a, b), **TOL[np.float64])
+        c = matmul.gemm(a, b)
+        assert c.shape == (4,) + np.matmul(a, b).shape[1:]
+        for i in range(4):
+            assert_product_close(c[i], a[min(i, len(a) - 1)], b[min(i, len(b) - 1)])
+
+
+# compiled for a CPU by name, whatever this machine is: LLVM's x86 backend knows them all
+X86_TARGETS = {
+    "AVX2": ("haswell", "+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+cx8,+f16c,+fma,+fxsr,"
+                        "+lzcnt,+mmx,+movbe,+popcnt,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3"),
+    "AVX-512": ("skylake-avx512", "+64bit,+avx,+avx2,+avx512bw,+avx512cd,+avx512dq,+avx512f,"
+                                  "+avx512vl,+bmi,+bmi2,+cmov,+cx16,+cx8,+f16c,+fma,+fxsr,"
+                                  "+lzcnt,+mmx,+movbe,+popcnt,+sse,+sse2,+sse3,+sse4.1,"
+                                  "+sse4.2,+ssse3"),
+}
+
+_COUNT_FMAS = """
+import re, numpy as np
+from numba import types
+from minidl.kernels import matmul
+for dtype in (np.float32, np.float64):
+    t = types.float32 if dtype == np.float32 else types.float64
+    i, flag, block = types.int64, types.boolean, types.Array(t, 3, "C")
+    # _compute_pass(a_block, b_block, depth, c, ip0, ip1, jp0, jp1, overwrite, along_rows)
+    sig = (block, block, i, types.Array(t, 2, "C"), i, i, i, i, flag, flag)
+    matmul._compute_pass.compile(sig)  # compiled only: this machine need not run it
+    asm = matmul._compute_pass.inspect_asm(sig)
+    packed_fmas = len(re.findall(r"vfmadd\\w+p[sd]\\s.*[yz]mm", asm))
+    scalar_fmas = len(re.findall(r"vfmadd\\w+s[sd]\\s", asm))
+    print(np.dtype(dtype).name, *matmul.tile_shape(dtype), matmul.VECTOR_BYTES,
+          packed_fmas, scalar_fmas)
+"""
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 targets")
+@pytest.mark.parametrize("target", list(X86_TARGETS))
+def test_the_micro_kernel_compiles_to_vector_fmas(target, tmp_path):
+    # LLVM vectorizes the micro-kernel only if its loops keep the right shape (see
+    # TILE_SHAPES); a change of numba or LLVM could silently make it scalar, many times
+    # slower. Each step must be MR x NR / lanes vector FMAs, and no scalar ones.
+    name, features = X86_TARGETS[target]
+    env = {**os.environ, "NUMBA_CPU_NAME": name, "NUMBA_CPU_FEATURES": features,
+           "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", _COUNT_FMAS], env=env, capture_output=True,
+                         text=True, cwd=pathlib.Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-3000:]
+    for line in out.stdout.split("\n")[:2]:
+        dtype, mr, nr, vector_bytes, packed_fmas, scalar_fmas = line.split()
+        lanes = int(vector_bytes) // np.dtype(dtype).itemsize
+        assert int(vector_bytes) == (64 if target == "AVX-512" else 32)
+        assert int(packed_fmas) >= int(mr) * int(nr) // lanes and int(scalar_fmas) == 0, line
 
 
 def test_matmul_numba_empty_inner_dimension_gives_zeros():

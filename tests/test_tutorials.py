@@ -191,6 +191,7 @@ def test_09_three_matmuls_agree_and_compiled_ones_are_thousands_of_times_faster(
     assert r["blas_over_python"] > 100
     assert len(r["matmul_gflops"]["numba"]) == len(r["matmul_sizes"])
     assert len(r["matmul_gflops"]["Python loops"]) == len(r["matmul_python_sizes"])
+    assert np.isfinite(r["numba_over_blas_largest"]) and r["numba_over_blas_largest"] > 0
 
 
 def test_09_im2col_turns_the_convolution_into_one_matmul(run):
