@@ -2,7 +2,7 @@
 
 Floats smaller than the smallest normal number (about 1.2e-38 in float32, 2.2e-308 in
 float64) are "denormal": they keep shrinking gracefully, but most CPUs compute with them
-through a slow microcode path, tens to a hundred times slower per operation. Gradients
+through a slow microcode path, many times slower per operation. Gradients
 that fade over a long sequence (an LSTM reading a few hundred steps) end up there, and a
 training step can become several times slower. Flushing them to zero changes results
 only far below what float32 or float64 resolves around any normal number, and removes

@@ -4,14 +4,14 @@ verbose=1 (and "auto"): a progress bar per epoch, redrawn on a terminal, written
 the end of the epoch elsewhere (a file, a notebook, a pipe):
 
     Epoch 1/3
-    113/113 [==============================] - 2s 14ms/step - loss: 0.4021 - accuracy: 0.8711
+    113/113 [==============================] - {T}s {S}ms/step - loss: 0.4021 - accuracy: 0.8711
 
 verbose=2: one line per epoch, without the bar:
 
     Epoch 1/3
-    113/113 - 2s - loss: 0.4021 - accuracy: 0.8711 - 2s/epoch - 14ms/step
+    113/113 - {T}s - loss: 0.4021 - accuracy: 0.8711 - {T}s/epoch - {S}ms/step
 
-verbose=0: nothing. The times are measured, so they differ from run to run.
+verbose=0: nothing. {T} and {S} stand for the epoch and step times measured when it runs.
 """
 import sys
 import time
