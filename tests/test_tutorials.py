@@ -103,12 +103,33 @@ def test_01_gradcheck_passes_and_catches_the_bug(run):
     assert r["buggy_backward_caught"] is True
 
 
-def test_01_draws_the_neuron_graph(run):
+def test_01_the_table_and_the_data_are_what_the_text_says(run):
+    r = run("01").results
+    forward = r["scalar_forward"]  # the table of section 1
+    assert forward["u"] == pytest.approx(-1.0, abs=5e-5)
+    assert forward["t"] == pytest.approx(0.4621, abs=5e-5)
+    assert forward["f"] == pytest.approx(-0.5379, abs=5e-5)
+    assert r["images"][1] == 64 and r["pixel_range"] == [0.0, 16.0]  # 8×8, values 0..16
+
+
+def png_size(path):
+    """(width, height) in pixels, from the PNG's header."""
+    header = path.read_bytes()[:24]
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_01_draws_the_neuron_graph_readably(run):
     result = run("01")
     dot = (result.folder / "01_neuron_graph.dot").read_text()
     assert dot.startswith("digraph") and "Sigmoid" in dot and "MatMul" in dot
+    assert "rankdir=TB" in dot  # drawn top to bottom, as the text says
+    assert f"X\\n({result.results['images'][0]}, 64)" in dot
     assert result.results["graph_functions"] >= 10
     assert result.results["graph_tensors"] > result.results["graph_functions"]
+    width, height = png_size(result.folder / "01_neuron_graph.png")
+    assert width <= 1200 < height  # fits a notebook's width; the long chain goes down
+    # the printout shows the first lines of the DOT text, not all of it
+    assert sum("[label=" in line for line in result.stdout.splitlines()) <= 1
 
 
 # ------------------------------------------------------------------ 02 linear regression
