@@ -154,11 +154,38 @@ def test_02_correlated_features_are_worse_conditioned(run):
     assert r["condition_number"] > 100
 
 
+def test_02_the_data_and_the_numbers_in_the_text(run):
+    r = run("02").results
+    assert r["patients"] == {"train": 353, "test": 89}  # 442 patients, 80/20
+    assert r["correlations"]["s1, s2"] == pytest.approx(0.89, abs=0.005)
+    assert r["correlations"]["bmi, s5"] < 0.5  # "weakly correlated"
+    assert r["sgd_steps_per_epoch"] == 353 // 32 == 11
+
+
+def test_02_step_sizes_below_two_over_lambda_max_converge_and_above_it_blow_up(run):
+    gap = run("02").results["step_size_final_gap"]  # loss gap at the last step / the first
+    assert gap["2.05"] > 1e3
+    for factor in ("0.2", "1.0", "1.95"):
+        assert gap[factor] < 1e-2, factor
+    assert gap["0.2"] > gap["1.0"]  # a small step is slow
+
+
+def test_02_sgd_gets_close_first_then_gd_passes_it(run):
+    r = run("02").results
+    reach = r["epochs_to_2_percent"]
+    assert reach["SGD"] is not None and reach["GD"] is not None
+    assert reach["SGD"] < reach["GD"] / 2  # many cheap steps per epoch
+    assert 0.002 < r["gd_gap_at_epoch_30"] < 0.05  # the plateau above the minimum
+    assert r["gd_loss_relative_gap"] < r["sgd_loss_relative_gap"] / 100
+    assert abs(r["sgd_test_r2"] - r["closed_form_test_r2"]) < 0.02  # "all three as good"
+
+
 def test_02_timing_runs_reach_the_least_squares_loss(run):
     timing = run("02").results["timing"]
     assert len(timing["lstsq_s"]) == len(timing["gd_s"]) == len(timing["d"]) >= 4
     assert all(t > 0 for t in timing["lstsq_s"] + timing["gd_s"])
     assert max(timing["loss_gap"]) < 1e-3
+    assert timing["gd_steps"] == sorted(timing["gd_steps"])  # creeps up as d approaches n
 
 
 # ------------------------------------------------------------------ 03 optimizers
