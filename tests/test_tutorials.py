@@ -190,11 +190,24 @@ def test_02_timing_runs_reach_the_least_squares_loss(run):
 
 # ------------------------------------------------------------------ 03 optimizers
 def test_03_momentum_and_adam_beat_plain_gd_on_rosenbrock(run):
-    distance = run("03").results["rosenbrock_final_distance"]
+    r = run("03").results
+    distance = r["rosenbrock_final_distance"]
     assert all(np.isfinite(d) for d in distance.values())
     assert distance["momentum"] < distance["GD"] / 5
     assert distance["Nesterov"] < distance["GD"] / 5
     assert distance["Adam"] < 0.5
+    assert r["rosenbrock_gd_lr"] == pytest.approx(1 / 1001.6, rel=1e-4)  # half of 2 / λ_max
+    assert r["rosenbrock_gd_10x_lr_finite"] is False  # "ten times more" blows up
+
+
+def test_03_each_adaptive_optimizer_runs_at_the_best_rate_of_its_grid(run):
+    r = run("03").results
+    for name, search in r["rosenbrock_lr_search"].items():
+        assert len(search) == 7
+        best = r["rosenbrock_lr"][name]
+        assert search[str(best)] == min(d for d in search.values() if np.isfinite(d)), name
+        # the path drawn is the run the search kept
+        assert r["rosenbrock_final_distance"][name] == pytest.approx(search[str(best)]), name
 
 
 def test_03_every_minibatch_optimizer_learns_the_digits(run):
@@ -202,11 +215,24 @@ def test_03_every_minibatch_optimizer_learns_the_digits(run):
     accuracy, loss = r["digits_test_accuracy"], r["digits_final_train_loss"]
     assert set(accuracy) == {"GD (full batch)", "SGD", "momentum", "Nesterov", "AdaGrad",
                              "RMSprop", "Adam"}
-    for name, value in accuracy.items():
-        if name != "GD (full batch)":
-            assert value > 0.85, f"{name}: test accuracy {value}"
+    minibatch = [name for name in accuracy if name != "GD (full batch)"]
+    for name in minibatch:
+        assert accuracy[name] > 0.85, f"{name}: test accuracy {accuracy[name]}"
     assert max(accuracy.values()) > 0.93
+    assert max(accuracy[n] for n in minibatch) - min(accuracy[n] for n in minibatch) < 0.1
     assert loss["GD (full batch)"] > 5 * loss["momentum"]  # one step per epoch is slow
+    for name, search in r["digits_lr_search"].items():  # kept: the best of its three
+        assert len(search) == 3 and loss[name] == min(search.values()), name
+
+
+def test_03_what_the_text_says_about_the_digits_runs(run):
+    r = run("03").results
+    loss, curves = r["digits_final_train_loss"], r["digits_train_loss_curves"]
+    for name in ("momentum", "Nesterov", "Adam", "RMSprop"):
+        assert loss[name] < loss["SGD"], name
+    assert r["digits_lr_search"]["Adam"]["0.001"] > 2 * r["digits_lr_search"]["Adam"]["0.01"]
+    assert curves["AdaGrad"][0] < min(curves["SGD"][0], curves["momentum"][0])  # quick start
+    assert loss["AdaGrad"] > loss["Adam"]  # ...then slows
 
 
 # ------------------------------------------------------------------ 04 logistic regression
