@@ -531,6 +531,47 @@ def test_08_the_numbers_in_the_text(run):
     assert r["longest_line"] < 100  # the book's lines are short
 
 
+# ------------------------------------------------------------------ 12 CNN robustness
+def test_12_the_image_changes_are_right(run):
+    r = run("12").results
+    assert r["rotate_360_error"] < 1e-5 and r["rotate_90_vs_rot90_error"] < 1e-5
+    assert r["train_images"] + r["test_images"] == 1797
+    assert r["parameters"]["MLP"] == (144 * 128 + 128) + (128 * 10 + 10)
+    assert r["parameters"]["CNN"] == (9 * 16 + 16) + (16 * 9 * 32 + 32) + (288 * 10 + 10)
+
+
+def test_12_what_the_text_says_about_shift_rotation_and_noise(run):
+    r = run("12").results
+    shifted, turned, noisy = (r["robustness"][k] for k in ("shift", "rotation", "noise"))
+    angle, sigma = r["angles"].index, r["sigmas"].index
+    for name in ("MLP", "CNN", "CNN, augmented"):
+        assert shifted[name][0] > 0.85, name  # every model learns the clean digits
+        assert turned[name][angle(90)] < 0.3, name  # 90°: near chance for all
+        assert turned[name][angle(180)] > turned[name][angle(90)] + 0.1, name  # 0, 1, 8
+        assert turned[name][angle(15)] > turned[name][angle(45)] > turned[name][angle(90)]
+        assert noisy[name][0] - noisy[name][sigma(0.1)] < 0.05, name  # mild noise: little
+        assert noisy[name][0] - noisy[name][sigma(0.8)] > 0.3, name   # strong: a lot
+    for name in ("MLP", "CNN"):  # trained on centred digits: two pixels undo them
+        assert shifted[name][2] < shifted[name][0] - 0.5, name
+        assert shifted[name][1] < shifted[name][0] - 0.2, name  # one pixel costs a lot
+    assert shifted["CNN"][1] + shifted["CNN"][2] > shifted["MLP"][1] + shifted["MLP"][2]
+    assert abs(turned["CNN"][angle(30)] - turned["MLP"][angle(30)]) < 0.15  # no better
+    for s in (0.6, 0.8):  # strong noise: the CNN below the MLP
+        assert noisy["CNN"][sigma(s)] < noisy["MLP"][sigma(s)], s
+
+
+def test_12_augmentation_fixes_what_it_shows(run):
+    r = run("12").results
+    shifted, turned, noisy = (r["robustness"][k] for k in ("shift", "rotation", "noise"))
+    angle, sigma = r["angles"].index, r["sigmas"].index
+    plain, augmented = "CNN", "CNN, augmented"
+    assert shifted[augmented][2] > 0.7 and shifted[augmented][2] > shifted[plain][2] + 0.4
+    assert shifted[augmented][0] > shifted[plain][0] - 0.02  # as good on clean images
+    assert turned[augmented][angle(15)] > turned[plain][angle(15)] + 0.05  # within ±30°
+    assert turned[augmented][angle(90)] < 0.3  # not beyond
+    assert noisy[plain][sigma(0.4)] < noisy[augmented][sigma(0.4)] < noisy["MLP"][sigma(0.4)]
+
+
 # ------------------------------------------------------------------ 11 Fashion-MNIST
 SMALL_11 = ("logistic, 14×14", "linear SVM, 14×14", "linear SVM, 28×28")
 
