@@ -572,6 +572,42 @@ def test_12_augmentation_fixes_what_it_shows(run):
     assert noisy[plain][sigma(0.4)] < noisy[augmented][sigma(0.4)] < noisy["MLP"][sigma(0.4)]
 
 
+# ------------------------------------------------------------------ 13 GRU vs LSTM
+def test_13_parameters_are_three_and_four_gates(run):
+    r = run("13").results
+    one_gate = 64 * (16 + 64) + 2 * 64  # weights on x and h, PyTorch's two biases
+    assert r["recurrent_parameters"] == {"RNN": one_gate, "GRU": 3 * one_gate,
+                                         "LSTM": 4 * one_gate}
+    shared = 27 * 16 + (64 * 27 + 27)  # embedding and output layer
+    for name, row in r["language_model"].items():
+        assert row["parameters"] == r["recurrent_parameters"][name] + shared, name
+        assert row["ms_per_step"] > 0
+
+
+def test_13_gated_layers_model_the_text_better_and_close_to_each_other(run):
+    r = run("13").results
+    final = {name: row["test_bits"][-1] for name, row in r["language_model"].items()}
+    for name, row in r["language_model"].items():
+        assert len(row["test_bits"]) == len(r["checkpoints"])
+        assert final[name] < row["test_bits"][0] - 0.3 and final[name] < 4.75, name
+    assert final["RNN"] > min(final["GRU"], final["LSTM"])
+    assert abs(final["GRU"] - final["LSTM"]) < 0.25  # "close to each other"
+
+
+def test_13_the_gru_remembers_where_the_default_lstm_does_not(run):
+    r = run("13").results
+    memory, chance, lags = r["memory_accuracy"], r["chance_accuracy"], r["lags"]
+    assert 0.15 < chance < 0.25
+    for name in ("RNN", "GRU", "LSTM"):
+        assert memory[name][0] > 0.9, name  # the shortest lag: all three
+    lag_20 = lags.index(20)
+    assert memory["GRU"][lag_20] > 0.9
+    assert memory["RNN"][lag_20] < chance + 0.1 and memory["LSTM"][lag_20] < chance + 0.1
+    reach = r["gradient_reach_20_steps"]  # untrained: GRU and LSTM alike, RNN far below
+    assert 0.1 < reach["GRU"] / reach["LSTM"] < 10
+    assert reach["RNN"] < min(reach["GRU"], reach["LSTM"]) / 3
+
+
 # ------------------------------------------------------------------ 11 Fashion-MNIST
 SMALL_11 = ("logistic, 14×14", "linear SVM, 14×14", "linear SVM, 28×28")
 
