@@ -608,6 +608,38 @@ def test_13_the_gru_remembers_where_the_default_lstm_does_not(run):
     assert reach["RNN"] < min(reach["GRU"], reach["LSTM"]) / 3
 
 
+# ------------------------------------------------------------------ 14 depth and width
+def test_14_parameters_follow_the_formula(run):
+    r = run("14").results
+    assert len(r["grid"]) == len(r["widths"]) * len(r["depths"])
+    for row in r["grid"]:
+        w, d = row["width"], row["depth"]
+        assert row["parameters"] == row["formula"] == (64 * w + w) + (d - 1) * (w * w + w) + (
+            10 * w + 10), (w, d)
+        assert row["train_seconds"] > 0 and row["inference_us"] > 0
+
+
+def test_14_what_the_text_says_about_width_and_depth(run):
+    r = run("14").results
+    widths, depths = r["widths"], r["depths"]
+    accuracy = {(row["width"], row["depth"]): row["test_accuracy"] for row in r["grid"]}
+    narrow, wide = widths[0], widths[-1]
+    for d in depths:  # width first: the widest far above the narrowest, at every depth
+        assert accuracy[wide, d] > accuracy[narrow, d] + 0.1, d
+        assert accuracy[wide, d] > 0.9, d
+        gain_first = accuracy[widths[1], d] - accuracy[narrow, d]  # steeply, then slowly
+        assert gain_first > accuracy[wide, d] - accuracy[widths[-2], d], d
+    for d in depths[1:]:  # narrow: depth does not help
+        assert accuracy[narrow, d] < accuracy[narrow, depths[0]] + 0.02, d
+    deeper = [accuracy[wide, d] for d in depths[1:]]  # wide: a little, then about nothing
+    assert max(deeper) > accuracy[wide, depths[0]] - 0.005
+    assert max(deeper) - min(deeper) < 0.03
+    best, smallest = r["best"], r["smallest_within_0.01"]
+    assert best["test_accuracy"] == max(accuracy.values())
+    assert smallest["test_accuracy"] >= best["test_accuracy"] - 0.01
+    assert smallest["parameters"] <= best["parameters"]
+
+
 # ------------------------------------------------------------------ 11 Fashion-MNIST
 SMALL_11 = ("logistic, 14×14", "linear SVM, 14×14", "linear SVM, 28×28")
 
