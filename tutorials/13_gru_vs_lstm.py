@@ -301,7 +301,7 @@ save(fig, "13_memory_by_lag.png")
 
 # %% [markdown]
 # At the shortest lag all three name the first character. At lag 20 the RNN and the
-# LSTM, both as initialized by default, are at the chance level, as in tutorial 07;
+# LSTM, both as initialized by default, are at or near the chance level, as in tutorial 07;
 # the GRU, from the same kind of default start and with the same steps, names the
 # first character of nearly every window (the lines above).
 #
