@@ -108,16 +108,26 @@ def _dot_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def to_dot(tensor, names=None):
+_RANKDIRS = ("LR", "TB")  # Graphviz's names: left to right, top to bottom
+
+
+def _check_rankdir(rankdir):
+    if rankdir not in _RANKDIRS:
+        raise ValueError(f"viz: rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
+
+
+def to_dot(tensor, names=None, rankdir="LR"):
     """Graphviz DOT source of the graph that computed `tensor`.
 
     Functions (ops) are boxes; tensors are ellipses labelled with their shape (and name,
     when `names` = {"label": tensor, ...} gives one). The output is green, leaves that
-    require grad blue, constants grey. Render it with `dot -Tpng graph.dot -o graph.png`
-    or paste it into any online Graphviz viewer.
+    require grad blue, constants grey. The inputs come first: on the left, or with
+    rankdir="TB" at the top. Render it with `dot -Tpng graph.dot -o graph.png` or paste
+    it into any online Graphviz viewer.
     """
+    _check_rankdir(rankdir)
     nodes, edges = _graph(tensor, names)
-    lines = ["digraph minidl {", "  rankdir=LR;",
+    lines = ["digraph minidl {", f"  rankdir={rankdir};",
              '  node [fontname="Helvetica", fontsize=11, style=filled];']
     for i, node in enumerate(nodes):
         shape = "box" if node.kind == "function" else "ellipse"
@@ -181,36 +191,52 @@ def _layout(n_nodes, edges):
     return list(zip(x, y))
 
 
-def draw_graph(tensor, names=None, ax=None):
+def draw_graph(tensor, names=None, ax=None, rankdir="LR"):
     """The graph that computed `tensor`, drawn with matplotlib; returns the Figure.
 
-    Same nodes, colours and labels as `to_dot`, laid out left to right in columns: the
-    inputs on the left, the output on the right.
+    Same nodes, colours and labels as `to_dot`, laid out in columns: the inputs on the
+    left, the output on the right. With rankdir="TB" the columns become rows, inputs at
+    the top and the output at the bottom: a long chain of ops then makes a picture that
+    is tall rather than too wide to read.
     """
+    _check_rankdir(rankdir)
     nodes, edges = _graph(tensor, names)
     positions = _layout(len(nodes), edges)
     n_columns = 1 + max(x for x, _ in positions)
     n_rows = 1 + max(sum(1 for x, _ in positions if x == c) for c in range(n_columns))
+    across = rankdir == "LR"
+    if not across:  # column c becomes row c from the top; the top of a column its left
+        positions = [(-y, -x) for x, y in positions]
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.0 + 1.25 * n_columns, 1.0 + 0.7 * n_rows))
+        size = ((1.0 + 1.25 * n_columns, 1.0 + 0.7 * n_rows) if across
+                else (1.0 + 1.6 * n_rows, 1.0 + 0.55 * n_columns))
+        _, ax = plt.subplots(figsize=size)
     artists = []
     for node, (x, y) in zip(nodes, positions):
         box = "square,pad=0.4" if node.kind == "function" else "round,pad=0.4"
         artists.append(ax.text(x, y, node.label, ha="center", va="center", fontsize=9,
                                bbox=dict(boxstyle=box, fc=_COLORS[node.kind], ec="0.3")))
+    # Arrows leave the source label's right edge for the target's left edge (or bottom
+    # edge for top edge), in coordinates relative to the labels, so they follow them when
+    # resized. An arrow that skips a column or row is bent away from the crowded middle,
+    # so that it passes beside the labels in between.
+    leave, enter = ((1, 0.5), (0, 0.5)) if across else ((0.5, 0), (0.5, 1))
     for source, target in edges:
-        # Arrow from the right edge of the source label to the left edge of the target
-        # label, in coordinates relative to the labels, so it follows them when resized.
-        # An arrow that skips columns is bent away from the crowded middle row, so that
-        # it passes beside the labels in between (rad < 0 bends a rightward arrow up).
         (x0, y0), (x1, y1) = positions[source], positions[target]
-        bend = 0.0 if x1 - x0 == 1 else (-0.3 if y0 + y1 >= 0 else 0.3)
-        ax.annotate("", xy=(0, 0.5), xycoords=artists[target], xytext=(1, 0.5),
+        if across:
+            bend = 0.0 if x1 - x0 == 1 else (-0.3 if y0 + y1 >= 0 else 0.3)
+        else:
+            bend = 0.0 if y0 - y1 == 1 else (-0.3 if x0 + x1 >= 0 else 0.3)
+        ax.annotate("", xy=enter, xycoords=artists[target], xytext=leave,
                     textcoords=artists[source],
                     arrowprops=dict(arrowstyle="-|>", color="0.35", shrinkA=6, shrinkB=6,
                                     connectionstyle=f"arc3,rad={bend}"))
-    ax.set_xlim(-0.7, n_columns - 0.3)
-    ax.set_ylim(-n_rows / 2, n_rows / 2)
+    if across:
+        ax.set_xlim(-0.7, n_columns - 0.3)
+        ax.set_ylim(-n_rows / 2, n_rows / 2)
+    else:
+        ax.set_xlim(-n_rows / 2, n_rows / 2)
+        ax.set_ylim(-n_columns + 0.5, 0.5)
     ax.set_axis_off()
     return ax.figure
 

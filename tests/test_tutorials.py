@@ -103,12 +103,33 @@ def test_01_gradcheck_passes_and_catches_the_bug(run):
     assert r["buggy_backward_caught"] is True
 
 
-def test_01_draws_the_neuron_graph(run):
+def test_01_the_table_and_the_data_are_what_the_text_says(run):
+    r = run("01").results
+    forward = r["scalar_forward"]  # the table of section 1
+    assert forward["u"] == pytest.approx(-1.0, abs=5e-5)
+    assert forward["t"] == pytest.approx(0.4621, abs=5e-5)
+    assert forward["f"] == pytest.approx(-0.5379, abs=5e-5)
+    assert r["images"][1] == 64 and r["pixel_range"] == [0.0, 16.0]  # 8×8, values 0..16
+
+
+def png_size(path):
+    """(width, height) in pixels, from the PNG's header."""
+    header = path.read_bytes()[:24]
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_01_draws_the_neuron_graph_readably(run):
     result = run("01")
     dot = (result.folder / "01_neuron_graph.dot").read_text()
     assert dot.startswith("digraph") and "Sigmoid" in dot and "MatMul" in dot
+    assert "rankdir=TB" in dot  # drawn top to bottom, as the text says
+    assert f"X\\n({result.results['images'][0]}, 64)" in dot
     assert result.results["graph_functions"] >= 10
     assert result.results["graph_tensors"] > result.results["graph_functions"]
+    width, height = png_size(result.folder / "01_neuron_graph.png")
+    assert width <= 1200 < height  # fits a notebook's width; the long chain goes down
+    # the printout shows the first lines of the DOT text, not all of it
+    assert sum("[label=" in line for line in result.stdout.splitlines()) <= 1
 
 
 # ------------------------------------------------------------------ 02 linear regression
@@ -133,20 +154,60 @@ def test_02_correlated_features_are_worse_conditioned(run):
     assert r["condition_number"] > 100
 
 
+def test_02_the_data_and_the_numbers_in_the_text(run):
+    r = run("02").results
+    assert r["patients"] == {"train": 353, "test": 89}  # 442 patients, 80/20
+    assert r["correlations"]["s1, s2"] == pytest.approx(0.89, abs=0.005)
+    assert r["correlations"]["bmi, s5"] < 0.5  # "weakly correlated"
+    assert r["sgd_steps_per_epoch"] == 353 // 32 == 11
+
+
+def test_02_step_sizes_below_two_over_lambda_max_converge_and_above_it_blow_up(run):
+    gap = run("02").results["step_size_final_gap"]  # loss gap at the last step / the first
+    assert gap["2.05"] > 1e3
+    for factor in ("0.2", "1.0", "1.95"):
+        assert gap[factor] < 1e-2, factor
+    assert gap["0.2"] > gap["1.0"]  # a small step is slow
+
+
+def test_02_sgd_gets_close_first_then_gd_passes_it(run):
+    r = run("02").results
+    reach = r["epochs_to_2_percent"]
+    assert reach["SGD"] is not None and reach["GD"] is not None
+    assert reach["SGD"] < reach["GD"] / 2  # many cheap steps per epoch
+    assert 0.002 < r["gd_gap_at_epoch_30"] < 0.05  # the plateau above the minimum
+    assert r["gd_loss_relative_gap"] < r["sgd_loss_relative_gap"] / 100
+    assert abs(r["sgd_test_r2"] - r["closed_form_test_r2"]) < 0.02  # "all three as good"
+
+
 def test_02_timing_runs_reach_the_least_squares_loss(run):
     timing = run("02").results["timing"]
     assert len(timing["lstsq_s"]) == len(timing["gd_s"]) == len(timing["d"]) >= 4
     assert all(t > 0 for t in timing["lstsq_s"] + timing["gd_s"])
     assert max(timing["loss_gap"]) < 1e-3
+    assert timing["gd_steps"] == sorted(timing["gd_steps"])  # creeps up as d approaches n
 
 
 # ------------------------------------------------------------------ 03 optimizers
 def test_03_momentum_and_adam_beat_plain_gd_on_rosenbrock(run):
-    distance = run("03").results["rosenbrock_final_distance"]
+    r = run("03").results
+    distance = r["rosenbrock_final_distance"]
     assert all(np.isfinite(d) for d in distance.values())
     assert distance["momentum"] < distance["GD"] / 5
     assert distance["Nesterov"] < distance["GD"] / 5
     assert distance["Adam"] < 0.5
+    assert r["rosenbrock_gd_lr"] == pytest.approx(1 / 1001.6, rel=1e-4)  # half of 2 / λ_max
+    assert r["rosenbrock_gd_10x_lr_finite"] is False  # "ten times more" blows up
+
+
+def test_03_each_adaptive_optimizer_runs_at_the_best_rate_of_its_grid(run):
+    r = run("03").results
+    for name, search in r["rosenbrock_lr_search"].items():
+        assert len(search) == 7
+        best = r["rosenbrock_lr"][name]
+        assert search[str(best)] == min(d for d in search.values() if np.isfinite(d)), name
+        # the path drawn is the run the search kept
+        assert r["rosenbrock_final_distance"][name] == pytest.approx(search[str(best)]), name
 
 
 def test_03_every_minibatch_optimizer_learns_the_digits(run):
@@ -154,11 +215,24 @@ def test_03_every_minibatch_optimizer_learns_the_digits(run):
     accuracy, loss = r["digits_test_accuracy"], r["digits_final_train_loss"]
     assert set(accuracy) == {"GD (full batch)", "SGD", "momentum", "Nesterov", "AdaGrad",
                              "RMSprop", "Adam"}
-    for name, value in accuracy.items():
-        if name != "GD (full batch)":
-            assert value > 0.85, f"{name}: test accuracy {value}"
+    minibatch = [name for name in accuracy if name != "GD (full batch)"]
+    for name in minibatch:
+        assert accuracy[name] > 0.85, f"{name}: test accuracy {accuracy[name]}"
     assert max(accuracy.values()) > 0.93
+    assert max(accuracy[n] for n in minibatch) - min(accuracy[n] for n in minibatch) < 0.1
     assert loss["GD (full batch)"] > 5 * loss["momentum"]  # one step per epoch is slow
+    for name, search in r["digits_lr_search"].items():  # kept: the best of its three
+        assert len(search) == 3 and loss[name] == min(search.values()), name
+
+
+def test_03_what_the_text_says_about_the_digits_runs(run):
+    r = run("03").results
+    loss, curves = r["digits_final_train_loss"], r["digits_train_loss_curves"]
+    for name in ("momentum", "Nesterov", "Adam", "RMSprop"):
+        assert loss[name] < loss["SGD"], name
+    assert r["digits_lr_search"]["Adam"]["0.001"] > 2 * r["digits_lr_search"]["Adam"]["0.01"]
+    assert curves["AdaGrad"][0] < min(curves["SGD"][0], curves["momentum"][0])  # quick start
+    assert loss["AdaGrad"] > loss["Adam"]  # ...then slows
 
 
 # ------------------------------------------------------------------ 04 logistic regression
@@ -291,6 +365,15 @@ def test_10_learning_curves_small_model_first_big_model_steeper(run):
     assert lstm[-1] > 0.9                           # yet the LSTM does learn
 
 
+def test_10_the_numbers_in_the_text(run):
+    r = run("10").results
+    assert 0.11 < r["spam_fraction"] < 0.14  # about one message in eight
+    assert 0.45 < r["score"]["diabetes: linear regression"] < 0.55  # "about half"
+    assert set(r["digits_error"]) == {"logistic regression", "MLP 64-128-128-10", "CNN"}
+    for model, error in r["digits_error"].items():
+        assert error == pytest.approx(1 - r["score"][f"digits: {model}"])
+
+
 # ------------------------------------------------------------------ 05 digits three ways
 def test_05_all_three_models_learn_the_digits(run):
     models = run("05").results["models"]
@@ -371,6 +454,7 @@ def test_07_rnn_gradients_vanish_or_explode_and_the_open_lstm_keeps_them(run):
     assert ratio["RNN, default init"] < ratio["RNN, gain 1"] < 1 < ratio["RNN, gain 3"]
     assert ratio["RNN, gain 3"] > 1e4
     assert 0.05 < ratio["LSTM, forget gate open"] < 20
+    assert ratio["RNN, default init"] == min(ratio.values())  # "shrinks fastest of all"
 
 
 def test_07_the_open_lstm_remembers_at_the_lag_where_the_rnn_fails(run):
@@ -380,7 +464,7 @@ def test_07_the_open_lstm_remembers_at_the_lag_where_the_rnn_fails(run):
     assert accuracy["RNN, default init"][0] > 0.9  # a short lag is easy for both
     assert accuracy["LSTM, forget gate open"][0] > 0.9
     assert accuracy["RNN, default init"][-1] < chance + 0.1  # the longest: the RNN guesses
-    assert accuracy["LSTM, forget gate open"][-1] > 0.9
+    assert min(accuracy["LSTM, forget gate open"]) > 0.9  # "at every lag"
     assert r["parameters"]["LSTM"] - r["parameters"]["RNN"] == 3 * (64 * (16 + 64) + 2 * 64)
 
 
@@ -437,6 +521,125 @@ def test_08_language_models_predict_moby_dick(run):
     assert r["transformer_val_bits"] < bits["1"]  # fast mode: past the letter frequencies
     for sample in r["samples"].values():
         assert sample.startswith("The whale ") and len(sample) > 100
+
+
+def test_08_the_numbers_in_the_text(run):
+    r = run("08").results
+    assert 1.15e6 < r["characters"] < 1.25e6 and r["vocabulary"] == 83  # "1.2 million", 83
+    heads = r["attention_parameters"]
+    assert heads["1 head"] == heads["4 heads"] == 4 * (16 * 16 + 16)  # heads cost nothing
+    assert r["transformer_parameters"] < 2 * r["ngram_4_stored_numbers"]  # "about as many"
+    assert r["ngram_4_stored_numbers"] < 2 * r["transformer_parameters"]
+    assert r["longest_line"] < 100  # the book's lines are short
+
+
+# ------------------------------------------------------------------ 12 CNN robustness
+def test_12_the_image_changes_are_right(run):
+    r = run("12").results
+    assert r["rotate_360_error"] < 1e-5 and r["rotate_90_vs_rot90_error"] < 1e-5
+    assert r["train_images"] + r["test_images"] == 1797
+    assert r["parameters"]["MLP"] == (144 * 128 + 128) + (128 * 10 + 10)
+    assert r["parameters"]["CNN"] == (9 * 16 + 16) + (16 * 9 * 32 + 32) + (288 * 10 + 10)
+
+
+def test_12_what_the_text_says_about_shift_rotation_and_noise(run):
+    r = run("12").results
+    shifted, turned, noisy = (r["robustness"][k] for k in ("shift", "rotation", "noise"))
+    angle, sigma = r["angles"].index, r["sigmas"].index
+    for name in ("MLP", "CNN", "CNN, augmented"):
+        assert shifted[name][0] > 0.85, name  # every model learns the clean digits
+        assert turned[name][angle(90)] < 0.3, name  # 90°: near chance for all
+        assert turned[name][angle(180)] > turned[name][angle(90)] + 0.1, name  # 0, 1, 8
+        assert turned[name][angle(15)] > turned[name][angle(45)] > turned[name][angle(90)]
+        assert noisy[name][0] - noisy[name][sigma(0.1)] < 0.05, name  # mild noise: little
+        assert noisy[name][0] - noisy[name][sigma(0.8)] > 0.3, name   # strong: a lot
+    for name in ("MLP", "CNN"):  # trained on centred digits: two pixels undo them
+        assert shifted[name][2] < shifted[name][0] - 0.5, name
+        assert shifted[name][1] < shifted[name][0] - 0.2, name  # one pixel costs a lot
+    assert shifted["CNN"][1] + shifted["CNN"][2] > shifted["MLP"][1] + shifted["MLP"][2]
+    assert abs(turned["CNN"][angle(30)] - turned["MLP"][angle(30)]) < 0.15  # no better
+    for s in (0.6, 0.8):  # strong noise: the CNN below the MLP
+        assert noisy["CNN"][sigma(s)] < noisy["MLP"][sigma(s)], s
+
+
+def test_12_augmentation_fixes_what_it_shows(run):
+    r = run("12").results
+    shifted, turned, noisy = (r["robustness"][k] for k in ("shift", "rotation", "noise"))
+    angle, sigma = r["angles"].index, r["sigmas"].index
+    plain, augmented = "CNN", "CNN, augmented"
+    assert shifted[augmented][2] > 0.7 and shifted[augmented][2] > shifted[plain][2] + 0.4
+    assert shifted[augmented][0] > shifted[plain][0] - 0.02  # as good on clean images
+    assert turned[augmented][angle(15)] > turned[plain][angle(15)] + 0.05  # within ±30°
+    assert turned[augmented][angle(90)] < 0.3  # not beyond
+    assert noisy[plain][sigma(0.4)] < noisy[augmented][sigma(0.4)] < noisy["MLP"][sigma(0.4)]
+
+
+# ------------------------------------------------------------------ 13 GRU vs LSTM
+def test_13_parameters_are_three_and_four_gates(run):
+    r = run("13").results
+    one_gate = 64 * (16 + 64) + 2 * 64  # weights on x and h, PyTorch's two biases
+    assert r["recurrent_parameters"] == {"RNN": one_gate, "GRU": 3 * one_gate,
+                                         "LSTM": 4 * one_gate}
+    shared = 27 * 16 + (64 * 27 + 27)  # embedding and output layer
+    for name, row in r["language_model"].items():
+        assert row["parameters"] == r["recurrent_parameters"][name] + shared, name
+        assert row["ms_per_step"] > 0
+
+
+def test_13_gated_layers_model_the_text_better_and_close_to_each_other(run):
+    r = run("13").results
+    final = {name: row["test_bits"][-1] for name, row in r["language_model"].items()}
+    for name, row in r["language_model"].items():
+        assert len(row["test_bits"]) == len(r["checkpoints"])
+        assert final[name] < row["test_bits"][0] - 0.3 and final[name] < 4.75, name
+    assert final["RNN"] > min(final["GRU"], final["LSTM"])
+    assert abs(final["GRU"] - final["LSTM"]) < 0.25  # "close to each other"
+
+
+def test_13_the_gru_remembers_where_the_default_lstm_does_not(run):
+    r = run("13").results
+    memory, chance, lags = r["memory_accuracy"], r["chance_accuracy"], r["lags"]
+    assert 0.15 < chance < 0.25
+    for name in ("RNN", "GRU", "LSTM"):
+        assert memory[name][0] > 0.9, name  # the shortest lag: all three
+    lag_20 = lags.index(20)
+    assert memory["GRU"][lag_20] > 0.9
+    assert memory["RNN"][lag_20] < chance + 0.1 and memory["LSTM"][lag_20] < chance + 0.1
+    reach = r["gradient_reach_20_steps"]  # untrained: GRU and LSTM alike, RNN far below
+    assert 0.1 < reach["GRU"] / reach["LSTM"] < 10
+    assert reach["RNN"] < min(reach["GRU"], reach["LSTM"]) / 3
+
+
+# ------------------------------------------------------------------ 14 depth and width
+def test_14_parameters_follow_the_formula(run):
+    r = run("14").results
+    assert len(r["grid"]) == len(r["widths"]) * len(r["depths"])
+    for row in r["grid"]:
+        w, d = row["width"], row["depth"]
+        assert row["parameters"] == row["formula"] == (64 * w + w) + (d - 1) * (w * w + w) + (
+            10 * w + 10), (w, d)
+        assert row["train_seconds"] > 0 and row["inference_us"] > 0
+
+
+def test_14_what_the_text_says_about_width_and_depth(run):
+    r = run("14").results
+    widths, depths = r["widths"], r["depths"]
+    accuracy = {(row["width"], row["depth"]): row["test_accuracy"] for row in r["grid"]}
+    narrow, wide = widths[0], widths[-1]
+    for d in depths:  # width first: the widest far above the narrowest, at every depth
+        assert accuracy[wide, d] > accuracy[narrow, d] + 0.1, d
+        assert accuracy[wide, d] > 0.9, d
+        gain_first = accuracy[widths[1], d] - accuracy[narrow, d]  # steeply, then slowly
+        assert gain_first > accuracy[wide, d] - accuracy[widths[-2], d], d
+    for d in depths[1:]:  # narrow: depth does not help
+        assert accuracy[narrow, d] < accuracy[narrow, depths[0]] + 0.02, d
+    deeper = [accuracy[wide, d] for d in depths[1:]]  # wide: a little, then about nothing
+    assert max(deeper) > accuracy[wide, depths[0]] - 0.005
+    assert max(deeper) - min(deeper) < 0.03
+    best, smallest = r["best"], r["smallest_within_0.01"]
+    assert best["test_accuracy"] == max(accuracy.values())
+    assert smallest["test_accuracy"] >= best["test_accuracy"] - 0.01
+    assert smallest["parameters"] <= best["parameters"]
 
 
 # ------------------------------------------------------------------ 11 Fashion-MNIST

@@ -132,6 +132,28 @@ def test_draw_graph_puts_inputs_left_of_the_ops_that_use_them():
     assert positions[0][0] == max(x for x, _ in positions)  # the output is rightmost
 
 
+def test_draw_graph_top_to_bottom_puts_inputs_above_the_ops_that_use_them():
+    loss, names = neuron()
+    nodes, edges = viz._graph(loss, names)
+    fig = viz.draw_graph(loss, names=names, rankdir="TB")
+    labelled = [t for t in fig.axes[0].texts if t.get_text()]
+    assert [t.get_text() for t in labelled] == [node.label for node in nodes]
+    y = [t.get_position()[1] for t in labelled]
+    assert all(y[s] > y[t] for s, t in edges)
+    assert y[0] == min(y)  # the output is at the bottom
+    width, height = fig.get_size_inches()
+    assert height > width  # a chain of ops is tall, not wide
+
+
+def test_to_dot_and_draw_graph_take_graphviz_rankdir():
+    loss, names = neuron()
+    assert "rankdir=TB;" in viz.to_dot(loss, rankdir="TB")
+    assert "rankdir=LR;" in viz.to_dot(loss)
+    for draw in (viz.to_dot, viz.draw_graph):
+        with pytest.raises(ValueError, match="viz: rankdir must be one of .*'BT'"):
+            draw(loss, rankdir="BT")
+
+
 def test_draw_graph_into_given_axes():
     fig, ax = plt.subplots()
     a = mdl.tensor(1.0, requires_grad=True)

@@ -8,19 +8,32 @@
 # weights, looks at the loss surface they walk on, and measures when the formula stops
 # being the cheap option.
 #
-# The data: 442 diabetes patients (age, sex, body-mass index, blood pressure and six
+# The data: diabetes patients (age, sex, body-mass index, blood pressure and six
 # blood-serum measurements) and a measure of how far their disease progressed a year
-# later (Efron et al., 2004, bundled with minidl).
+# later (Efron et al., 2004, bundled with minidl). The run prints how many.
+#
+# Section 5 times the two methods against each other, so everything runs on one core:
+# a BLAS on several busy cores makes timings that say more about the machine than about
+# the method.
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
+import os
 
-import minidl as mdl
-from minidl import optim, viz
-from minidl.classic import LinearRegression
-from minidl.data import load_diabetes, standardize, train_test_split
-from _common import FAST, pick, report, save, timed
+# BLAS reads its thread count when NumPy first loads it: set it first.
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = "1"
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+import minidl as mdl  # noqa: E402
+from minidl import optim, viz  # noqa: E402
+from minidl.classic import LinearRegression  # noqa: E402
+from minidl.data import load_diabetes, standardize, train_test_split  # noqa: E402
+from _common import pick, report, save, timed  # noqa: E402
+
+numba.set_num_threads(1)  # minidl's numba kernels on one core too
 
 mdl.set_default_dtype(np.float64)
 mdl.manual_seed(0)
@@ -33,7 +46,21 @@ X_train, X_test, y_train, y_test = train_test_split(X_all, y_all, test_size=0.2,
 # with the statistics of the training set only.
 X_train, X_test = standardize(X_train, X_test)
 n, d = X_train.shape
-print(f"{n} training and {len(X_test)} test patients, {d} features: {info.feature_names}")
+print(f"{len(X_all)} patients: {n} for training and {len(X_test)} for testing; {d} features: "
+      f"{info.feature_names}")
+RESULTS["patients"] = {"train": n, "test": len(X_test)}
+
+
+def correlation(a, b):
+    """The correlation of two features over the training patients."""
+    columns = [info.feature_names.index(name) for name in (a, b)]
+    return float(np.corrcoef(X_train[:, columns].T)[0, 1])
+
+
+RESULTS["correlations"] = {f"{a}, {b}": correlation(a, b) for a, b in (("bmi", "s5"),
+                                                                       ("s1", "s2"))}
+print("correlations:", ", ".join(f"{pair} {value:.2f}"
+                                 for pair, value in RESULTS["correlations"].items()))
 
 
 def r2(prediction, y):
@@ -116,7 +143,8 @@ RESULTS["gd_test_r2"] = r2(X_test @ w_gd + b_gd, y_test)
 # %% [markdown]
 # The loss gets close to the minimum long before the weights do: what is left is error
 # along the flat directions of the surface, where moving hardly changes the loss.
-# Here s1 and s2 (two cholesterol measurements, correlation 0.89) make such a direction:
+# Here s1 and s2 (two cholesterol measurements, correlation 0.89, printed above) make
+# such a direction:
 # raising one weight and lowering the other barely changes the prediction.
 #
 # The step size matters a lot. Below the same descent with four step sizes: a small step
@@ -125,9 +153,13 @@ RESULTS["gd_test_r2"] = r2(X_test @ w_gd + b_gd, y_test)
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 4))
+RESULTS["step_size_final_gap"] = {}
 for factor in (0.2, 1.0, 1.95, 2.05):
     _, _, losses = gradient_descent(factor / L_max, pick(150, 300))
     ax.plot(losses - mse_star, label=f"η = {factor} / λ_max")
+    RESULTS["step_size_final_gap"][str(factor)] = (losses[-1] - mse_star) / (losses[0] - mse_star)
+print("loss above the minimum at the last step / at the first: " + ", ".join(
+    f"η = {factor} / λ_max: {gap:.1e}" for factor, gap in RESULTS["step_size_final_gap"].items()))
 ax.set_yscale("log")
 ax.set_xlabel("step")
 ax.set_ylabel("train MSE - minimum")
@@ -141,8 +173,8 @@ save(fig, "02_step_sizes.png")
 # Each GD step reads all n patients. SGD shuffles the data, cuts it into mini-batches of
 # 32, and takes a step after each batch, with the gradient of that batch alone: a noisy
 # but cheap estimate of the full gradient. One pass over the data (an *epoch*) now makes
-# 11 steps instead of 1. With a constant step size it never settles exactly: the noise
-# keeps it jittering around the minimum.
+# n // 32 steps instead of 1 (11 here: the run prints it). With a constant step size it
+# never settles exactly: the noise keeps it jittering around the minimum.
 
 # %%
 def stochastic_gradient_descent(X, y, lr, epochs, batch_size=32, seed=0):
@@ -163,18 +195,20 @@ def stochastic_gradient_descent(X, y, lr, epochs, batch_size=32, seed=0):
     return w.numpy(), b.item(), np.array(epoch_losses), np.array(path)
 
 
-SGD_EPOCHS, SGD_LR = pick(30, 100), 0.05
+SGD_EPOCHS, SGD_LR, BATCH = pick(30, 100), 0.05, 32
+STEPS_PER_EPOCH = n // BATCH
+RESULTS["sgd_steps_per_epoch"] = STEPS_PER_EPOCH
 (w_sgd, b_sgd, sgd_losses, _), seconds = timed(stochastic_gradient_descent, X_train, y_train,
                                                 SGD_LR, SGD_EPOCHS)
-print(f"SGD, {SGD_EPOCHS} epochs in {seconds:.2f} s: train MSE {sgd_losses[-1]:.2f}, "
-      f"test R² {r2(X_test @ w_sgd + b_sgd, y_test):.4f}")
+print(f"SGD, {SGD_EPOCHS} epochs of {STEPS_PER_EPOCH} steps in {seconds:.2f} s: train MSE "
+      f"{sgd_losses[-1]:.2f}, test R² {r2(X_test @ w_sgd + b_sgd, y_test):.4f}")
 RESULTS["sgd_loss_relative_gap"] = (sgd_losses[-1] - mse_star) / mse_star
 RESULTS["sgd_test_r2"] = r2(X_test @ w_sgd + b_sgd, y_test)
 
 fig, ax = plt.subplots(figsize=(6, 4))
 ax.plot(np.arange(1, GD_STEPS + 1), gd_losses - mse_star, label="GD (1 step per epoch)")
 ax.plot(np.arange(1, SGD_EPOCHS + 1), sgd_losses - mse_star, marker=".",
-        label="SGD, batches of 32 (11 steps per epoch)")
+        label=f"SGD, batches of {BATCH} ({STEPS_PER_EPOCH} steps per epoch)")
 ax.set_xscale("log")
 ax.set_yscale("log")
 ax.set_xlabel("epochs (passes over the training set)")
@@ -182,23 +216,41 @@ ax.set_ylabel("train MSE - minimum")
 ax.legend()
 save(fig, "02_gd_vs_sgd.png")
 
+
+def epochs_to_reach(losses, within):
+    """The first epoch after which the training loss is within a fraction of the minimum."""
+    close = np.flatnonzero(losses <= mse_star * (1 + within))
+    return int(close[0]) + 1 if close.size else None
+
+
+PLATEAU_EPOCH = 30
+RESULTS["epochs_to_2_percent"] = {"GD": epochs_to_reach(gd_losses, 0.02),
+                                  "SGD": epochs_to_reach(sgd_losses, 0.02)}
+RESULTS["gd_gap_at_epoch_30"] = (gd_losses[PLATEAU_EPOCH - 1] - mse_star) / mse_star
+print(f"within 2% of the minimum after: SGD {RESULTS['epochs_to_2_percent']['SGD']} epochs, "
+      f"GD {RESULTS['epochs_to_2_percent']['GD']}; GD after {PLATEAU_EPOCH} epochs: still "
+      f"{RESULTS['gd_gap_at_epoch_30']:.2%} above it, after {GD_STEPS}: "
+      f"{RESULTS['gd_loss_relative_gap']:.0e}; SGD after {SGD_EPOCHS}: "
+      f"{RESULTS['sgd_loss_relative_gap']:.2%}")
+
 # %% [markdown]
-# Both curves first fall fast, then reach a plateau about 1% above the minimum: the
-# flat valley direction of section 2. SGD gets there in a handful of epochs, GD needs
-# about 20, because SGD makes 11 steps for each one of GD's. Then GD slowly finishes the
-# job and reaches the exact answer, while SGD with its constant step keeps jittering at
-# its noise level (a step size that shrinks over time would settle it). For the test R²
-# all three are as good: the last digits of the training loss do not matter for
-# predictions.
+# Both curves first fall fast, then flatten out on a plateau a little above the
+# minimum (the printout says how far): the flat valley direction of section 2. SGD gets
+# close in fewer epochs than GD, because it makes many steps for each one of GD's. Then
+# GD slowly finishes the job and reaches the exact answer, while SGD with its constant
+# step keeps jittering at its noise level (a step size that shrinks over time would
+# settle it). For the test R² all three are as good: the last digits of the training
+# loss do not matter for predictions.
 #
 # ## 4. The loss surface, seen from above
 #
 # With two features the loss is a function of two weights, and we can draw it. (With
 # standardized features and the target centred, the best intercept is exactly the mean
 # of y whatever the weights, so it drops out.) Left: body-mass index and s5 (blood
-# triglycerides), correlation 0.43. Right: s1 and s2, correlation 0.89. Correlated
-# features stretch the bowl into a long valley: GD first drops to the valley floor, then
-# crawls along it.
+# triglycerides), weakly correlated. Right: s1 and s2, strongly correlated (the
+# correlations were printed in section 1). Correlated features stretch the bowl into a
+# long valley, with a larger condition number (in each panel's title): GD first drops
+# to the valley floor, then crawls along it.
 
 # %%
 def mse_surface(X2, y):
@@ -288,8 +340,8 @@ timing = {"d": FEATURE_COUNTS, "lstsq_s": [], "gd_s": [], "gd_steps": [], "loss_
 for width in FEATURE_COUNTS:
     Xs = rng.normal(size=(N_SYNTHETIC, width))
     ys = Xs @ rng.normal(size=width) + rng.normal(size=N_SYNTHETIC)
-    w_exact, t_exact = timed(lstsq, Xs, ys, repeat=pick(1, 3))
-    (w_descent, steps), t_descent = timed(gd_numpy, Xs, ys, repeat=pick(1, 3))
+    w_exact, t_exact = timed(lstsq, Xs, ys, repeat=3)
+    (w_descent, steps), t_descent = timed(gd_numpy, Xs, ys, repeat=3)
     exact_loss = np.mean((Xs @ w_exact - ys) ** 2)
     timing["lstsq_s"].append(t_exact)
     timing["gd_s"].append(t_descent)
@@ -317,14 +369,26 @@ def growth(times):
 
 RESULTS["lstsq_time_exponent"] = growth(timing["lstsq_s"])
 RESULTS["gd_time_exponent"] = growth(timing["gd_s"])
-print(f"time grows like d^{RESULTS['lstsq_time_exponent']:.1f} for lstsq and "
-      f"d^{RESULTS['gd_time_exponent']:.1f} for GD")
+print(f"over the last three widths, time grows like d^{RESULTS['lstsq_time_exponent']:.1f} "
+      f"for lstsq and d^{RESULTS['gd_time_exponent']:.1f} for GD (the theory: d^2 for "
+      f"lstsq, d times the number of steps for GD)")
+faster = [width for width, exact, descent in zip(FEATURE_COUNTS, timing["lstsq_s"],
+                                                 timing["gd_s"]) if descent < exact]
+if faster:
+    print(f"GD was faster than the closed form at d = {', '.join(map(str, faster))}")
+else:
+    print("the closed form was faster at every width tried here")
 
 # %% [markdown]
-# The slopes tell the story (timings on a busy machine are noisy; run it twice). The
-# closed form grows like d² (a factor 4 per doubling of d). GD grows like d times its
-# number of steps, which here stays small because random independent features are well
-# conditioned (it creeps up as d approaches n). Feed GD correlated features, like s1 and
+# Read the printout with the theory in mind (timings on a busy machine are noisy; run
+# it twice). The closed form's work grows like d², a factor 4 per doubling of d; the
+# measured exponent gets there only once d is large enough for the arithmetic to
+# outweigh the fixed costs of a call. GD's work grows like d times its number of steps,
+# which here stays small because random independent features are well conditioned (it
+# creeps up as d approaches n: see the step counts). So for large enough d, GD is the
+# faster one. At small d both are quick and fixed costs decide, so which
+# wins there depends on the machine and its BLAS: the run says where it found GD the
+# faster on yours. Feed GD correlated features, like s1 and
 # s2, and its step count grows with the condition number, while the closed form does not
 # care. That is why small and medium problems are solved exactly, and why models with
 # millions of parameters, where even storing XᵀX is impossible, are trained by descent.

@@ -20,14 +20,22 @@
 # | Adam | momentum on g and RMSprop on g², both bias-corrected: steps of about η per coordinate |
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
+import os
 
-import minidl as mdl
-import minidl.functional as F
-from minidl import nn, optim, viz
-from minidl.data import DataLoader, TensorDataset, load_digits, train_test_split
-from _common import pick, report, save, timed
+# The matrices here are small: one BLAS thread does them fastest, and several threads on
+# a busy machine wait on each other. BLAS reads its thread count when NumPy first loads
+# it: set it first.
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = "1"
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import minidl as mdl  # noqa: E402
+import minidl.functional as F  # noqa: E402
+from minidl import nn, optim, viz  # noqa: E402
+from minidl.data import DataLoader, TensorDataset, load_digits, train_test_split  # noqa: E402
+from _common import pick, report, save, timed  # noqa: E402
 
 RESULTS = {}
 
@@ -39,92 +47,138 @@ RESULTS = {}
 # optimizer must first drop into the valley and then follow its bend. That is the shape
 # of trouble in real loss surfaces too: some directions steep, others nearly flat.
 #
-# Learning rates: GD, SGD, momentum and Nesterov share η = 0.001 (larger makes GD
-# unstable on the steep walls), so any difference among them comes from the method. The
-# adaptive ones work on another scale (their step is about η per coordinate), so each got
-# the best of η ∈ {0.03, 0.1, 0.3, 1, 3} after 2,000 steps. "SGD" here is GD with random
-# noise added to every gradient, standing in for the noise of mini-batches (this function
-# has no data to sample).
+# Learning rates: GD, SGD, momentum and Nesterov share one η, so any difference among
+# them comes from the method. How large may it be? Section 2 of tutorial 02 says: below
+# 2 / λ_max, with λ_max the largest curvature (eigenvalue of the Hessian), here largest
+# at the bottom of the valley. We take half of that limit, and show what GD does with
+# ten times more. The adaptive ones work on another scale (their step is about η per
+# coordinate), so each gets the best η of a grid, the one that ends nearest the minimum
+# after the same number of steps; the run prints the whole search. "SGD" here is GD with
+# random noise added to every gradient, standing in for the noise of mini-batches (this
+# function has no data to sample).
 
 # %%
 def rosenbrock(x, y):
     return (1 - x) ** 2 + 100 * (y - x**2) ** 2
 
 
-ROSENBROCK_OPTIMIZERS = {  # name: (class, hyper-parameters)
-    "GD": (optim.GD, dict(lr=1e-3)),
-    "SGD (noisy gradient)": (optim.SGD, dict(lr=1e-3)),
-    "momentum": (optim.SGD, dict(lr=1e-3, momentum=0.9)),
-    "Nesterov": (optim.SGD, dict(lr=1e-3, momentum=0.9, nesterov=True)),
-    "AdaGrad": (optim.Adagrad, dict(lr=1.0)),
-    "RMSprop": (optim.RMSprop, dict(lr=1e-2)),
-    "Adam": (optim.Adam, dict(lr=0.1)),
-}
+# The Hessian of f at the minimum (1, 1), by hand: [[2 + 800, -400], [-400, 200]].
+curvature = np.linalg.eigvalsh(np.array([[802.0, -400.0], [-400.0, 200.0]]))
+GD_LR = 1 / curvature[-1]
+print(f"largest curvature at the minimum: λ_max = {curvature[-1]:.1f}; stable steps need "
+      f"η < 2 / λ_max = {2 / curvature[-1]:.4f}; the GD family gets η = {GD_LR:.4f}")
+RESULTS["rosenbrock_gd_lr"] = GD_LR
 
 
 def descend(optimizer_class, hyper, steps, gradient_noise=0.0, seed=0):
-    """Minimize Rosenbrock from (-1.2, 1); returns the (steps + 1, 2) path."""
+    """Minimize Rosenbrock from (-1.2, 1); returns the path, (steps + 1, 2), or up to the
+    step where it left the finite numbers."""
     rng = np.random.default_rng(seed)
     x = mdl.tensor(-1.2, dtype=np.float64, requires_grad=True)
     y = mdl.tensor(1.0, dtype=np.float64, requires_grad=True)
     optimizer = optimizer_class([x, y], **hyper)
     path = [(x.item(), y.item())]
-    for _ in range(steps):
-        optimizer.zero_grad()
-        rosenbrock(x, y).backward()
-        if gradient_noise:
-            x.grad = x.grad + gradient_noise * rng.normal()
-            y.grad = y.grad + gradient_noise * rng.normal()
-        optimizer.step()
-        path.append((x.item(), y.item()))
+    with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is one of the results
+        for _ in range(steps):
+            optimizer.zero_grad()
+            rosenbrock(x, y).backward()
+            if gradient_noise:
+                x.grad = x.grad + gradient_noise * rng.normal()
+                y.grad = y.grad + gradient_noise * rng.normal()
+            optimizer.step()
+            path.append((x.item(), y.item()))
+            if not np.isfinite(path[-1]).all():
+                break
     return np.array(path)
 
 
+def distance_to_minimum(path):
+    return float(np.hypot(*(path[-1] - 1)))
+
+
 STEPS = pick(500, 2000)
+too_big = descend(optim.GD, dict(lr=10 * GD_LR), STEPS)
+RESULTS["rosenbrock_gd_10x_lr_finite"] = bool(np.isfinite(too_big[-1]).all())
+print(f"GD with η = {10 * GD_LR:.4f}: " + (
+    f"left the finite numbers after {len(too_big) - 1} steps"
+    if not RESULTS["rosenbrock_gd_10x_lr_finite"]
+    else f"{distance_to_minimum(too_big):.4f} from the minimum"))
+
+ADAPTIVE_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+search = {}
+for name, optimizer_class in (("AdaGrad", optim.Adagrad), ("RMSprop", optim.RMSprop),
+                              ("Adam", optim.Adam)):
+    search[name] = {lr: distance_to_minimum(descend(optimizer_class, dict(lr=lr), STEPS))
+                    for lr in ADAPTIVE_GRID}
+    print(f"{name:>8}, distance after {STEPS} steps for η = " + ", ".join(
+        f"{lr:g}: {distance:.3g}" for lr, distance in search[name].items()))
+best_lr = {name: min(distances, key=lambda lr: np.nan_to_num(distances[lr], nan=np.inf))
+           for name, distances in search.items()}
+RESULTS["rosenbrock_lr_search"] = {name: {str(lr): d for lr, d in distances.items()}
+                                   for name, distances in search.items()}
+RESULTS["rosenbrock_lr"] = dict(best_lr)
+
+ROSENBROCK_OPTIMIZERS = {  # name: (class, hyper-parameters)
+    "GD": (optim.GD, dict(lr=GD_LR)),
+    "SGD (noisy gradient)": (optim.SGD, dict(lr=GD_LR)),
+    "momentum": (optim.SGD, dict(lr=GD_LR, momentum=0.9)),
+    "Nesterov": (optim.SGD, dict(lr=GD_LR, momentum=0.9, nesterov=True)),
+    "AdaGrad": (optim.Adagrad, dict(lr=best_lr["AdaGrad"])),
+    "RMSprop": (optim.RMSprop, dict(lr=best_lr["RMSprop"])),
+    "Adam": (optim.Adam, dict(lr=best_lr["Adam"])),
+}
 paths = {}
 for name, (optimizer_class, hyper) in ROSENBROCK_OPTIMIZERS.items():
     noise = 20.0 if name.startswith("SGD") else 0.0
     paths[name] = descend(optimizer_class, hyper, STEPS, gradient_noise=noise)
-    distance = np.hypot(*(paths[name][-1] - 1))
-    print(f"{name:>22}: after {STEPS} steps at ({paths[name][-1][0]:+.3f}, "
-          f"{paths[name][-1][1]:+.3f}), {distance:.4f} from the minimum")
+    print(f"{name:>22} (η = {hyper['lr']:.3g}): after {STEPS} steps at "
+          f"({paths[name][-1][0]:+.3f}, {paths[name][-1][1]:+.3f}), "
+          f"{distance_to_minimum(paths[name]):.4f} from the minimum")
 RESULTS["rosenbrock_steps"] = STEPS
-RESULTS["rosenbrock_final_distance"] = {name: float(np.hypot(*(path[-1] - 1)))
+RESULTS["rosenbrock_final_distance"] = {name: distance_to_minimum(path)
                                         for name, path in paths.items()}
 
-# %%
-families = {"the gradient-descent family": ["GD", "SGD (noisy gradient)", "momentum", "Nesterov"],
-            "adaptive step sizes": ["AdaGrad", "RMSprop", "Adam"]}
-fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-for ax, (title, names) in zip(axes, families.items()):
-    viz.plot_loss_surface(lambda x, y: rosenbrock(x, y), (-2, 2), (-1, 3),
-                          paths={name: paths[name] for name in names}, minimum=(1, 1),
-                          log_levels=True, labels=("x", "y"), title=title, ax=ax)
-save(fig, "03_rosenbrock_paths.png")
+# %% [markdown]
+# One panel per optimizer, so that no path hides another, and last all the distances to
+# the minimum on one log scale.
 
-fig, ax = plt.subplots(figsize=(6, 4))
+# %%
+fig, axes = plt.subplots(2, 4, figsize=(18, 8.5))
+for ax, (name, path) in zip(axes.flat, paths.items()):
+    viz.plot_loss_surface(lambda x, y: rosenbrock(x, y), (-2, 2), (-1, 3),
+                          paths={name: path}, minimum=(1, 1), log_levels=True,
+                          labels=("x", "y"), ax=ax,
+                          title=f"{name}, η = {ROSENBROCK_OPTIMIZERS[name][1]['lr']:.2g}")
+    ax.get_legend().remove()  # the title says whose path it is; the star is the minimum
+distance_ax = axes.flat[-1]
 for name, path in paths.items():
-    ax.plot(np.hypot(path[:, 0] - 1, path[:, 1] - 1), label=name)
-ax.set_yscale("log")
-ax.set_xlabel("step")
-ax.set_ylabel("distance to the minimum (1, 1)")
-ax.legend(fontsize=8)
-save(fig, "03_rosenbrock_distance.png")
+    distance_ax.plot(np.hypot(path[:, 0] - 1, path[:, 1] - 1), label=name)
+distance_ax.set_yscale("log")
+distance_ax.set_xlabel("step")
+distance_ax.set_ylabel("distance to the minimum (1, 1)")
+distance_ax.set_title("all seven")
+distance_ax.legend(fontsize=7)
+fig.suptitle(f"{STEPS} steps on the Rosenbrock function from (-1.2, 1)")
+fig.tight_layout()
+save(fig, "03_rosenbrock_paths.png")
 
 # %% [markdown]
 # What to see in the pictures:
 #
 # - **GD** drops into the valley in a few steps, then crawls along its floor: the
-#   gradient there is tiny, and η cannot be raised without bouncing off the steep walls.
-# - **SGD**'s noise makes it wander; near the minimum the noise is all there is, so it
-#   jitters around it instead of settling.
+#   gradient there is tiny, and η cannot be raised much: the limit 2 / λ_max is only
+#   twice the η used, and with ten times more GD leaves the finite numbers within a few
+#   steps (printed above).
+# - **SGD**'s noise makes it wander; where the gradient is small the noise is all there
+#   is, so it cannot settle.
 # - **Momentum** and **Nesterov** use the same η as GD, but the velocity builds up along
 #   the floor, where successive gradients agree, and cancels across it, where they flip
 #   sign. Same cost per step, far further along.
 # - **AdaGrad**, **RMSprop** and **Adam** divide each coordinate's step by the size of its
 #   recent gradients, so the flat floor gets big steps and the steep walls small ones.
 #   AdaGrad's sum of squares only grows, so it slows down for good; RMSprop forgets, and
-#   Adam adds momentum on top.
+#   Adam adds momentum on top. Look at the search, too: a learning rate one step of the
+#   grid away from the best can end far from the minimum.
 #
 # ## 2. A real model: a small network on the digits
 #
@@ -134,11 +188,10 @@ save(fig, "03_rosenbrock_distance.png")
 # takes one step per pass over the data (an *epoch*); the others take one per batch of
 # 32 images, 43 per epoch.
 #
-# Learning rates: for each optimizer we tried three values a factor 3 apart around its
-# usual range (GD 0.5, 1, 2; SGD 0.05, 0.1, 0.3; momentum and Nesterov 0.01, 0.03, 0.1;
-# AdaGrad 0.03, 0.1, 0.3; RMSprop and Adam 0.001, 0.003, 0.01), after 8 and after 40
-# epochs, and kept the best. Comparing optimizers each at someone else's learning rate
-# says more about the learning rate than about the optimizer.
+# Learning rates: for each optimizer we try three values a factor 2 or 3 apart around its
+# usual range and keep the one with the lowest training loss after the same number of
+# epochs (the run prints the search). Comparing optimizers each at someone else's
+# learning rate says more about the learning rate than about the optimizer.
 
 # %%
 images, labels = load_digits()
@@ -146,14 +199,14 @@ X_train, X_test, y_train, y_test = train_test_split(images / 16.0, labels, test_
                                                     stratify=labels, random_state=0)
 print(f"{len(X_train)} training and {len(X_test)} test images")
 
-NETWORK_OPTIMIZERS = {  # each at the best of three learning rates (see the text)
-    "GD (full batch)": (optim.GD, dict(lr=0.5)),
-    "SGD": (optim.SGD, dict(lr=0.3)),
-    "momentum": (optim.SGD, dict(lr=0.1, momentum=0.9)),
-    "Nesterov": (optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True)),
-    "AdaGrad": (optim.Adagrad, dict(lr=0.1)),
-    "RMSprop": (optim.RMSprop, dict(lr=0.01)),
-    "Adam": (optim.Adam, dict(lr=0.01)),
+NETWORK_OPTIMIZERS = {  # name: (class, other hyper-parameters, the learning rates tried)
+    "GD (full batch)": (optim.GD, {}, (0.5, 1.0, 2.0)),
+    "SGD": (optim.SGD, {}, (0.03, 0.1, 0.3)),
+    "momentum": (optim.SGD, dict(momentum=0.9), (0.01, 0.03, 0.1)),
+    "Nesterov": (optim.SGD, dict(momentum=0.9, nesterov=True), (0.01, 0.03, 0.1)),
+    "AdaGrad": (optim.Adagrad, {}, (0.03, 0.1, 0.3)),
+    "RMSprop": (optim.RMSprop, {}, (0.001, 0.003, 0.01)),
+    "Adam": (optim.Adam, {}, (0.001, 0.003, 0.01)),
 }
 
 
@@ -186,17 +239,38 @@ def accuracy(network, X, y):
         return float((network(mdl.tensor(X)).numpy().argmax(axis=1) == y).mean())
 
 
+# One untimed epoch of each kind first: the first calls of minidl's kernels compile them
+# (tutorial 09), a one-off cost that would otherwise be charged to the first optimizer.
+train(optim.GD, dict(lr=0.5), 1, len(X_train))
+train(optim.Adam, dict(lr=0.001), 1, 32)
+
 EPOCHS = pick(8, 40)
 curves, RESULTS["digits_test_accuracy"], RESULTS["digits_seconds"] = {}, {}, {}
-for name, (optimizer_class, hyper) in NETWORK_OPTIMIZERS.items():
+RESULTS["digits_lr"], RESULTS["digits_lr_search"] = {}, {}
+for name, (optimizer_class, hyper, rates) in NETWORK_OPTIMIZERS.items():
     batch_size = len(X_train) if name.startswith("GD") else 32
-    (network, curves[name]), seconds = timed(train, optimizer_class, hyper, EPOCHS, batch_size)
+    runs = {lr: timed(train, optimizer_class, dict(hyper, lr=lr), EPOCHS, batch_size)
+            for lr in rates}
+    final_loss = {lr: run[0][1][-1] for lr, run in runs.items()}
+    lr = min(rates, key=lambda rate: np.nan_to_num(final_loss[rate], nan=np.inf))
+    (network, curves[name]), seconds = runs[lr]
+    RESULTS["digits_lr_search"][name] = {str(rate): loss for rate, loss in final_loss.items()}
+    RESULTS["digits_lr"][name] = lr
     RESULTS["digits_test_accuracy"][name] = accuracy(network, X_test, y_test)
     RESULTS["digits_seconds"][name] = seconds
-    print(f"{name:>16}: final training loss {curves[name][-1]:.4f}, "
-          f"test accuracy {RESULTS['digits_test_accuracy'][name]:.3f}, {seconds:.2f} s")
+    print(f"{name:>16}: final training loss for η = " + ", ".join(
+        f"{rate:g}: {loss:.4f}" for rate, loss in final_loss.items()) + f"; kept η = {lr:g}")
 RESULTS["digits_epochs"] = EPOCHS
 RESULTS["digits_final_train_loss"] = {name: curve[-1] for name, curve in curves.items()}
+RESULTS["digits_train_loss_curves"] = curves
+
+print(f"\n| optimizer | η | training loss after {EPOCHS} epochs | test accuracy | "
+      f"seconds per epoch |\n|---|---:|---:|---:|---:|")
+for name in NETWORK_OPTIMIZERS:
+    print(f"| {name} | {RESULTS['digits_lr'][name]:g} | "
+          f"{RESULTS['digits_final_train_loss'][name]:.4f} | "
+          f"{RESULTS['digits_test_accuracy'][name]:.3f} | "
+          f"{RESULTS['digits_seconds'][name] / EPOCHS:.3f} |")
 
 fig = viz.plot_curves(curves, xlabel="epoch", ylabel="mean training loss (cross-entropy)",
                       logy=True, start=1,
@@ -206,16 +280,22 @@ save(fig, "03_digits_training_loss.png")
 # %% [markdown]
 # Reading the results:
 #
-# - **GD** is hopeless *per epoch*: one step per pass over the data. On a data set this
-#   small its steps are cheap, but with a million images each one would take minutes.
-# - **SGD** makes 43 noisy steps in the same pass and gets far further; **momentum** and
-#   **Nesterov** speed it up once more.
-# - **Adam** and **RMSprop**, at their best η, are as fast as momentum. Their appeal is
+# - **GD** is hopeless *per epoch*: one step per pass over the data. On data this small
+#   each of its steps is cheap (the last column: one product of the whole data set with
+#   the weights beats many small ones), but with a million images each step would read
+#   all million.
+# - **SGD** makes many noisy steps in the same pass and gets far further; **momentum**
+#   and **Nesterov** speed it up once more.
+# - **Adam** and **RMSprop**, at their best η, end below plain SGD too. Their appeal is
 #   that one η suits all the parameters, however different the scales of their
 #   gradients. (Adam's usual default η = 0.001 is on the timid side for a network this
-#   small: try it.) **AdaGrad** is good early and then slows as its sum of squares grows.
-# - Test accuracies end up close together. Optimizers mostly decide how *fast* you get
-#   to a good model (and how much tuning η needs), less often how good it is in the end.
+#   small: the search shows it.) **AdaGrad** is quick in the first epoch and then slows
+#   as its sum of squares grows, ending behind Adam.
+# - Where the best η is the largest of its three, a larger one may be better still: the
+#   search only says which of the three is best.
+# - Test accuracies of the mini-batch optimizers end up close together. Optimizers
+#   mostly decide how *fast* you get to a good model (and how much tuning η needs),
+#   less often how good it is in the end.
 #
 # Try it: double each learning rate and run again. Which ones tolerate it?
 #

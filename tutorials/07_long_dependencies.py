@@ -3,8 +3,8 @@
 #
 # A recurrent network reads a sequence one step at a time and carries a hidden state
 # from step to step, so in principle it can remember anything it has read. In practice a
-# plain RNN trained by gradient descent forgets within a dozen steps or so. This tutorial
-# measures why, on real text (Moby-Dick, bundled with minidl):
+# plain RNN trained by gradient descent soon forgets. This tutorial measures why, on real
+# text (Moby-Dick, bundled with minidl):
 #
 # 1. We set a task that needs memory: read a window of text and, at its end, say what
 #    its **first** character was, k steps ago.
@@ -15,19 +15,31 @@
 # 3. We train an RNN and two LSTMs on the task at growing lags k and plot accuracy
 #    against k.
 # 4. We make an RNN's gradients explode on purpose and tame them with gradient clipping.
+#
+# The full run trains more than a dozen networks, some on long windows, and takes the
+# longest of all the tutorials; `MINIDL_FAST=1` runs a smaller version of every step in
+# a fraction of the time.
 
 # %%
-import math
-import re
+import os
 
-import matplotlib.pyplot as plt
-import numpy as np
+# The matrices here are small: one BLAS thread does them fastest, and several threads on
+# a busy machine wait on each other. BLAS reads its thread count when NumPy first loads
+# it: set it first.
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = "1"
 
-import minidl as mdl
-import minidl.functional as F
-from minidl import nn, optim, viz
-from minidl.data import CharVocab, load_char_corpus
-from _common import pick, report, save, timed
+import math  # noqa: E402
+import re  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import minidl as mdl  # noqa: E402
+import minidl.functional as F  # noqa: E402
+from minidl import nn, optim, viz  # noqa: E402
+from minidl.data import CharVocab, load_char_corpus  # noqa: E402
+from _common import pick, report, save, timed  # noqa: E402
 
 # A recurrent layer multiplies small matrices, one time step after another: NumPy's BLAS
 # call costs less than handing each of them to the numba kernel (tutorial 09 compares
@@ -136,7 +148,7 @@ for name, layer in (("RNN", nn.RNN(16, HIDDEN, batch_first=True)),
 # We measure ‖∂L/∂x_t‖ for every step t of 80-character windows (the norm over a batch
 # of 32 windows and the 16 features) for five untrained models:
 #
-# - the RNN as initialized by default (PyTorch's U(-1/√H, 1/√H), here ρ ≈ 0.6),
+# - the RNN as initialized by default (PyTorch's U(-1/√H, 1/√H); the run prints its ρ),
 # - the RNN with W_hh drawn from N(0, g²/H), whose spectral radius is about g, for
 #   g = 1 and g = 3,
 # - the LSTM as initialized by default, and with its forget gate opened.
@@ -209,15 +221,15 @@ fig.axes[0].legend(fontsize=8, loc="lower left")
 save(fig, "07_gradient_per_step.png")
 
 # %% [markdown]
-# On a log scale a geometric decay is a straight line. The default RNN's gradient
-# shrinks by a factor of about 0.55 per step: 79 steps back it is 10⁻²⁰ of its size at
-# the last step, far below anything a learning rate could use. With gain 1 it shrinks
-# more slowly (about 0.9 per step: tanh' < 1 still takes its share), and with gain 3 it
-# grows by about 1.3 per step, ten orders of magnitude over the window: the same
-# mechanism, the other way. The default LSTM vanishes too (about 0.65 per step, its
-# forget gates being near 0.5). With the forget gate open the gradient 79 steps back is
-# still about 70% of its size at the last step: the cell is a path along which it
-# travels without passing through W_hh and a tanh at every step.
+# On a log scale a geometric decay is a straight line, and the printout gives each
+# line's factor per step. The default RNN's gradient shrinks fastest of all: 79 steps
+# back it is many orders of magnitude below its size at the last step, far below
+# anything a learning rate could use. With gain 1 it shrinks more slowly (tanh' < 1
+# still takes its share), and with gain 3 it grows, by orders of magnitude over the
+# window: the same mechanism, the other way. The default LSTM vanishes too, its forget
+# gates being near 0.5. With the forget gate open the gradient 79 steps back is still of
+# the order of its size at the last step: the cell is a path along which it travels
+# without passing through W_hh and a tanh at every step.
 #
 # These are untrained networks. Training changes the weights, and with them the
 # picture: an LSTM can *learn* to hold its forget gate near 1 where it needs to. The
@@ -273,6 +285,12 @@ RESULTS["lags"] = LAGS
 RESULTS["steps"] = STEPS
 RESULTS["accuracy_by_lag"] = accuracy
 
+for name, values in accuracy.items():
+    remembers = [lag for lag, value in zip(LAGS, values) if value >= 0.9]
+    guesses = [lag for lag, value in zip(LAGS, values) if value < chance + 0.1]
+    print(f"{name:<24} right on 90% or more at lags {remembers or 'none'}; "
+          f"at chance (within 0.1) at lags {guesses or 'none'}")
+
 fig, ax = plt.subplots(figsize=(6, 4))
 for name, values in accuracy.items():
     ax.plot(LAGS, values, marker="o", label=name)
@@ -287,19 +305,15 @@ ax.legend(fontsize=8, loc="center left")
 save(fig, "07_accuracy_by_lag.png")
 
 # %% [markdown]
-# In the full run (lags 5, 10, 20 and 40, 300 steps each) all three networks are perfect
-# at lag 5 and still good at lag 10 (the RNN 0.91, the default LSTM 0.95). At lag 20
-# the RNN is down to 0.30 and the default LSTM to the chance level; at lag 40 both
-# guess. Their gradients from the answer back to the first character have vanished, so
-# nothing tells them to keep that character. The LSTM with its forget gate open names
-# the first character of 99.9% of the windows or more at every lag, 40 included, after
-# the same 300 steps. The default LSTM could in principle learn to open its gates, but it has to
-# find that out through gradients that start out vanishing too; the right
-# initialization makes the cell a memory from the first step.
-#
-# (Fast mode runs lags 4 and 12 for 80 steps, without the default LSTM: the RNN is right
-# 99.8% of the time at lag 4 and at chance at 12, the open LSTM right 99.7% of the time
-# or more at both.)
+# Read the plot with the summary printed under it. At the shortest lag every network
+# names the character. As the lag grows, the RNN and the default LSTM fall to the
+# chance level: their gradients from the answer back to the first character have
+# vanished, so nothing tells them to keep that character. The LSTM with its forget gate
+# open names the first character of nearly every window at every lag, the longest
+# included, after the same number of steps. The default LSTM could in principle learn
+# to open its gates, but it has to find that out through gradients that start out
+# vanishing too; the right initialization makes the cell a memory from the first step.
+# (Fast mode runs two short and long lags with fewer steps: the same picture, smaller.)
 #
 # ## 5. Exploding gradients and clipping
 #
@@ -394,12 +408,13 @@ save(fig, "07_gradient_clipping.png")
 # they started. Which seed ends where differs from machine to machine; that the
 # unclipped runs spike and the clipped ones do not, does not. With clipping, the very
 # same recipe, fed the very same batches, brings the loss down and names the first
-# character of most test windows (the medians above). It meets gradients just as large
-# (right), but none of them enters the momentum longer than 1.
+# character of most test windows (the medians above). It meets large gradients too
+# (right, and the largest norm of each run above), but none of them enters the momentum
+# longer than 1.
 #
 # Large recurrent weights keep the gradient from vanishing, and clipping keeps it from
 # doing harm. Exploding gradients have this simple fix; vanishing ones do not (scaling
-# up a gradient that is 10⁻²⁰ of what it should be does not bring back its direction),
+# up a gradient many orders of magnitude too small does not bring back its direction),
 # which is why the LSTM's cell state, a path where the gradient neither vanishes nor
 # explodes, was the step forward.
 #
@@ -409,11 +424,11 @@ save(fig, "07_gradient_clipping.png")
 #   are diag(tanh') W_hh, so the gradient from far back shrinks or grows geometrically:
 #   vanishing or exploding gradients, measured above over 80 steps.
 # - A network cannot learn to remember what its gradient does not reach: the RNN fails
-#   the first-character task beyond about 10 steps of lag.
+#   the first-character task at the longer lags.
 # - The LSTM's cell state is updated by c_t = f_t ⊙ c_{t-1} + ..., and along it the
 #   gradient is only multiplied by the forget gate. With that gate open (a positive
-#   initial bias) the gradient reaches far back, and the LSTM learns a lag of 40 in the
-#   steps in which the RNN and the default LSTM fail at 20.
+#   initial bias) the gradient reaches far back, and the LSTM learns the longest lag in
+#   the steps in which the RNN and the default LSTM fail.
 # - Exploding gradients are tamed by `nn.utils.clip_grad_norm_`, called between
 #   `backward()` and `step()`.
 
