@@ -41,10 +41,6 @@ from minidl import nn, optim, viz  # noqa: E402
 from minidl.data import CharVocab, load_char_corpus  # noqa: E402
 from _common import pick, report, save, timed  # noqa: E402
 
-# A recurrent layer multiplies small matrices, one time step after another: NumPy's BLAS
-# call costs less than handing each of them to the numba kernel (tutorial 09 compares
-# the two).
-mdl.set_kernels("numpy")
 RESULTS = {}
 
 # %% [markdown]

@@ -35,9 +35,6 @@ from minidl import nn, optim, viz  # noqa: E402
 from minidl.data import CharVocab, load_char_corpus  # noqa: E402
 from _common import pick, report, save, timed  # noqa: E402
 
-# The model's products are small (64 features): NumPy's BLAS call costs less than the
-# numba kernel for them (tutorial 09 compares the two).
-mdl.set_kernels("numpy")
 RESULTS = {}
 
 
