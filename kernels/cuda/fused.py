@@ -31,7 +31,7 @@ relu: one thread per element, in the arrays' flat order.
 
 The sums are kept in the arrays' dtype (float32 for float32: the GPU computes float64
 many times slower), the small constants are made in that dtype, and label_smoothing is
-passed as a number of that dtype. Arrays of other dtypes than float32 and float64 go
+passed as a number of that dtype. Arrays of dtypes other than float32 and float64 go
 to the plain versions of kernels/fused.py, as on the CPU.
 """
 import math
