@@ -22,8 +22,10 @@ The CPU settings:
   own threads and its own rounding.
 
 The fused kernels (relu, where, softmax, log_softmax, cross-entropy, layer norm) are
-numba in "fast" and "numba", and their plain NumPy versions in "numpy"; "cuda" runs
-those plain versions on CuPy arrays.
+numba in "fast" and "numba", and their plain NumPy versions in "numpy". "cuda" has
+numba.cuda kernels (kernels/cuda/) for conv2d, pooling, the recurrent steps, relu,
+softmax, log_softmax and cross-entropy, and runs the plain versions of where and layer
+norm on CuPy arrays.
 """
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -183,9 +185,11 @@ def _fast():
 
 def _cuda():
     """The kernels for arrays on the GPU (CuPy's). First the row written with CuPy array
-    operations (kernels/cuda/arrays.py; matmul is CuPy's, which calls cuBLAS); then,
-    where numba can launch kernels on the arrays, the numba.cuda kernels of kernels/cuda/
-    replace its conv2d and pooling. numba needs arrays that publish their memory through
+    operations (kernels/cuda/arrays.py, and the plain versions of kernels/recurrent.py and
+    fused.py; matmul and matmul_into are CuPy's, which call cuBLAS); then, where numba
+    can launch kernels on the arrays, the numba.cuda kernels of kernels/cuda/ replace its
+    conv2d, pooling, recurrent steps, relu, softmax, log_softmax and cross-entropy (where
+    and layer norm keep the array code). numba needs arrays that publish their memory through
     the CUDA array interface: CuPy's do; the test stand-in for CuPy (tests/fake_cupy.py)
     does so only under numba's simulator, and otherwise keeps the array code."""
     from .. import backend
@@ -198,7 +202,7 @@ def _cuda():
         **_fused_numpy(), **_recurrent_numpy())
     if not hasattr(backend.cupy().ndarray, "__cuda_array_interface__"):
         return kernels
-    from .cuda import conv, pool
+    from .cuda import conv, fused, pool, recurrent
     return replace(
         kernels, conv2d_forward=_with_bias(conv.conv2d_forward_cuda),
         conv2d_backward_input=conv.conv2d_backward_input_cuda,
@@ -206,7 +210,20 @@ def _cuda():
         max_pool2d_forward=pool.max_pool2d_forward_cuda,
         max_pool2d_backward=pool.max_pool2d_backward_cuda,
         avg_pool2d_forward=pool.avg_pool2d_forward_cuda,
-        avg_pool2d_backward=pool.avg_pool2d_backward_cuda)
+        avg_pool2d_backward=pool.avg_pool2d_backward_cuda,
+        rnn_cell_forward=recurrent.rnn_cell_forward_cuda,
+        rnn_cell_backward=recurrent.rnn_cell_backward_cuda,
+        lstm_cell_forward=recurrent.lstm_cell_forward_cuda,
+        lstm_cell_backward=recurrent.lstm_cell_backward_cuda,
+        gru_cell_forward=recurrent.gru_cell_forward_cuda,
+        gru_cell_backward=recurrent.gru_cell_backward_cuda,
+        relu_forward=fused.relu_forward_cuda, relu_backward=fused.relu_backward_cuda,
+        softmax_forward=fused.softmax_forward_cuda,
+        softmax_backward=fused.softmax_backward_cuda,
+        log_softmax_forward=fused.log_softmax_forward_cuda,
+        log_softmax_backward=fused.log_softmax_backward_cuda,
+        cross_entropy_forward=fused.cross_entropy_forward_cuda,
+        cross_entropy_backward=fused.cross_entropy_backward_cuda)
 
 
 _BUILD = {"numpy": _numpy, "numba": _numba, "fast": _fast, "cuda": _cuda}

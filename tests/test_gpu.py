@@ -176,15 +176,23 @@ def cuda_row():
 
 
 def test_cuda_row_is_the_numba_kernels_on_a_gpu_and_array_code_on_the_stand_in(cuda_backend):
-    from minidl.kernels.cuda import arrays, conv, pool
+    from minidl.kernels import fused as plain_fused
+    from minidl.kernels import recurrent as plain_recurrent
+    from minidl.kernels.cuda import arrays, conv, fused, pool, recurrent
     kernels = cuda_row()
     if real_gpu():
         assert kernels.conv2d_backward_input is conv.conv2d_backward_input_cuda
         assert kernels.avg_pool2d_backward is pool.avg_pool2d_backward_cuda
+        assert kernels.lstm_cell_forward is recurrent.lstm_cell_forward_cuda
+        assert kernels.cross_entropy_forward is fused.cross_entropy_forward_cuda
     else:  # numba cannot launch kernels on the stand-in's arrays outside its simulator
         assert kernels.conv2d_backward_input is arrays.conv2d_backward_input_arrays
         assert kernels.avg_pool2d_backward is arrays.avg_pool2d_backward_arrays
+        assert kernels.lstm_cell_forward is plain_recurrent.lstm_cell_forward_numpy
+        assert kernels.cross_entropy_forward is plain_fused.cross_entropy_forward_numpy
     assert kernels.matmul is arrays.matmul
+    assert kernels.matmul_into is plain_recurrent.matmul_into_numpy  # CuPy's matmul: cuBLAS
+    assert kernels.layer_norm_forward is plain_fused.layer_norm_forward_numpy
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

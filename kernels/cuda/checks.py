@@ -60,3 +60,36 @@ def averaging(op, count_include_pad, divisor_override):
     if divisor_override is not None and int(divisor_override) == 0:
         raise ValueError(f"{op}: divisor_override must not be zero")
     return bool(count_include_pad), int(divisor_override or 0)
+
+
+# the shape of each array a recurrent step kernel takes, by argument name (kernels/recurrent.py):
+# T steps, N batch rows, H hidden units, G gates
+_STEP_SHAPES = {
+    "xw": "TNG", "gates": "TNG", "gz": "TNG", "ghw": "TNG", "g_xw": "TNG",
+    "hs": "SNH", "cs": "SNH",                        # S = T + 1: the states h_0 ... h_T
+    "tanh_c": "TNH", "hw_n": "TNH", "g_hs": "TNH", "g_cs": "TNH",
+    "hw": "NG", "gh": "NH", "gc": "NH", "carry": "NH", "b": "G",
+}
+
+
+def check_step(op, t, gate_count, /, **arrays):
+    """(T, N, H) of a recurrent step's arrays, after checking that each has its shape
+    (_STEP_SHAPES, with G = gate_count * H), that all are C-contiguous (the kernels write into
+    them in place, so they cannot be copied) and that step t is one of the T."""
+    states = arrays["hs"] if "hs" in arrays else arrays["cs"]
+    if states.ndim != 3:
+        raise ValueError(f"{op}: the states must be 3-D (T+1, N, H), got shape "
+                         f"{tuple(states.shape)}")
+    steps, batch, hidden = states.shape[0] - 1, states.shape[1], states.shape[2]
+    size = {"T": steps, "S": steps + 1, "N": batch, "H": hidden, "G": gate_count * hidden}
+    for name, a in arrays.items():
+        expected = tuple(size[letter] for letter in _STEP_SHAPES[name])
+        if tuple(a.shape) != expected:
+            raise ValueError(f"{op}: {name} must have shape {expected} (T={steps} steps, "
+                             f"N={batch}, H={hidden}, {gate_count} gate(s)), got {tuple(a.shape)}")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{op}: {name} must be C-contiguous (the step is written in "
+                             "place), got a strided view")
+    if not 0 <= t < steps:
+        raise ValueError(f"{op}: step t={t} is outside the {steps} steps")
+    return steps, batch, hidden
