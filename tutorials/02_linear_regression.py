@@ -20,7 +20,9 @@ import minidl as mdl
 from minidl import optim, viz
 from minidl.classic import LinearRegression
 from minidl.data import load_diabetes, standardize, train_test_split
-from _common import FAST, pick, report, save, timed
+from _common import FAST, expected_run_time, pick, report, save, timed
+
+expected_run_time("02")
 
 mdl.set_default_dtype(np.float64)
 mdl.manual_seed(0)

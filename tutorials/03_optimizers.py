@@ -27,7 +27,9 @@ import minidl as mdl
 import minidl.functional as F
 from minidl import nn, optim, viz
 from minidl.data import DataLoader, TensorDataset, load_digits, train_test_split
-from _common import pick, report, save, timed
+from _common import expected_run_time, pick, report, save, timed
+
+expected_run_time("03")
 
 RESULTS = {}
 

@@ -27,7 +27,9 @@ import minidl as mdl
 import minidl.functional as F
 from minidl import nn, optim, viz
 from minidl.data import CharVocab, load_char_corpus
-from _common import pick, report, save, timed
+from _common import expected_run_time, pick, report, save, timed
+
+expected_run_time("07")
 
 # A recurrent layer multiplies small matrices, one time step after another: NumPy's BLAS
 # call costs less than handing each of them to the numba kernel (tutorial 09 compares

@@ -25,7 +25,9 @@ import minidl as mdl
 import minidl.functional as F
 from minidl import nn, optim, viz
 from minidl.data import CharVocab, load_char_corpus
-from _common import pick, report, save, timed
+from _common import expected_run_time, pick, report, save, timed
+
+expected_run_time("08")
 
 # The model's products are small (64 features): NumPy's BLAS call costs less than the
 # numba kernel for them (tutorial 09 compares the two).
