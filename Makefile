@@ -49,6 +49,7 @@ bench: $(TESTING)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/kernels.py
 	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/denormals.py
 	$(BIN)/python benchmarks/digits.py
 	$(BIN)/python benchmarks/gpu.py
 	$(BIN)/python benchmarks/train_step.py --device cuda

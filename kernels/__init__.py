@@ -8,6 +8,12 @@ reference version first (to read, and to test against), then the fast ones.
     conv.py      conv2d forward / backward-input / backward-weight: reference, numpy
                  (im2col + BLAS), numba (im2col + the numba GEMM), fast (numba + BLAS)
     pool.py      max and average pooling, forward and backward: reference, numpy, numba
+    recurrent.py one time step of an RNN, LSTM or GRU, forward and backward, fused: numpy
+                 (the reference), numba
+    elementary.py  exp-based tanh and sigmoid that numba can vectorize, for the kernels
+    denormal.py  flushing denormal floats to zero (mdl.set_flush_denormal)
+    fused.py     relu, where, softmax, log_softmax, cross-entropy and layer norm, forward
+                 and backward, in one or two passes per row: numpy, numba
     compiling.py the first compilation says so; `python -m minidl.kernels --warm`
     cuda/        the kernels for CuPy arrays, in numba.cuda (the "cuda" row)
 

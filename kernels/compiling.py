@@ -72,3 +72,46 @@ def warm():
             kernels.max_pool2d_backward(y, argmax, x.shape, *window)
             y = kernels.avg_pool2d_forward(x, *window)
             kernels.avg_pool2d_backward(y, x.shape, *window)
+            _warm_recurrent(kernels, rand)
+            _warm_fused(kernels, rand)
+
+
+def _warm_recurrent(kernels, rand):
+    """The fused steps of the recurrent layers (kernels/recurrent.py), as the fused ops
+    call them: time-major C-contiguous arrays, T = 2 steps of N = 3, H = 2."""
+    steps, n, hidden = 2, 3, 2
+    hs, cs = rand(steps + 1, n, hidden), rand(steps + 1, n, hidden)
+    g_hs, g_cs = rand(steps, n, hidden), rand(steps, n, hidden)
+    gh, gc = rand(n, hidden), rand(n, hidden)
+    for gates in (1, 4, 3):
+        xw, hw, b = rand(steps, n, gates * hidden), rand(n, gates * hidden), rand(gates * hidden)
+        kernels.matmul_into(hs[0], rand(hidden, gates * hidden), hw)
+        kernels.matmul_into(xw[0], rand(gates * hidden, hidden), gh)
+    for relu in (False, True):
+        kernels.rnn_cell_forward(0, rand(steps, n, hidden), rand(n, hidden), rand(hidden), hs, relu)
+        kernels.rnn_cell_backward(0, g_hs, gh, hs, relu, rand(steps, n, hidden))
+    gates, tanh_c = rand(steps, n, 4 * hidden), rand(steps, n, hidden)
+    kernels.lstm_cell_forward(0, rand(steps, n, 4 * hidden), rand(n, 4 * hidden),
+                              rand(4 * hidden), hs, cs, gates, tanh_c)
+    kernels.lstm_cell_backward(0, g_hs, g_cs, gh, gc, cs, gates, tanh_c,
+                               rand(steps, n, 4 * hidden))
+    gates, hw_n = rand(steps, n, 3 * hidden), rand(steps, n, hidden)
+    kernels.gru_cell_forward(0, rand(steps, n, 3 * hidden), rand(n, 3 * hidden), rand(3 * hidden),
+                             hs, gates, hw_n)
+    kernels.gru_cell_backward(0, g_hs, gh, gc, hs, gates, hw_n, rand(steps, n, 3 * hidden),
+                              rand(steps, n, 3 * hidden))
+
+
+def _warm_fused(kernels, rand):
+    """The kernels of fused.py, each on one small input of rand's dtype."""
+    x, gy = rand(4, 5), rand(4, 5)
+    kernels.relu_backward(gy, kernels.relu_forward(x))
+    kernels.where(x > 0, x, np.zeros((), dtype=x.dtype))
+    for forward, backward in ((kernels.softmax_forward, kernels.softmax_backward),
+                              (kernels.log_softmax_forward, kernels.log_softmax_backward)):
+        backward(gy, forward(x, 1), 1)
+    labels = np.arange(4) % 5
+    losses, lse = kernels.cross_entropy_forward(x, labels, None, -100, 0.0)
+    kernels.cross_entropy_backward(losses, x, lse, labels, None, -100, 0.0)
+    y, mean, rstd = kernels.layer_norm_forward(x, 1, None, None, 1e-5)
+    kernels.layer_norm_backward(gy, x, mean, rstd, None)

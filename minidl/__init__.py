@@ -20,7 +20,8 @@ from .autograd import (  # noqa: E402
     no_grad, set_grad_enabled,
 )
 from .backend import (  # noqa: E402
-    cuda_is_available, default_dtype, get_kernels, manual_seed, set_default_dtype, set_kernels,
+    cuda_is_available, default_dtype, get_kernels, manual_seed, set_default_dtype,
+    set_flush_denormal, set_kernels,
 )
 from .creation import (  # noqa: E402
     arange, as_tensor, eye, full, linspace, ones, ones_like, rand, randint, randn, tensor, zeros,

@@ -6,9 +6,10 @@ op code runs on both. CuPy is imported only when a GPU is first asked for:
 minidl imports and runs on a machine without CUDA.
 
 This module also owns the few global settings: the default float dtype,
-the random generator that `manual_seed` resets, and which row of the kernel
-table the performance-critical ops use ("cuda" for CuPy arrays; for NumPy arrays
-the CPU setting chosen with `set_kernels`).
+the random generator that `manual_seed` resets, which row of the kernel table the
+performance-critical ops use ("cuda" for CuPy arrays; for NumPy arrays the CPU
+setting chosen with `set_kernels`: "fast", "numpy" or "numba"), and whether
+denormal floats are flushed to zero.
 
 The tests replace CuPy with a stand-in (tests/fake_cupy.py) by setting `_cupy`.
 """
@@ -159,3 +160,16 @@ def kernels_for(array):
         from .kernels import table as _table_module
         _table = _table_module
     return _table.get("cuda" if device_of(array) == "cuda" else _kernels)
+
+
+# ----------------------------------------------------------------------------
+# denormal floats
+# ----------------------------------------------------------------------------
+def set_flush_denormal(mode):
+    """Flush denormal floats to zero on the CPU (mode True), or not (False, the default),
+    as torch.set_flush_denormal. It holds on the calling thread: for NumPy, and for BLAS and
+    the numba kernels as far as they run on it (entirely, with one thread). Returns True
+    if the setting could be made (x86-64), False where it cannot be made here
+    (kernels/denormal.py explains why and how)."""
+    from .kernels import denormal
+    return denormal.set_flush_denormal(mode)

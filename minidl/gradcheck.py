@@ -116,16 +116,24 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, raise_exception=True, 
 
 def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, raise_exception=True, seed=0):
     """Check second derivatives: the gradient of fn, built with create_graph=True,
-    is itself gradient-checked as a function of the inputs."""
+    is itself gradient-checked as a function of the inputs and of the cotangent r
+    it was computed with (random, as PyTorch's grad_outputs). Both matter: inside a
+    larger graph the cotangent an op's backward receives depends on the inputs too,
+    so a backward whose own gradient is wrong in r gives wrong second derivatives."""
     inputs = _float64_inputs(inputs if isinstance(inputs, (tuple, list)) else [inputs])
     with no_grad():
         weights = _weights_for(_as_outputs(fn(*inputs)), seed)
+    for r in weights:
+        r.requires_grad = True
     positions = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    n = len(inputs)
 
-    def first_gradients(*xs):
+    def first_gradients(*args):
+        xs, rs = args[:n], args[n:]
         with enable_grad():
-            loss = _projected(fn, xs, weights)
+            loss = _projected(fn, xs, rs)
             gs = grad(loss, [xs[i] for i in positions], create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
-    return gradcheck(first_gradients, inputs, eps, atol, rtol, raise_exception, seed + 1)
+    return gradcheck(first_gradients, list(inputs) + weights, eps, atol, rtol, raise_exception,
+                     seed + 1)

@@ -1,4 +1,5 @@
 """Plain helpers shared by test files (fixtures live in conftest.py)."""
+import importlib
 import os
 
 import pytest
@@ -32,16 +33,30 @@ def assert_raises_naming(exception, call, words):
         assert word in str(info.value), f"{word!r} not in {info.value}"
 
 
+def missing(message):
+    """Skip the test (or the whole module) for want of something it needs, or fail where
+    the environment variable CI is set: CI installs everything the tests compare with
+    (`make test`, .ci/run), so a missing reference there is a broken setup, not a
+    reason to test less."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {message}", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+def require(module_name):
+    """The module, imported: PyTorch, scikit-learn, jupytext, the references the tests
+    compare with. Without it the test is skipped, except under CI (see `missing`)."""
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        missing(f"{module_name} cannot be imported ({exc}); `make test` installs it")
+
+
 def need_fashion_mnist(path=None):
     """The folder holding the real Fashion-MNIST files; without it the test is skipped, or
-    fails where the environment variable CI is set: CI installs the Debian package
-    dataset-fashion-mnist (.ci/run), so missing data there is a broken setup, not a reason
-    to test less."""
+    fails where CI is set: CI installs the Debian package dataset-fashion-mnist (.ci/run)."""
     folder = find_fashion_mnist(path)
     if folder is None:
-        message = ("the Fashion-MNIST files are not installed (apt-get install "
-                   "dataset-fashion-mnist, or load_fashion_mnist(download=True))")
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {message}")
-        pytest.skip(message)
+        missing("the Fashion-MNIST files are not installed (apt-get install "
+                "dataset-fashion-mnist, or load_fashion_mnist(download=True))")
     return folder

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import require
 
 import minidl as mdl
 import minidl.functional as F
@@ -105,7 +106,7 @@ def assert_same_derivatives(ours, theirs, rtol=1e-10, atol=1e-12):
 # ----------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_matches_torch_with_random_cotangents(name):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     fn, torch_name, kwargs, kinks = ELEMENTWISE[name]
     x = away_from(kinks, (3, 4), seed=1)
     v, w = rng.standard_normal(x.shape), rng.standard_normal(x.shape)
@@ -116,7 +117,7 @@ def test_matches_torch_with_random_cotangents(name):
 
 @pytest.mark.parametrize("name", [n for n, op in ELEMENTWISE.items() if op[3]])
 def test_matches_torch_exactly_at_the_kinks(name):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     fn, torch_name, kwargs, kinks = ELEMENTWISE[name]
     x = at_the_kinks(kinks)
     v, w = rng.standard_normal(x.shape), rng.standard_normal(x.shape)
@@ -154,7 +155,7 @@ def test_gradcheck_and_gradgradcheck(name):
 @pytest.mark.parametrize("name", ["relu", "hardtanh", "elu", "selu", "silu", "logsigmoid",
                                   "softplus", "softsign"])
 def test_edge_shapes_match_torch(name, shape):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     fn, torch_name, kwargs, kinks = ELEMENTWISE[name]
     x = away_from(kinks, shape, seed=4)
     v, w = rng.standard_normal(shape), rng.standard_normal(shape)
@@ -174,7 +175,7 @@ def test_stable_at_1e4_in_float32(name):
     ours = minidl_derivatives(fn, HUGE, v, w)
     for a in ours:
         assert a.dtype == np.float32 and np.isfinite(a).all()
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     theirs = torch_derivatives(torch, torch_function(torch, torch_name, kwargs), HUGE, v, w)
     # float32 rounding in either framework: a few ulps, relative to the larger terms
     assert_same_derivatives(ours, theirs, rtol=1e-5, atol=1e-6)
@@ -231,7 +232,7 @@ MODULES = [
 
 @pytest.mark.parametrize("name, args, kwargs", MODULES)
 def test_modules_match_torch(name, args, kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     ours, theirs = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
     assert repr(ours) == repr(theirs)
     x = rng.standard_normal((3, 4))
@@ -275,7 +276,7 @@ SOFTMAXES = {"softmax": F.softmax, "log_softmax": F.log_softmax}
 @pytest.mark.parametrize("dim", [0, 1, 2, -1, -2, -3])
 @pytest.mark.parametrize("name", SOFTMAXES)
 def test_softmax_along_every_dim_matches_torch(name, dim):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     v, w = rng.standard_normal(X3.shape), rng.standard_normal(X3.shape)
     ours = minidl_derivatives(lambda a: SOFTMAXES[name](a, dim), X3, v, w)
     theirs = torch_derivatives(torch, lambda a: getattr(torch.nn.functional, name)(a, dim),
@@ -286,7 +287,7 @@ def test_softmax_along_every_dim_matches_torch(name, dim):
 @pytest.mark.parametrize("dim", [0, 1, 2, -1, -3, (0, 2), (-1, 0), (0, 1, 2)])
 @pytest.mark.parametrize("keepdim", [False, True])
 def test_logsumexp_over_dims_matches_torch(dim, keepdim):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     shape = torch.logsumexp(torch.tensor(X3), dim, keepdim).shape
     v, w = rng.standard_normal(tuple(shape)), rng.standard_normal(X3.shape)
     ours = minidl_derivatives(lambda a: F.logsumexp(a, dim, keepdim), X3, v, w)
@@ -308,7 +309,7 @@ def test_softmax_family_gradcheck_and_gradgradcheck(fn):
                                         ((2, 1, 3), -2), ((0, 3), 1), ((2, 0), 1)])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
 def test_softmax_family_edge_shapes_match_torch(name, shape, dim):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     ours_fn = getattr(F, name)
     theirs_fn = torch.logsumexp if name == "logsumexp" else getattr(torch.nn.functional, name)
     x = rng.standard_normal(shape)
@@ -336,7 +337,7 @@ def test_no_dim_picks_pytorchs_dim_and_warns_at_the_caller(name, ndim, dim):
 
 
 def test_no_dim_agrees_with_torch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     for shape in [(), (3,), (2, 3), (2, 3, 4), (2, 3, 4, 5)]:
         x = rng.standard_normal(shape)
         with warnings.catch_warnings():
@@ -415,7 +416,7 @@ INF_ROWS = np.array([[-np.inf, -np.inf, -np.inf], [-np.inf, 0.0, 1.5], [2.0, 2.0
 def test_minus_inf_rows_and_ties_match_torch(name):
     # an all -inf row: logsumexp -inf with a NaN gradient, softmax and log_softmax NaN,
     # all as in PyTorch; a partly -inf row and a tied row are ordinary
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     ours_fn = getattr(F, name)
     theirs_fn = torch.logsumexp if name == "logsumexp" else getattr(torch.nn.functional, name)
     shape = tuple(theirs_fn(torch.tensor(INF_ROWS), 1).shape)

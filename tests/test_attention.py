@@ -3,7 +3,7 @@ derivatives), MultiheadAttention and TransformerEncoderLayer against PyTorch wit
 weights, positional encodings, and a one-layer transformer that learns."""
 import numpy as np
 import pytest
-from helpers import assert_raises_naming, fit_batch
+from helpers import assert_raises_naming, fit_batch, require
 
 import minidl as mdl
 import minidl.functional as F
@@ -48,7 +48,7 @@ def test_attention_is_the_formula():
     (np.where(CAUSAL, rand(4, 4, seed=9), -np.inf), False),  # a bias and forbidden places
 ])
 def test_attention_matches_pytorch_values_and_gradients(mask, is_causal):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     arrays = [rand(2, 3, 4, 5, seed=s) for s in range(3)]
     ours = [mdl.tensor(a, requires_grad=True) for a in arrays]
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
@@ -64,7 +64,7 @@ def test_attention_matches_pytorch_values_and_gradients(mask, is_causal):
 
 
 def test_grouped_query_attention_matches_pytorch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     q, k, v = rand(2, 4, 3, 5), rand(2, 2, 6, 5, seed=1), rand(2, 2, 6, 3, seed=2)
     out = F.scaled_dot_product_attention(mdl.tensor(q), mdl.tensor(k), mdl.tensor(v),
                                          enable_gqa=True)
@@ -161,7 +161,7 @@ def test_attention_errors_are_clear(call, words):
 # ----------------------------------------------------------------------------
 def torch_mha(embed_dim=8, num_heads=2, **kwargs):
     """PyTorch's layer (biases made non-zero) and ours, loaded with its state dict as it is."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     theirs = torch.nn.MultiheadAttention(embed_dim, num_heads, **kwargs).double().eval()
     with torch.no_grad():  # PyTorch starts the biases at 0: make them count
@@ -199,6 +199,63 @@ def _compare_mha(torch, theirs, ours, arrays, **kwargs):
                                    atol=1e-12, err_msg=name)
 
 
+def multihead_attention_np(params, heads, q, k, v, attn_mask=None, key_padding_mask=None):
+    """PyTorch's documented MultiheadAttention on (N, L, E) inputs, in NumPy: project, cut
+    the features into heads, softmax(q k^T / sqrt(head_dim) + masks) v, heads side by side,
+    project out. Boolean masks: True = NOT allowed (attn_mask) or padding
+    (key_padding_mask). Returns (output, weights of each head (N, heads, L, S))."""
+    w_q, w_k, w_v = np.split(params["in_proj_weight"], 3)
+    b_q, b_k, b_v = np.split(params["in_proj_bias"], 3)
+
+    def split_heads(x):                                     # (N, T, E) -> (N, heads, T, d)
+        return x.reshape(x.shape[0], x.shape[1], heads, -1).transpose(0, 2, 1, 3)
+    q, k, v = (split_heads(x @ w.T + b) for x, w, b in [(q, w_q, b_q), (k, w_k, b_k),
+                                                         (v, w_v, b_v)])
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1])
+    if attn_mask is not None:
+        bias = np.where(attn_mask, -np.inf, 0.0) if attn_mask.dtype == bool else attn_mask
+        scores = scores + (bias.reshape(scores.shape) if bias.ndim == 3 else bias)
+    if key_padding_mask is not None:
+        scores = scores + np.where(key_padding_mask, -np.inf, 0.0)[:, None, None, :]
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    out = (weights @ v).transpose(0, 2, 1, 3).reshape(q.shape[0], q.shape[2], -1)
+    return out @ params["out_proj.weight"].T + params["out_proj.bias"], weights
+
+
+@pytest.mark.parametrize("masks", ["none", "padding", "attn_bool", "attn_float", "both",
+                                   "per_head"])
+@pytest.mark.parametrize("average", [True, False])
+def test_multihead_attention_matches_the_formula(masks, average):
+    mdl.manual_seed(0)
+    mha = nn.MultiheadAttention(8, 2, batch_first=True).double().eval()
+    params = {name: p.numpy() for name, p in mha.named_parameters()}
+    params["in_proj_bias"] = rand(24, seed=3)       # the biases start at zero: make them count
+    params["out_proj.bias"] = rand(8, seed=4)
+    mha.load_state_dict(params)
+    q, k, v = rand(2, 3, 8), rand(2, 4, 8, seed=1), rand(2, 4, 8, seed=2)
+    padding = ~PADDING                              # True = padding, for this layer
+    attn = np.triu(np.ones((3, 4), dtype=bool), k=2)   # True = not allowed
+    kwargs = {"none": {}, "padding": dict(key_padding_mask=padding),
+              "attn_bool": dict(attn_mask=attn),
+              "attn_float": dict(attn_mask=np.where(attn, -np.inf, rand(3, 4, seed=5))),
+              "both": dict(attn_mask=attn, key_padding_mask=padding),
+              "per_head": dict(attn_mask=rand(4, 3, 4, seed=6) > 0.3)}[masks]
+    if masks == "per_head":
+        kwargs["attn_mask"][:, :, 0] = False        # every query keeps a key
+    expected_out, expected_weights = multihead_attention_np(params, 2, q, k, v, **kwargs)
+    out, weights = mha(mdl.tensor(q), mdl.tensor(k), mdl.tensor(v),
+                       average_attn_weights=average, **kwargs)
+    np.testing.assert_allclose(out.numpy(), expected_out, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(weights.numpy(),
+                               expected_weights.mean(axis=1) if average else expected_weights,
+                               rtol=1e-10, atol=1e-12)
+    if "key_padding_mask" in kwargs:                # the padded keys get no weight at all
+        w = weights.numpy()
+        padded = padding[:, None, :] if average else padding[:, None, None, :]
+        assert (w[np.broadcast_to(padded, w.shape)] == 0).all()
+
+
 @pytest.mark.parametrize("masks", ["none", "padding", "attn_bool", "attn_float", "both",
                                    "per_head", "causal_hint"])
 @pytest.mark.parametrize("average", [True, False])
@@ -227,7 +284,7 @@ def test_multihead_attention_sequence_first_self_attention(need_weights):
 @pytest.mark.parametrize("kwargs", [dict(kdim=5, vdim=3), dict(add_bias_kv=True),
                                     dict(add_zero_attn=True), dict(bias=False)])
 def test_multihead_attention_options_match_pytorch(kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True, **kwargs).double().eval()
     ours = nn.MultiheadAttention(8, 2, batch_first=True, **kwargs).double().eval()
@@ -303,7 +360,7 @@ def test_multihead_attention_errors_are_clear(call, words):
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
 def test_encoder_layer_matches_pytorch_in_eval_mode(norm_first, activation):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     kwargs = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.1, activation=activation,
                   batch_first=True, norm_first=norm_first)

@@ -10,8 +10,9 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import require
 
-sklearn = pytest.importorskip("sklearn")
+sklearn = require("sklearn")
 from sklearn import datasets, linear_model, naive_bayes, svm  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402

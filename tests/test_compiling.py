@@ -1,5 +1,6 @@
 """Compiling the numba kernels: the first compilation says so once, `--warm` compiles every
-kernel the layers use, and the cache works when the package folder cannot be written."""
+kernel the layers use (an MLP, a CNN, and the recurrent layers), and the cache works when
+the package folder cannot be written."""
 import os
 import shutil
 import subprocess
@@ -23,11 +24,21 @@ for setting, dtype in [(s, d) for s in ("numba", "fast") for d in (np.float32, n
     for model, shape in ((nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)), (5, 8)),
                          (nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.MaxPool2d(2),
                                         nn.Conv2d(4, 4, 3, groups=2), nn.AvgPool2d(2),
-                                        nn.Flatten(), nn.Linear(4, 3)), (5, 2, 8, 8))):
+                                        nn.Flatten(), nn.Linear(4, 3)), (5, 2, 8, 8)),
+                         (nn.Sequential(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0,
+                                                                   batch_first=True),
+                                        nn.Flatten(), nn.LayerNorm(24), nn.Linear(24, 3)),
+                          (5, 3, 8))):
         opt = optim.SGD(model.parameters(), lr=0.1)
-        loss = nn.CrossEntropyLoss()(model(mdl.randn(*shape, dtype=dtype)), mdl.tensor([0, 1, 2, 0, 1]))
+        loss = nn.CrossEntropyLoss(label_smoothing=0.1)(model(mdl.randn(*shape, dtype=dtype)),
+                                                        mdl.tensor([0, 1, 2, 0, 1]))
         loss.backward()
         opt.step()
+    for layer in (nn.RNN(4, 3), nn.RNN(4, 3, nonlinearity="relu"), nn.LSTM(4, 3, num_layers=2),
+                  nn.GRU(4, 3, bidirectional=True)):
+        layer.to(dtype=dtype)
+        out, _ = layer(mdl.randn(5, 2, 4, dtype=dtype))
+        out.sum().backward()
 print("compiled:", sorted(set(compiled)))
 """
 

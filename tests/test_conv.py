@@ -6,7 +6,7 @@ errors, and a small CNN that fits a batch of random labels."""
 import numpy as np
 import pytest
 
-from helpers import assert_raises_naming
+from helpers import assert_raises_naming, require
 
 import minidl as mdl
 import minidl.functional as F
@@ -87,7 +87,7 @@ def test_pool_forward_matches_reference(kernels, reduce, kernel, stride, padding
 
 
 def test_forward_matches_torch(kernels):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     tf = torch.nn.functional
     x, w, b = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
     for stride, padding, dilation in CONV_CASES:
@@ -153,6 +153,25 @@ def test_pool_gradients(kernels, fn, kernel, stride, padding):
 
     assert mdl.gradcheck(pool, [x])
     assert mdl.gradgradcheck(pool, [x])
+
+
+@pytest.mark.parametrize("kernel, padding, groups", [(3, 1, 1), (1, 0, 1), (1, 0, 2)],
+                         ids=["same", "1x1", "1x1-grouped"])
+def test_conv2d_fast_paths_gradients_and_second_derivatives(kernels, monkeypatch, kernel,
+                                                            padding, groups):
+    """The paths of the fast kernels: "same" padding (each tap copied as one run), a 1x1
+    kernel (no im2col), and chunks of one image (CHUNK_BYTES = 1), under every setting."""
+    from minidl.kernels import conv
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
+    inputs = [t(rng.standard_normal((3, 2, 4, 3)), grad=True),
+              t(rng.standard_normal((2, 2 // groups, kernel, kernel)), grad=True),
+              t(rng.standard_normal(2), grad=True)]
+
+    def fn(x, w, b):
+        return F.conv2d(x, w, b, 1, padding, 1, groups)
+
+    assert mdl.gradcheck(fn, inputs)
+    assert mdl.gradgradcheck(fn, inputs)
 
 
 def test_max_pool_gradient_goes_to_the_maximum(kernels):
@@ -223,7 +242,7 @@ def test_conv_layer_follows_pytorch_layout_and_init():
 
 
 def test_cnn_matches_torch_after_loading_its_state_dict(kernels):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     tnn = torch.nn
 
     def build(lib):

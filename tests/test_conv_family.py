@@ -14,7 +14,7 @@ return_indices).
 import numpy as np
 import pytest
 
-from helpers import assert_raises_naming
+from helpers import assert_raises_naming, require
 
 import minidl as mdl
 import minidl.functional as F
@@ -41,7 +41,7 @@ def without_ties(*shape):
 def matches_torch(ours, theirs, arrays, rtol=1e-10, atol=1e-12):
     """ours(*Tensors) and theirs(*torch tensors) agree in float64: the forward, and the
     gradient of every input under one random cotangent."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     mine = [t(a, grad=True) for a in arrays]
     their = [torch.tensor(a, requires_grad=True) for a in arrays]
     y, ty = ours(*mine), theirs(*their)
@@ -56,7 +56,7 @@ def matches_torch(ours, theirs, arrays, rtol=1e-10, atol=1e-12):
 
 
 def tf():
-    return pytest.importorskip("torch").nn.functional
+    return require("torch").nn.functional
 
 
 # ----------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_avg_pool_divisors_by_hand():
 ])
 def test_pooled_size_follows_pytorch(size, k, stride, padding, dilation, ceil_mode, expected):
     assert geometry.pooled_size(size, k, stride, padding, dilation, ceil_mode) == expected
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     x = torch.zeros(1, 1, size)
     assert tf().max_pool1d(x, k, stride, padding, dilation, ceil_mode).shape[-1] == expected
 
@@ -286,7 +286,7 @@ CONV2D_CASES = [
                          CONV2D_CASES)
 def test_conv2d_matches_torch(kernels, x_shape, w_shape, bias, stride, padding, dilation,
                               groups):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     arrays = [randn(*x_shape), randn(*w_shape)] + ([randn(w_shape[0])] if bias else [])
 
     def ours(x, w, b=None):
@@ -366,7 +366,7 @@ CONV1D_CASES = [
                          CONV1D_CASES)
 def test_conv1d_matches_torch(kernels, x_shape, w_shape, bias, stride, padding, dilation,
                               groups):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     arrays = [randn(*x_shape), randn(*w_shape)] + ([randn(w_shape[0])] if bias else [])
 
     def ours(x, w, b=None):
@@ -405,13 +405,13 @@ PAD_CASES = [  # input shape, pad
 @pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
 @pytest.mark.parametrize("shape, widths", PAD_CASES)
 def test_pad_matches_torch(mode, shape, widths):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda x: F.pad(x, widths, mode),
                   lambda x: torch.nn.functional.pad(x, widths, mode), [randn(*shape)])
 
 
 def test_constant_pad_with_a_value_and_more_pairs_than_reflect_allows():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     for widths in [(1, 2, 0, 1, 2, 0), (0, 0, -1, 1, 1, 1, 2, 0), ()]:
         matches_torch(lambda x: F.pad(x, widths, value=-2.5),
                       lambda x: torch.nn.functional.pad(x, widths, value=-2.5),
@@ -457,7 +457,7 @@ def test_pad_keeps_float32():
 ])
 def test_conv_layers_match_torch_after_loading_its_state_dict(kernels, padding_mode, layer,
                                                              x_shape, kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     out_channels = 8
     theirs = getattr(torch.nn, layer)(4, out_channels, padding_mode=padding_mode,
@@ -498,7 +498,7 @@ def test_grouped_conv_layer_init_uses_the_fan_in_of_one_group():
     ((3, 6, 5), dict(kernel_size=3, stride=1, padding=1, ceil_mode=True)),  # unbatched
 ])
 def test_max_pool2d_with_options_matches_torch(kernels, shape, args):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     x = without_ties(*shape)
     matches_torch(lambda a: F.max_pool2d(a, **args),
                   lambda a: torch.nn.functional.max_pool2d(a, **args), [x])
@@ -516,7 +516,7 @@ def test_max_pool2d_with_options_matches_torch(kernels, shape, args):
     ((3, 1), dict(kernel_size=1)),  # unbatched, length 1
 ])
 def test_max_pool1d_matches_torch(kernels, shape, args):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     x = without_ties(*shape)
     matches_torch(lambda a: F.max_pool1d(a, **args),
                   lambda a: torch.nn.functional.max_pool1d(a, **args), [x])
@@ -539,7 +539,7 @@ AVG_ARGS = [
     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, divisor_override=-2)])
 @pytest.mark.parametrize("shape", [(2, 3, 7, 8), (3, 5, 6)])
 def test_avg_pool2d_with_options_matches_torch(kernels, shape, args):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda a: F.avg_pool2d(a, **args),
                   lambda a: torch.nn.functional.avg_pool2d(a, **args), [randn(*shape)])
 
@@ -547,7 +547,7 @@ def test_avg_pool2d_with_options_matches_torch(kernels, shape, args):
 @pytest.mark.parametrize("args", AVG_ARGS)
 @pytest.mark.parametrize("shape", [(2, 3, 11), (3, 6)])
 def test_avg_pool1d_matches_torch(kernels, shape, args):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda a: F.avg_pool1d(a, **args),
                   lambda a: torch.nn.functional.avg_pool1d(a, **args), [randn(*shape)])
 
@@ -557,7 +557,7 @@ def test_max_pool_ties_go_to_the_first_element_as_in_torch(kernels, fn):
     """Which of tied elements gets the gradient: PyTorch's CPU kernel keeps the first in
     the window's row-major order (it replaces the maximum only by a greater value), and
     so do ours, in every kernel. PyTorch's documentation does not promise this."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     shape = (1, 2, 4, 6) if fn == "max_pool2d" else (2, 3, 8)
     x = rng.integers(0, 3, size=shape).astype(np.float64)  # many ties
     args = dict(kernel_size=3, stride=1, padding=1)
@@ -575,7 +575,7 @@ def test_max_pool_ties_go_to_the_first_element_as_in_torch(kernels, fn):
     ((3, 7, 9), (2, 5)),     # unbatched
 ])
 def test_adaptive_avg_pool2d_matches_torch(kernels, shape, output_size):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda a: F.adaptive_avg_pool2d(a, output_size),
                   lambda a: torch.nn.functional.adaptive_avg_pool2d(a, output_size),
                   [randn(*shape)])
@@ -584,7 +584,7 @@ def test_adaptive_avg_pool2d_matches_torch(kernels, shape, output_size):
 @pytest.mark.parametrize("shape, output_size", [
     ((2, 3, 10), 4), ((2, 3, 10), 10), ((2, 3, 3), 7), ((3, 10), 1), ((2, 3, 5), (2,))])
 def test_adaptive_avg_pool1d_matches_torch(kernels, shape, output_size):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda a: F.adaptive_avg_pool1d(a, output_size),
                   lambda a: torch.nn.functional.adaptive_avg_pool1d(a, output_size),
                   [randn(*shape)])
@@ -616,7 +616,7 @@ def test_pool_gradients_and_second_derivatives(kernels, fn):
 
 
 def test_pool_layers_match_torch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     x = without_ties(2, 3, 7, 8)
     pairs = [
         ("MaxPool2d", (3,), dict(stride=2, padding=1, dilation=1, ceil_mode=True)),
@@ -659,7 +659,7 @@ def test_pools_keep_float32(kernels):
     lambda f, x, w: f.pad(x, (1, 1, 1, 1), "reflect") * w.sum(),
 ], ids=["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "pad"])
 def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(kernels, op):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     matches_torch(lambda x, w: op(F, x, w), lambda x, w: op(torch.nn.functional, x, w),
                   [np.zeros((0, 4, 5, 5)), randn(4, 2, 3, 3)])
 

@@ -4,6 +4,7 @@ import doctest
 import math
 import numpy as np
 import pytest
+from helpers import require
 
 import minidl
 from minidl.data import (
@@ -211,7 +212,7 @@ def test_char_vocab_errors_name_the_character():
     (100, 0.1, 0.5), (7, None, 5), (5, 0.5, None),
 ])
 def test_split_sizes_match_sklearn(n, test_size, train_size):
-    sk = pytest.importorskip("sklearn.model_selection")
+    sk = require("sklearn.model_selection")
     X = np.arange(n)
     train, test = train_test_split(X, test_size=test_size, train_size=train_size, random_state=0)
     sk_train, sk_test = sk.train_test_split(X, test_size=test_size, train_size=train_size,
@@ -309,7 +310,7 @@ def test_split_errors_are_clear():
 # ---------------------------------------------------------------- Standardizer, one_hot
 
 def test_standardizer_matches_sklearn_and_uses_train_statistics_only():
-    preprocessing = pytest.importorskip("sklearn.preprocessing")
+    preprocessing = require("sklearn.preprocessing")
     rng = np.random.default_rng(0)
     train = rng.normal(5, 3, size=(50, 4))
     train[:, 2] = 7.0                                        # a constant feature

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from helpers import assert_raises_naming
+from helpers import assert_raises_naming, require
 
 import minidl as mdl
 import minidl.functional as F
@@ -156,7 +156,7 @@ def test_recorded_in_place_changes_give_the_out_of_place_gradients():
 
 
 def test_in_place_chain_matches_pytorch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     arrays = rand(4), rand(4, seed=1)
     ours = [mdl.tensor(a, requires_grad=True) for a in arrays]
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]

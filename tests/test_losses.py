@@ -2,6 +2,7 @@
 by finite differences, stability at logits of +-1e4, and clear errors."""
 import numpy as np
 import pytest
+from helpers import require
 
 import minidl as mdl
 import minidl.functional as F
@@ -23,20 +24,41 @@ def log_softmax_np(x, axis=1):
     return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
 
 
-def cross_entropy_np(x, labels, weight=None, ignore_index=-100, smoothing=0.0):
-    """Mean reduction, written out per example from the definition."""
-    logp = log_softmax_np(x)
-    w = np.ones(x.shape[1]) if weight is None else weight
-    total = denominator = 0.0
-    for i, y in enumerate(labels):
-        if y == ignore_index:
-            continue
-        target = np.full(x.shape[1], smoothing / x.shape[1])
-        target[y] += 1 - smoothing
-        # PyTorch: the smoothing part is weighted per class, the one-hot part by w[y]
-        total += -(1 - smoothing) * w[y] * logp[i, y] - (smoothing / x.shape[1]) * (w * logp[i]).sum()
-        denominator += w[y]
-    return total / denominator
+def cross_entropy_np(x, target, weight=None, reduction="mean", smoothing=0.0,
+                     ignore_index=-100):
+    """PyTorch's documented cross-entropy, written out per position. x is (N, C, d...)
+    or unbatched (C,); target holds class indices or class probabilities.
+
+    Probabilities: loss = -sum_c w_c q_c log p_c with q = (1 - s) target + s / C;
+    "mean" divides by the number of positions. Indices: the one-hot part is weighted
+    by w[y], the smoothing part per class; "mean" divides by the sum of w[y] over the
+    positions not ignored."""
+    unbatched = x.ndim == 1
+    if unbatched:
+        x, target = x[None], np.asarray(target)[None]
+    classes = x.shape[1]
+    logp = np.moveaxis(log_softmax_np(x), 1, -1).reshape(-1, classes)   # (positions, C)
+    w = np.ones(classes) if weight is None else weight
+    if target.dtype.kind == "f":
+        q = np.moveaxis(target, 1, -1).reshape(-1, classes) * (1 - smoothing) + smoothing / classes
+        losses = -(w * q * logp).sum(axis=1)
+        denominator = len(losses)
+    else:
+        labels = target.reshape(-1)
+        kept = labels != ignore_index
+        safe = np.where(kept, labels, 0)
+        picked = logp[np.arange(len(labels)), safe]
+        losses = -(1 - smoothing) * w[safe] * picked - smoothing / classes * (w * logp).sum(axis=1)
+        losses = np.where(kept, losses, 0.0)
+        denominator = w[safe][kept].sum()
+    if reduction == "mean":
+        return losses.sum() / denominator
+    if reduction == "sum":
+        return losses.sum()
+    if unbatched:
+        return losses.reshape(())
+    return losses.reshape(target.shape[:1] + target.shape[2:] if target.dtype.kind == "f"
+                          else target.shape)
 
 
 def t(a, grad=False):
@@ -53,14 +75,37 @@ def test_mse_and_l1_against_numpy():
     np.testing.assert_allclose(F.mse_loss(t(a), b, reduction="none").numpy(), (a - b) ** 2)
 
 
-@pytest.mark.parametrize("weight", [None, CLASS_WEIGHT])
+PROBS_2D = np.moveaxis(rng.dirichlet(np.ones(C), size=(2, 2, 3)), -1, 1)   # (N, C, d1, d2)
+LABELS_IGNORED = np.where(np.arange(N) == 1, -100, LABELS)
+CROSS_ENTROPY_KINDS = {  # kind: (logits, target)
+    "indices": (LOGITS, LABELS), "indices_ignored": (LOGITS, LABELS_IGNORED),
+    "indices_2d": (LOGITS_2D, LABELS_2D), "probabilities": (LOGITS, PROBS),
+    "probabilities_2d": (LOGITS_2D, PROBS_2D), "unbatched": (LOGITS[0], np.array(2)),
+    "unbatched_probabilities": (LOGITS[0], PROBS[0]),
+}
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("smoothing", [0.0, 0.3])
-def test_cross_entropy_against_numpy(weight, smoothing):
-    labels = LABELS.copy()
-    labels[1] = -100
-    got = F.cross_entropy(t(LOGITS), t(labels), None if weight is None else t(weight),
-                          label_smoothing=smoothing)
-    assert np.isclose(got.item(), cross_entropy_np(LOGITS, labels, weight, smoothing=smoothing))
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("kind", CROSS_ENTROPY_KINDS)
+def test_cross_entropy_against_numpy(kind, weighted, smoothing, reduction):
+    x, target = CROSS_ENTROPY_KINDS[kind]
+    weight = CLASS_WEIGHT if weighted else None
+    got = F.cross_entropy(t(x), t(target), None if weight is None else t(weight),
+                          reduction=reduction, label_smoothing=smoothing)
+    expected = cross_entropy_np(x, target, weight, reduction, smoothing)
+    assert got.shape == np.shape(expected)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_cross_entropy_reference_by_hand():
+    # one position, two classes, weights (1, 3), a soft target (1/4, 3/4):
+    # -(1 * 1/4 * log p0 + 3 * 3/4 * log p1); "mean" over the positions, not the weights
+    x, q, w = np.array([[0.0, np.log(3.0)]]), np.array([[0.25, 0.75]]), np.array([1.0, 3.0])
+    expected = -(0.25 * np.log(0.25) + 3 * 0.75 * np.log(0.75))
+    assert cross_entropy_np(x, q, w) == pytest.approx(expected, rel=1e-14)
+    assert F.cross_entropy(t(x), t(q), t(w)).item() == pytest.approx(expected, rel=1e-14)
 
 
 def test_cross_entropy_with_probabilities_against_numpy():
@@ -102,11 +147,10 @@ def test_binary_cross_entropy_clamps_the_log_at_minus_100():
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("kind", ["indices", "indices_2d", "probabilities", "unbatched"])
+@pytest.mark.parametrize("kind", CROSS_ENTROPY_KINDS)
 def test_cross_entropy_against_torch(kind, weighted, smoothing, reduction):
-    torch = pytest.importorskip("torch")
-    x, target = {"indices": (LOGITS, LABELS), "indices_2d": (LOGITS_2D, LABELS_2D),
-                 "probabilities": (LOGITS, PROBS), "unbatched": (LOGITS[0], np.array(2))}[kind]
+    torch = require("torch")
+    x, target = CROSS_ENTROPY_KINDS[kind]
     weight = CLASS_WEIGHT if weighted else None
     ours = F.cross_entropy(t(x), t(target), None if weight is None else t(weight),
                            reduction=reduction, label_smoothing=smoothing)
@@ -117,9 +161,39 @@ def test_cross_entropy_against_torch(kind, weighted, smoothing, reduction):
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def reduced(losses, reduction, denominator=None):
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    return total if reduction == "sum" else total / (losses.size if denominator is None
+                                                     else denominator)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_and_binary_losses_against_numpy(reduction):
+    logp = log_softmax_np(LOGITS_2D)
+    kept = LABELS_2D != -100
+    safe = np.where(kept, LABELS_2D, 0)
+    picked = np.take_along_axis(logp, safe[:, None], axis=1)[:, 0]
+    w = CLASS_WEIGHT[safe] * kept
+    np.testing.assert_allclose(
+        F.nll_loss(t(logp), t(LABELS_2D), t(CLASS_WEIGHT), reduction=reduction).numpy(),
+        reduced(-w * picked, reduction, w.sum()), rtol=1e-12)
+    g = np.random.default_rng(1)
+    z, y = g.standard_normal((3, 2)) * 4, g.uniform(0, 1, (3, 2))
+    p, w, pos = 1 / (1 + np.exp(-z)), g.uniform(0.5, 1.5, (3, 2)), np.array([0.5, 3.0])
+    np.testing.assert_allclose(
+        F.binary_cross_entropy(t(p), t(y), t(w), reduction=reduction).numpy(),
+        reduced(-w * (y * np.log(p) + (1 - y) * np.log(1 - p)), reduction), rtol=1e-12)
+    np.testing.assert_allclose(
+        F.binary_cross_entropy_with_logits(t(z), t(y), t(w), reduction=reduction,
+                                           pos_weight=t(pos)).numpy(),
+        reduced(-w * (pos * y * np.log(p) + (1 - y) * np.log(1 - p)), reduction), rtol=1e-10)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_nll_and_binary_losses_against_torch(reduction):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     tf = torch.nn.functional
     logp = log_softmax_np(LOGITS_2D)
     pairs = [

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import require
 
 import minidl as mdl
 from minidl import io, optim
@@ -65,7 +66,7 @@ def minidl_run(make, steps=STEPS, kind="sgd"):
 
 
 def torch_run(make, steps=STEPS, kind="sgd"):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     opt = make_optimizer(torch.optim, kind)
     return run(opt, make(torch.optim.lr_scheduler, opt), steps)
 
@@ -218,7 +219,7 @@ PLATEAU_IDS = [case[0] for case in PLATEAUS]
 def plateau_run(lib, settings, metrics):
     """Each step's lrs, get_last_lr(), best, bad epochs and cooldown left."""
     if lib == "torch":
-        torch = pytest.importorskip("torch")
+        torch = require("torch")
         opt = make_optimizer(torch.optim)
         schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **settings)
     else:
@@ -337,7 +338,7 @@ RESUMABLE = [
 def test_last_epoch_resumes_from_the_optimizers_state_as_torch(name, make):
     """Build at last_epoch=-1, step 10 times; a new optimizer loads the first one's state and
     a schedule made with last_epoch=9 carries on (t = 10, 11, ...) as the first one does."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
 
     def resume(lib, module):
         opt = make_optimizer(lib)

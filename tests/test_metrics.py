@@ -4,11 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import require
 
 import minidl
 from minidl import metrics
 
-sk = pytest.importorskip("sklearn.metrics")
+sk = require("sklearn.metrics")
 
 AVERAGED = ("micro", "macro", "weighted")
 SCORES = ("precision_score", "recall_score", "f1_score")

@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from helpers import assert_raises_naming
+from helpers import assert_raises_naming, require
 
 import minidl as mdl
 import minidl.functional as F
@@ -413,6 +413,61 @@ def test_batch_norm_layer_tracks_running_statistics():
         F.batch_norm(t(np.ones((1, 3))), None, None, training=True)
 
 
+BATCHES = {  # layer: batches of different sizes, so that an average weighted wrongly shows
+    "BatchNorm1d-2d": [(4, 3), (7, 3), (2, 3), (5, 3)],
+    "BatchNorm1d-3d": [(4, 3, 5), (2, 3, 6), (3, 3, 2)],
+    "BatchNorm2d": [(2, 3, 4, 4), (3, 3, 2, 5), (1, 3, 3, 3)],
+}
+
+
+def running_statistics_np(batches, momentum):
+    """PyTorch's documented update, per channel: running = (1 - f) running + f batch,
+    f = momentum, or 1/k at the k-th batch for momentum=None (the plain average of the
+    batch statistics); the variance is the unbiased one. Starts at 0 and 1."""
+    mean, var = np.zeros(batches[0].shape[1]), np.ones(batches[0].shape[1])
+    for k, x in enumerate(batches, start=1):
+        axes = (0,) + tuple(range(2, x.ndim))
+        f = 1 / k if momentum is None else momentum
+        mean = (1 - f) * mean + f * x.mean(axis=axes)
+        var = (1 - f) * var + f * x.var(axis=axes, ddof=1)
+    return mean, var
+
+
+def run_batch_norm(lib, layer, momentum, batches, tensor):
+    """Train on each batch (with an eval call between, which must not count), then
+    evaluate the last batch: (running_mean, running_var, num_batches_tracked, y)."""
+    bn = getattr(lib, layer.split("-")[0])(3, momentum=momentum).double()
+    for x in batches:
+        bn.train()
+        bn(tensor(x))
+        bn.eval()
+        bn(tensor(x))
+    y = bn(tensor(batches[-1]))
+    return [bn.running_mean.detach().numpy(), bn.running_var.detach().numpy(),
+            int(bn.num_batches_tracked.item()), y.detach().numpy()]
+
+
+@pytest.mark.parametrize("reference", ["numpy", "torch"])
+@pytest.mark.parametrize("momentum", [None, 0.1, 0.7])
+@pytest.mark.parametrize("layer", BATCHES)
+def test_batch_norm_running_statistics_over_batches_of_different_sizes(layer, momentum,
+                                                                        reference):
+    g = np.random.default_rng(5)
+    batches = [g.standard_normal(shape) * (1 + k) + k for k, shape in enumerate(BATCHES[layer])]
+    ours = run_batch_norm(nn, layer, momentum, batches, t)
+    if reference == "torch":
+        torch = require("torch")
+        expected = run_batch_norm(torch.nn, layer, momentum, batches, torch.tensor)
+    else:
+        mean, var = running_statistics_np(batches, momentum)
+        shape = (1, 3) + (1,) * (batches[-1].ndim - 2)
+        y = (batches[-1] - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + 1e-5)
+        expected = [mean, var, len(batches), y]
+    for what, a, b in zip(["running_mean", "running_var", "num_batches_tracked", "y"], ours,
+                          expected):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=what)
+
+
 def test_activation_modules_match_the_functions():
     x = t(rng.standard_normal((3, 4)))
     pairs = [(nn.ReLU(), F.relu(x)), (nn.LeakyReLU(0.2), F.leaky_relu(x, 0.2)),
@@ -446,7 +501,7 @@ def load_from_torch(ours, theirs):
 
 
 def test_dense_model_matches_torch_after_loading_its_state_dict():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     tnn = torch.nn
     theirs = tnn.Sequential(tnn.Linear(4, 6), tnn.BatchNorm1d(6), tnn.GELU(), tnn.Dropout(0.2),
                             tnn.LayerNorm(6), tnn.Linear(6, 3)).double()
@@ -471,7 +526,7 @@ def test_dense_model_matches_torch_after_loading_its_state_dict():
 
 
 def test_embedding_matches_torch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     theirs = torch.nn.Embedding(7, 3, padding_idx=0)
     ours = nn.Embedding(7, 3, padding_idx=0)
     load_from_torch(ours, theirs)

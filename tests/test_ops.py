@@ -3,11 +3,9 @@ and second derivatives where the op is twice differentiable.
 
 An op added to minidl.functional without an entry here fails `test_every_op_is_listed`.
 """
-from pathlib import Path
-
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.special import erf as scipy_erf
@@ -16,7 +14,6 @@ from helpers import assert_raises_naming
 
 import minidl as mdl
 import minidl.functional as F
-from minidl.functional.shape import ScatterAdd
 
 
 def rand(*shape, low=-2.0, high=2.0, seed=0):
@@ -160,26 +157,64 @@ OPS = {
 TOLERANCE = {"cast": dict(eps=1e-3, atol=1e-4, rtol=1e-3)}
 
 # op names in minidl.functional that are not differentiable ops, or that are the same
-# op under a second name; everything else must appear in OPS or in CHECKED_ELSEWHERE.
+# op under a second name; everything else must appear in OPS or in LAYER_OPS.
 NOT_OPS = {"argmax", "argmin", "to_device", "clamp", "cat", "concatenate", "expand_dims",
            "swapdims", "true_divide", "lt", "le", "gt", "ge", "eq", "ne"}
 
-# the layer-sized ops are gradient-checked beside their layers
-CHECKED_ELSEWHERE = {
-    "scaled_dot_product_attention": "test_attention.py", "attention_weights": "test_attention.py",
-    "conv2d": "test_conv.py", "max_pool2d": "test_conv.py", "avg_pool2d": "test_conv.py",
-    "conv1d": "test_conv_family.py", "pad": "test_conv_family.py",
-    "max_pool1d": "test_conv_family.py", "avg_pool1d": "test_conv_family.py",
-    "adaptive_avg_pool1d": "test_conv_family.py", "adaptive_avg_pool2d": "test_conv_family.py",
-    "linear": "test_nn_core.py", "dropout": "test_nn_core.py", "embedding": "test_nn_core.py",
-    "layer_norm": "test_nn_core.py", "batch_norm": "test_nn_core.py",
-    "mse_loss": "test_losses.py", "l1_loss": "test_losses.py", "cross_entropy": "test_losses.py",
-    "nll_loss": "test_losses.py", "binary_cross_entropy": "test_losses.py",
-    "binary_cross_entropy_with_logits": "test_losses.py",
-    "softplus": "test_activations.py", "elu": "test_activations.py",
-    "selu": "test_activations.py", "silu": "test_activations.py",
-    "hardtanh": "test_activations.py", "logsigmoid": "test_activations.py",
-    "softsign": "test_activations.py",
+# The layer-sized ops and the ones written with other ops: their values are checked
+# beside their layers and modules (test_conv*.py, test_attention.py, test_losses.py,
+# test_nn_core.py, test_activations.py) against NumPy references and PyTorch; here
+# each one's gradients are checked by finite differences, as the ops above. (Every
+# Function, those run under another name included, is in test_function_registry.py.)
+def seeded_dropout(a, p=0.5):
+    mdl.manual_seed(0)  # the same mask at every call, so that finite differences can work
+    return F.dropout(a, p)
+
+
+LABELS = np.array([0, 2, 1])
+LAYER_OPS = {  # name: (call, input arrays)
+    "scaled_dot_product_attention": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        [rand(2, 3, 2), rand(2, 3, 2, seed=1), rand(2, 3, 2, seed=2)]),
+    "attention_weights": (lambda q, k: F.attention_weights(q, k, attn_mask=np.tril(
+        np.ones((3, 4), dtype=bool))), [rand(2, 3, 2), rand(2, 4, 2, seed=1)]),
+    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, 2, 1, (1, 2)),
+               [rand(1, 2, 5, 5), rand(3, 2, 2, 2, seed=1), rand(3, seed=2)]),
+    "conv1d": (lambda x, w: F.conv1d(x, w, stride=2, padding=1, groups=2),
+               [rand(2, 4, 6), rand(2, 2, 3, seed=1)]),
+    "max_pool2d": (lambda a: F.max_pool2d(a, 2, 1, 1), [without_ties(rand(1, 2, 4, 5))]),
+    "avg_pool2d": (lambda a: F.avg_pool2d(a, 3, 2, 1, ceil_mode=True), [rand(1, 2, 5, 6)]),
+    "max_pool1d": (lambda a: F.max_pool1d(a, 3, 2, 1), [without_ties(rand(2, 3, 7))]),
+    "avg_pool1d": (lambda a: F.avg_pool1d(a, 2), [rand(2, 3, 7)]),
+    "adaptive_avg_pool1d": (lambda a: F.adaptive_avg_pool1d(a, 3), [rand(2, 3, 7)]),
+    "adaptive_avg_pool2d": (lambda a: F.adaptive_avg_pool2d(a, (2, 3)), [rand(1, 2, 5, 4)]),
+    "pad": (lambda a: F.pad(a, (1, 2, 2, 0), mode="reflect"), [rand(1, 2, 3, 4)]),
+    "linear": (F.linear, [rand(2, 3, 4), rand(5, 4, seed=1), rand(5, seed=2)]),
+    "dropout": (seeded_dropout, [rand(4, 5)]),
+    "embedding": (lambda w: F.embedding(mdl.tensor(np.array([[0, 2], [2, 1]])), w),
+                  [rand(3, 4)]),
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, (4,), w, b),
+                   [rand(2, 3, 4), rand(4, seed=1), rand(4, seed=2)]),
+    "batch_norm": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                   [rand(4, 3, 2), rand(3, seed=1), rand(3, seed=2)]),
+    "mse_loss": (F.mse_loss, [rand(3, 4), rand(3, 4, seed=1)]),
+    "l1_loss": (lambda a, b: F.l1_loss(a, b, reduction="sum"),
+                [without_ties(rand(3, 4)), rand(3, 4, seed=1) * 0.01]),
+    "cross_entropy": (lambda a: F.cross_entropy(a, mdl.tensor(LABELS), label_smoothing=0.1),
+                      [rand(3, 4)]),
+    "nll_loss": (lambda a: F.nll_loss(a, mdl.tensor(LABELS), reduction="none"), [rand(3, 4)]),
+    "binary_cross_entropy": (F.binary_cross_entropy,
+                             [rand(5, low=0.1, high=0.9), rand(5, low=0, high=1, seed=1)]),
+    "binary_cross_entropy_with_logits": (
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=mdl.tensor(1.7)),
+        [rand(5), rand(5, low=0, high=1, seed=1)]),
+    "softplus": (lambda a: F.softplus(a, 2.0), [rand(3, 4)]),
+    "elu": (lambda a: F.elu(a, 0.5), [without_ties(rand(3, 4))]),
+    "selu": (F.selu, [without_ties(rand(3, 4))]),
+    "silu": (F.silu, [rand(3, 4)]),
+    "hardtanh": (lambda a: F.hardtanh(a, -0.5, 0.7), [without_ties(rand(3, 4)) * 0.9]),
+    "logsigmoid": (F.logsigmoid, [rand(3, 4)]),
+    "softsign": (F.softsign, [rand(3, 4)]),
 }
 
 
@@ -187,59 +222,15 @@ def test_every_op_is_listed():
     listed = {name.split("_")[0] if name.startswith(("matmul", "getitem")) else name
               for name in OPS}
     public = {n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))}
-    missing = sorted(public - listed - NOT_OPS - set(CHECKED_ELSEWHERE))
+    missing = sorted(public - listed - NOT_OPS - set(LAYER_OPS))
     assert not missing, f"ops without a gradient check in tests/test_ops.py: {missing}"
 
 
-def functions_in_graph(tensor):
-    """Names of the Function classes in the graph behind tensor."""
-    names, stack = set(), [tensor]
-    while stack:
-        t = stack.pop()
-        if t.creator is not None and type(t.creator).__name__ not in names:
-            names.add(type(t.creator).__name__)
-            stack.extend(t.creator.inputs)
-    return names
-
-
-def gradient_of(fn, a):
-    """d fn(a) / da, itself in a graph (gradcheck runs it under no_grad: switch it on)."""
-    with mdl.enable_grad():
-        return mdl.grad(fn(a), [a], create_graph=True)[0]
-
-
-# Functions that run under another name: each is found in its op's graph (so this list
-# cannot go stale silently) and checked there. ScatterAdd is getitem's backward, run
-# directly here; ToDevice is also checked between devices in test_gpu.py.
-RUN_UNDER_ANOTHER_NAME = {
-    "BroadcastTo": (lambda a: F.broadcast_to(a, (2, 3, 4)), [rand(3, 1)]),
-    "SumTo": (lambda a: F.sum_to(a, (3, 1)), [rand(2, 3, 4)]),
-    "ScatterAdd": (lambda g: ScatterAdd((np.array([0, 2, 0]),), (4, 2))(g), [rand(3, 2)]),
-    "ToDevice": (lambda a: F.to_device(a, "cpu") * a, [rand(3)]),
-    # the backward ops are in the graph of a gradient taken with create_graph=True
-    "TanhBackward": (lambda a: gradient_of(lambda t: (F.tanh(t) * t).sum(), a), [rand(3, 4)]),
-    "SigmoidBackward": (lambda a: gradient_of(lambda t: (F.sigmoid(t) * t).sum(), a),
-                        [rand(3, 4)]),
-    "ConstantPad": (lambda a: F.pad(a, (1, 2), value=0.5), [rand(2, 3)]),
-    "RoundedDiv": (lambda a, b: F.div(a, b, rounding_mode="floor") * a,
-                   [rand(3, 4) * 3 + 0.25, positive(3, 4)]),
-    "BinaryCrossEntropy": (lambda p: F.binary_cross_entropy(p, positive(3, 4) / 2.5),
-                           [positive(3, 4) / 2.5]),
-}
-
-
-@pytest.mark.parametrize("name", sorted(RUN_UNDER_ANOTHER_NAME))
-def test_functions_run_under_another_name(name):
-    fn, arrays = RUN_UNDER_ANOTHER_NAME[name]
+@pytest.mark.parametrize("name", sorted(LAYER_OPS))
+def test_layer_op_gradients(name):
+    fn, arrays = LAYER_OPS[name]
     inputs = [mdl.tensor(a, requires_grad=True) for a in arrays]
-    assert name in functions_in_graph(fn(*inputs))
     assert mdl.gradcheck(fn, inputs) and mdl.gradgradcheck(fn, inputs)
-
-
-@pytest.mark.parametrize("name, filename", sorted(CHECKED_ELSEWHERE.items()))
-def test_ops_checked_elsewhere_really_are(name, filename):
-    source = (Path(__file__).parent / filename).read_text()
-    assert "gradcheck" in source and f"{name}(" in source, f"{filename} does not gradcheck {name}"
 
 
 @pytest.mark.parametrize("name", OPS)
@@ -290,25 +281,75 @@ def test_float32_stays_float32(name):
 # ----------------------------------------------------------------------------
 @st.composite
 def broadcastable_pair(draw):
-    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
-                                                    max_side=3))
-    a = draw(hnp.arrays(np.float64, shapes.input_shapes[0],
-                        elements=st.floats(0.5, 2.0)))
-    b = draw(hnp.arrays(np.float64, shapes.input_shapes[1],
-                        elements=st.floats(0.5, 2.0)))
+    """Two arrays whose shapes broadcast together, mostly with sides of 2 to 4: a full
+    shape of 2 to 4 dims, where each side is kept by both operands or set to 1 in one of
+    them (so that each operand broadcasts along the other, often both ways at once as
+    (3, 1) with (1, 4)); now and then one operand also drops leading dims, down to 0-d.
+    The values often repeat, so maximum and minimum meet ties."""
+    full = draw(st.lists(st.integers(2, 4), min_size=2, max_size=4))
+    ones_in = [draw(st.sampled_from(["neither", "a", "b"])) for _ in full]
+    if len(set(ones_in)) == 1:      # neither operand all ones (the 0-d corner comes below)
+        ones_in[0] = "neither"
+    shapes = [tuple(1 if one == side else n for n, one in zip(full, ones_in)) for side in "ab"]
+    who, dropped = draw(st.sampled_from([0, 1])), draw(st.sampled_from([0] * 8 + [1, len(full)]))
+    shapes[who] = shapes[who][dropped:]
+    return tuple(draw(hnp.arrays(np.float64, shape, elements=st.floats(0.5, 2.0)))
+                 for shape in shapes)
+
+
+def split_at_ties_np(a, b, g, wins):
+    """maximum/minimum's gradients under g: the winner takes g, a tie splits it in
+    halves; each summed back over the dims it was broadcast along."""
+    a_full, b_full = np.broadcast_arrays(a, b)
+    share = wins(a_full, b_full) + 0.5 * (a_full == b_full)
+    return sum_to_np(g * share, a.shape), sum_to_np(g * (1 - share), b.shape)
+
+
+def sum_to_np(g, shape):
+    g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+    return g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
+
+
+def pair_of(a_shape, b_shape, tie=False):
+    g = np.random.default_rng(len(a_shape) * 10 + len(b_shape))
+    a, b = g.uniform(0.5, 2.0, a_shape), g.uniform(0.5, 2.0, b_shape)
+    if tie:
+        b = np.ones(b_shape)
+        a = np.where(np.arange(np.prod(a_shape)).reshape(a_shape) % 2 == 0, 1.0, a)
     return a, b
 
 
-@settings(max_examples=25, deadline=None)
-@given(broadcastable_pair(), st.sampled_from(["add", "sub", "mul", "div", "pow", "maximum"]))
+BROADCAST_OPS = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(broadcastable_pair(), st.sampled_from(BROADCAST_OPS))
+@example(pair_of((3, 1), (1, 4)), "mul")            # both broadcast, each along the other
+@example(pair_of((1, 4), (3, 1)), "pow")
+@example(pair_of((2, 3, 4), (4,)), "div")           # fewer dims
+@example(pair_of((), (2, 3)), "sub")                # a 0-d operand
+@example(pair_of((2, 3), ()), "pow")
+@example(pair_of((2, 1, 4), (3, 1)), "add")
+@example(pair_of((3, 1), (1, 4), tie=True), "maximum")   # ties while broadcasting
+@example(pair_of((2, 3, 4), (3, 1), tie=True), "minimum")
+@example(pair_of((4, 3), (4, 3), tie=True), "maximum")
 def test_binary_ops_broadcast_gradients(pair, name):
     a, b = pair
     fn = getattr(F, name)
     ta, tb = mdl.tensor(a, requires_grad=True), mdl.tensor(b, requires_grad=True)
-    np.testing.assert_allclose(fn(ta, tb).numpy(), OPS[name][1](a, b), rtol=1e-12)
-    if name == "maximum" and np.any(np.broadcast_arrays(a, b)[0] == np.broadcast_arrays(a, b)[1]):
-        return  # not differentiable at ties
-    assert mdl.gradcheck(fn, [ta, tb])
+    y = fn(ta, tb)
+    np.testing.assert_allclose(y.numpy(), OPS[name][1](a, b), rtol=1e-12)
+    g = np.random.default_rng(0).standard_normal(y.shape)
+    y.backward(mdl.tensor(g))
+    assert ta.grad.shape == a.shape and tb.grad.shape == b.shape
+    ties = np.any(np.broadcast_arrays(a, b)[0] == np.broadcast_arrays(a, b)[1])
+    if name in ("maximum", "minimum"):
+        # the rule holds at ties too, where finite differences cannot be taken
+        expected = split_at_ties_np(a, b, g, np.greater if name == "maximum" else np.less)
+        np.testing.assert_allclose(ta.grad.numpy(), expected[0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(tb.grad.numpy(), expected[1], rtol=1e-12, atol=1e-14)
+    if not (ties and name in ("maximum", "minimum")):
+        assert mdl.gradcheck(fn, [ta, tb])
 
 
 # ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import require
 
 import minidl as mdl
 from minidl import io, nn, optim
@@ -51,7 +52,7 @@ def minidl_steps(make_optimizer, steps=3, dtype=np.float64):
 
 
 def torch_steps(torch_class, kwargs, steps=3):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     p = torch.tensor(P0, dtype=torch.float64, requires_grad=True)
     opt = getattr(torch.optim, torch_class)([p], **kwargs)
     positions = []
@@ -460,7 +461,7 @@ def test_clip_grad_norm_other_norms(norm_type, expected):
 
 
 def test_clip_grad_norm_equals_torch():
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     params = params_with_grads(G1, G2)
     ours = clip_grad_norm_(params, max_norm=2.0)
     tensors = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in (G1, G2)]

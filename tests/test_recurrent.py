@@ -1,18 +1,19 @@
 """Recurrent layers: gradients by finite differences (float64), second derivatives, the fused
-LSTM and GRU ops against the plain layers built from ordinary ops, the same numbers as PyTorch
-with the same weights (uni- and bidirectional, stacked, every input layout), the signatures,
-the initialisation, a 1,000-step backward, and an LSTM that learns."""
+RNN, LSTM and GRU ops against the plain layers built from ordinary ops (under every kernel
+setting), the same numbers as PyTorch with the same weights (uni- and bidirectional, stacked,
+every input layout), the signatures, the initialisation, a 1,000-step backward, and an LSTM
+that learns. The kernels of the fused steps themselves: tests/test_recurrent_kernels.py."""
 import inspect
 
 import numpy as np
 import pytest
-from helpers import assert_raises_naming, fit_batch
+from helpers import assert_raises_naming, fit_batch, require
 
 import minidl as mdl
 import minidl.functional as F
 from minidl import nn, optim
-from minidl.functional.recurrent import gru_sequence, lstm_sequence
-from minidl.nn import recurrent
+from minidl.functional import recurrent
+from minidl.functional.recurrent import gru_sequence, lstm_sequence, rnn_sequence
 
 
 def rand(*shape, seed=0, scale=1.0):
@@ -33,8 +34,9 @@ def layer_weights(gates, features, hidden, seed=10):
 
 # ----------------------------------------------------------------------------
 # gradients: 3 steps, with an initial state, with respect to input, state and a weight
+# (x is time-major, (T, N, F))
 # ----------------------------------------------------------------------------
-def test_lstm_gradients_wrt_input_initial_state_and_weights():
+def test_lstm_gradients_wrt_input_initial_state_and_weights(kernels):
     w_ih, w_hh, b_ih, b_hh = layer_weights(4, 3, 4)
 
     def fn(x, h0, c0, w_hh, b_ih):
@@ -42,28 +44,28 @@ def test_lstm_gradients_wrt_input_initial_state_and_weights():
         return out, h, c
 
     w_hh.requires_grad = b_ih.requires_grad = True
-    assert mdl.gradcheck(fn, [leaf(2, 3, 3), leaf(2, 4, seed=1), leaf(2, 4, seed=2), w_hh, b_ih])
+    assert mdl.gradcheck(fn, [leaf(3, 2, 3), leaf(2, 4, seed=1), leaf(2, 4, seed=2), w_hh, b_ih])
 
 
-def test_gru_gradients_wrt_input_initial_state_and_weights():
+def test_gru_gradients_wrt_input_initial_state_and_weights(kernels):
     w_ih, w_hh, b_ih, b_hh = layer_weights(3, 3, 4)
 
     def fn(x, h0, w_ih, b_hh):
         return recurrent.gru_layer(x, h0, w_ih, w_hh, b_ih, b_hh)
 
     w_ih.requires_grad = b_hh.requires_grad = True
-    assert mdl.gradcheck(fn, [leaf(2, 3, 3), leaf(2, 4, seed=1), w_ih, b_hh])
+    assert mdl.gradcheck(fn, [leaf(3, 2, 3), leaf(2, 4, seed=1), w_ih, b_hh])
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_rnn_gradients(nonlinearity):
+def test_rnn_gradients(nonlinearity, kernels):
     w_ih, w_hh, b_ih, b_hh = layer_weights(1, 3, 4)
 
     def fn(x, h0, w_hh):
         return recurrent.rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity)
 
     w_hh.requires_grad = True
-    assert mdl.gradcheck(fn, [leaf(2, 3, 3), leaf(2, 4, seed=1), w_hh])
+    assert mdl.gradcheck(fn, [leaf(3, 2, 3), leaf(2, 4, seed=1), w_hh])
 
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
@@ -93,10 +95,10 @@ def module_function(layer, states, weight_names=()):
     return fn
 
 
-@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
-def test_bidirectional_two_layer_gradients_wrt_everything(cls):
-    """gradcheck of a small bidirectional 2-layer LSTM and GRU: input, initial states and
-    every weight and bias, through the output and h_n (and c_n)."""
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_bidirectional_two_layer_gradients_wrt_everything(cls, kernels):
+    """gradcheck of a small bidirectional 2-layer RNN, LSTM and GRU: input, initial states
+    and every weight and bias, through the output and h_n (and c_n)."""
     mdl.manual_seed(0)
     layer = cls(2, 2, num_layers=2, bidirectional=True).double()
     states = 2 if cls is nn.LSTM else 1
@@ -106,8 +108,8 @@ def test_bidirectional_two_layer_gradients_wrt_everything(cls):
     assert mdl.gradcheck(module_function(layer, states, names), inputs)
 
 
-@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
-def test_bidirectional_two_layer_second_derivatives(cls):
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_bidirectional_two_layer_second_derivatives(cls, kernels):
     """gradgradcheck: input, initial states and every weight of the reverse direction in
     both layers (the forward direction runs the fused ops, whose second derivatives are
     checked below, on the 2H features that the reverse direction also feeds)."""
@@ -120,11 +122,12 @@ def test_bidirectional_two_layer_second_derivatives(cls):
     assert mdl.gradgradcheck(module_function(layer, states, names), inputs)
 
 
-def test_rnn_second_derivatives():
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_second_derivatives(nonlinearity, kernels):
     w_ih, w_hh, b_ih, b_hh = layer_weights(1, 2, 3)
 
     def fn(x, h0, w_hh):
-        return recurrent.rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh)
+        return recurrent.rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity)
 
     w_hh.requires_grad = True
     assert mdl.gradgradcheck(fn, [leaf(2, 2, 2), leaf(2, 3, seed=1), w_hh])
@@ -142,44 +145,69 @@ def test_cells_gradients():
 # ----------------------------------------------------------------------------
 # the fused ops (minidl.functional.recurrent): first and second derivatives
 # ----------------------------------------------------------------------------
-def test_lstm_sequence_gradients():
+# xw is time-major, (T, N, gates*H)
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_sequence_gradients(bias, kernels):
     """With respect to every input, through both outputs (h and c of every step)."""
-    assert mdl.gradcheck(lstm_sequence, [leaf(2, 4, 12), leaf(12, 3, seed=1, scale=0.5),
-                                         leaf(2, 3, seed=2), leaf(2, 3, seed=3)])
+    b = [leaf(12, seed=4)] if bias else []
+    fn = (lambda xw, w_hh, h0, c0, b: lstm_sequence(xw, w_hh, b, h0, c0)) if bias else \
+        (lambda xw, w_hh, h0, c0: lstm_sequence(xw, w_hh, None, h0, c0))
+    assert mdl.gradcheck(fn, [leaf(4, 2, 12), leaf(12, 3, seed=1, scale=0.5),
+                              leaf(2, 3, seed=2), leaf(2, 3, seed=3)] + b)
 
 
-def test_lstm_sequence_second_derivatives():
-    assert mdl.gradgradcheck(lstm_sequence, [leaf(2, 3, 8), leaf(8, 2, seed=1, scale=0.5),
-                                             leaf(2, 2, seed=2), leaf(2, 2, seed=3)])
+def test_lstm_sequence_second_derivatives(kernels):
+    assert mdl.gradgradcheck(lstm_sequence, [leaf(3, 2, 8), leaf(8, 2, seed=1, scale=0.5),
+                                             leaf(8, seed=4), leaf(2, 2, seed=2),
+                                             leaf(2, 2, seed=3)])
 
 
 @pytest.mark.parametrize("bias", [True, False])
-def test_gru_sequence_gradients(bias):
+def test_gru_sequence_gradients(bias, kernels):
     b_hh = [leaf(9, seed=3)] if bias else []
     fn = (lambda xw, w_hh, h0, b_hh: gru_sequence(xw, w_hh, b_hh, h0)) if bias else \
         (lambda xw, w_hh, h0: gru_sequence(xw, w_hh, None, h0))
-    assert mdl.gradcheck(fn, [leaf(2, 4, 9), leaf(9, 3, seed=1, scale=0.5), leaf(2, 3, seed=2)]
+    assert mdl.gradcheck(fn, [leaf(4, 2, 9), leaf(9, 3, seed=1, scale=0.5), leaf(2, 3, seed=2)]
                          + b_hh)
 
 
-def test_gru_sequence_second_derivatives():
+def test_gru_sequence_second_derivatives(kernels):
     fn = lambda xw, w_hh, b_hh, h0: gru_sequence(xw, w_hh, b_hh, h0)  # noqa: E731
-    assert mdl.gradgradcheck(fn, [leaf(2, 3, 6), leaf(6, 2, seed=1, scale=0.5), leaf(6, seed=2),
+    assert mdl.gradgradcheck(fn, [leaf(3, 2, 6), leaf(6, 2, seed=1, scale=0.5), leaf(6, seed=2),
                                   leaf(2, 2, seed=3)])
 
 
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_sequence_gradients(nonlinearity, kernels):
+    def fn(xw, w_hh, b, h0):
+        return rnn_sequence(xw, w_hh, b, h0, nonlinearity)
+    inputs = [leaf(4, 2, 3), leaf(3, 3, seed=1, scale=0.5), leaf(3, seed=3), leaf(2, 3, seed=2)]
+    assert mdl.gradcheck(fn, inputs)
+    assert mdl.gradgradcheck(fn, inputs)
+
+
 def fused_and_reference(kind):
-    """(fused layer, plain layer, their inputs): x (N, T, F), the initial state and the 4
-    weights, all requiring grad. Both layers are functions of these tensors returning a
-    flat tuple: (every step's h, then the final state)."""
-    gates, states = {"lstm": (4, 2), "gru": (3, 1)}[kind]
+    """(fused layer, plain layer, their inputs): x (T, N, F) = (5, 3, 4), the initial state
+    and the 4 weights, all requiring grad. Both layers are functions of these tensors
+    returning a flat tuple: (every step's h, then the final state)."""
+    gates, states = {"rnn": (1, 1), "rnn-relu": (1, 1), "lstm": (4, 2), "gru": (3, 1)}[kind]
     weights = layer_weights(gates, 4, 3)
     for w in weights:
         w.requires_grad = True
-    inputs = [leaf(3, 5, 4)] + [leaf(3, 3, seed=s) for s in range(1, states + 1)] + list(weights)
-    fused, plain = {"lstm": (recurrent.lstm_layer, recurrent.lstm_layer_reference),
+    inputs = [leaf(5, 3, 4)] + [leaf(3, 3, seed=s) for s in range(1, states + 1)] + list(weights)
+    fused, plain = {"rnn": (recurrent.rnn_layer, recurrent.rnn_layer_reference),
+                    "rnn-relu": (relu_layer(recurrent.rnn_layer),
+                                 relu_layer(recurrent.rnn_layer_reference)),
+                    "lstm": (recurrent.lstm_layer, recurrent.lstm_layer_reference),
                     "gru": (recurrent.gru_layer, recurrent.gru_layer_reference)}[kind]
     return as_function(fused, states), as_function(plain, states), inputs
+
+
+def relu_layer(layer):
+    return lambda *args: layer(*args, nonlinearity="relu")
+
+
+KINDS = ["rnn", "rnn-relu", "lstm", "gru"]
 
 
 def as_function(layer, states):
@@ -191,8 +219,8 @@ def as_function(layer, states):
     return fn
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_fused_layer_equals_the_plain_one(kind):
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_layer_equals_the_plain_one(kind, kernels):
     """Outputs, gradients of every input and weight, and a Hessian-vector product."""
     fused, plain, inputs = fused_and_reference(kind)
     results = []
@@ -208,9 +236,10 @@ def test_fused_layer_equals_the_plain_one(kind):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_fused_backward_is_the_same_with_and_without_create_graph(kind):
-    """Without create_graph backward uses what forward saved; with it, it recomputes."""
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_backward_is_the_same_with_and_without_create_graph(kind, kernels):
+    """Without create_graph the backward runs the fused kernels on what forward saved; with
+    it, Tensor ops that recompute the local derivatives: the same gradients."""
     fused, _, inputs = fused_and_reference(kind)
     grads = []
     for create_graph in (False, True):
@@ -221,8 +250,8 @@ def test_fused_backward_is_the_same_with_and_without_create_graph(kind):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_fused_layer_under_no_grad(kind):
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_layer_under_no_grad(kind, kernels):
     """No graph, nothing saved for a backward, and the same outputs."""
     fused, _, inputs = fused_and_reference(kind)
     expected = [y.numpy() for y in fused(*inputs)]
@@ -233,29 +262,74 @@ def test_fused_layer_under_no_grad(kind):
         np.testing.assert_array_equal(y.numpy(), e)
 
 
-def test_one_step_sequences():
-    for kind in ("lstm", "gru"):
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_backward_twice_with_retain_graph(kind, kernels):
+    """The fused backward leaves what forward saved as it was: a second one agrees."""
+    fused, _, inputs = fused_and_reference(kind)
+    outputs = fused(*inputs)
+    loss = sum((y * mdl.tensor(rand(*y.shape, seed=k))).sum() for k, y in enumerate(outputs))
+    first = [g.numpy() for g in mdl.grad(loss, inputs, retain_graph=True)]
+    again = [g.numpy() for g in mdl.grad(loss, inputs)]
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_backward_refuses_an_output_changed_in_place(kind):
+    """The fused backward reads the outputs' memory, so changing one in place is an error."""
+    fused, _, inputs = fused_and_reference(kind)
+    outputs = fused(*inputs)
+    loss = sum(y.sum() for y in outputs)
+    with mdl.no_grad():
+        outputs[0][0] += 1  # the first step's h
+    with pytest.raises(RuntimeError, match="changed in place"):
+        loss.backward()
+
+
+def test_one_step_sequences(kernels):
+    for kind in KINDS:
         fused, plain, inputs = fused_and_reference(kind)
-        inputs[0] = leaf(3, 1, 4)
+        inputs[0] = leaf(1, 3, 4)
         for a, b in zip(fused(*inputs), plain(*inputs)):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
         assert mdl.gradcheck(fused, inputs)
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda: lstm_sequence(mdl.zeros(2, 3, 8), mdl.zeros(8, 3), mdl.zeros(2, 3), mdl.zeros(2, 3)),
+    (lambda: lstm_sequence(mdl.zeros(3, 2, 8), mdl.zeros(8, 3), None, mdl.zeros(2, 3),
+                           mdl.zeros(2, 3)),
      ["lstm_sequence", "w_hh", "(4*H, H)", "(8, 3)"]),
-    (lambda: lstm_sequence(mdl.zeros(2, 3, 12), mdl.zeros(8, 2), mdl.zeros(2, 2), mdl.zeros(2, 2)),
-     ["lstm_sequence", "xw", "(N, T, 8)", "(2, 3, 12)"]),
-    (lambda: lstm_sequence(mdl.zeros(2, 0, 8), mdl.zeros(8, 2), mdl.zeros(2, 2), mdl.zeros(2, 2)),
-     ["lstm_sequence", "T > 0", "(2, 0, 8)"]),
-    (lambda: gru_sequence(mdl.zeros(2, 3, 6), mdl.zeros(6, 2), None, mdl.zeros(3, 2)),
+    (lambda: lstm_sequence(mdl.zeros(3, 2, 12), mdl.zeros(8, 2), None, mdl.zeros(2, 2),
+                           mdl.zeros(2, 2)),
+     ["lstm_sequence", "xw", "(T, N, 8)", "(3, 2, 12)"]),
+    (lambda: lstm_sequence(mdl.zeros(0, 2, 8), mdl.zeros(8, 2), None, mdl.zeros(2, 2),
+                           mdl.zeros(2, 2)),
+     ["lstm_sequence", "T > 0", "(0, 2, 8)"]),
+    (lambda: gru_sequence(mdl.zeros(3, 2, 6), mdl.zeros(6, 2), None, mdl.zeros(3, 2)),
      ["gru_sequence", "initial state", "(3, 2)", "(2, 2)"]),
-    (lambda: gru_sequence(mdl.zeros(2, 3, 6), mdl.zeros(6, 2), mdl.zeros(4), mdl.zeros(2, 2)),
-     ["gru_sequence", "b_hh", "(4,)", "(6,)"]),
+    (lambda: gru_sequence(mdl.zeros(3, 2, 6), mdl.zeros(6, 2), mdl.zeros(4), mdl.zeros(2, 2)),
+     ["gru_sequence", "bias", "(4,)", "(6,)"]),
+    (lambda: rnn_sequence(mdl.zeros(3, 2, 2), mdl.zeros(2, 2), None, mdl.zeros(2, 2), "sigmoid"),
+     ["rnn_sequence", "nonlinearity", "sigmoid"]),
 ])
 def test_fused_op_errors_are_clear(call, words):
     assert_raises_naming(ValueError, call, words)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: lstm_sequence(mdl.zeros(3, 2, 8), mdl.zeros(8, 2), None, mdl.zeros(2, 2),
+                          mdl.zeros(2, 2, dtype=np.float64)),
+    lambda: gru_sequence(mdl.zeros(3, 2, 6, dtype=np.float16), mdl.zeros(6, 2, dtype=np.float16),
+                         None, mdl.zeros(2, 2, dtype=np.float16)),
+    lambda: gru_sequence(mdl.zeros(3, 2, 6), mdl.zeros(6, 2), mdl.zeros(6, dtype=np.float64),
+                         mdl.zeros(2, 2)),
+    lambda: rnn_sequence(mdl.zeros(3, 2, 2, dtype=np.float64), mdl.zeros(2, 2), None,
+                         mdl.zeros(2, 2)),
+])
+def test_fused_ops_want_one_float_dtype(call):
+    """float32 or float64, the same for every array (the kernels are compiled for those)."""
+    with pytest.raises(TypeError, match="_sequence: .*float32 or all float64"):
+        call()
 
 
 # ----------------------------------------------------------------------------
@@ -299,10 +373,117 @@ def test_reverse_direction_is_the_layer_on_the_reversed_sequence(cls):
 
 
 # ----------------------------------------------------------------------------
+# NumPy: PyTorch's documented equations, written out (so they hold without PyTorch)
+# ----------------------------------------------------------------------------
+def sigmoid_np(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def step_np(kind, x, state, w_ih, w_hh, b_ih, b_hh):
+    """One step from the equations in PyTorch's documentation; weights stacked by gate,
+    in PyTorch's order (LSTM i, f, g, o; GRU r, z, n). state is (h,) or (h, c)."""
+    h = state[0]
+    gi, gh = x @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+    if kind in ("tanh", "relu"):
+        z = gi + gh
+        return (np.tanh(z) if kind == "tanh" else np.maximum(z, 0),)
+    if kind == "LSTM":
+        i, f, g, o = np.split(gi + gh, 4, axis=-1)
+        c = sigmoid_np(f) * state[1] + sigmoid_np(i) * np.tanh(g)
+        return sigmoid_np(o) * np.tanh(c), c
+    (i_r, i_z, i_n), (h_r, h_z, h_n) = np.split(gi, 3, axis=-1), np.split(gh, 3, axis=-1)
+    r, z = sigmoid_np(i_r + h_r), sigmoid_np(i_z + h_z)
+    n = np.tanh(i_n + r * h_n)
+    return ((1 - z) * n + z * h,)
+
+
+def layers_np(kind, params, x, initial, num_layers, directions):
+    """x (T, N, F), initial a tuple of (layers * directions, N, H) -> (output (T, N, D*H),
+    the final states stacked as in PyTorch: layer 0 forward, layer 0 reverse, layer 1 ...)."""
+    finals = []
+    for layer in range(num_layers):
+        outputs = []
+        for d in range(directions):
+            suffix = f"_l{layer}" + ("_reverse" if d else "")
+            weights = [params.get(f"{n}{suffix}", 0.0)
+                       for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            state = tuple(s[layer * directions + d] for s in initial)
+            hs = []
+            for x_t in (x[::-1] if d else x):            # the reverse direction reads T..1
+                state = step_np(kind, x_t, state, *weights)
+                hs.append(state[0])
+            outputs.append(np.stack(hs[::-1] if d else hs))
+            finals.append(state)
+        x = np.concatenate(outputs, axis=-1)
+    return x, [np.stack([f[i] for f in finals]) for i in range(len(finals[0]))]
+
+
+RECURRENT_KINDS = {"RNN-tanh": (nn.RNN, "tanh", {}), "RNN-relu": (nn.RNN, "relu",
+                                                                   {"nonlinearity": "relu"}),
+                   "LSTM": (nn.LSTM, "LSTM", {}), "GRU": (nn.GRU, "GRU", {})}
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("layout", ["time-major", "batch-first", "unbatched"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["one-way", "bidirectional"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("name", RECURRENT_KINDS)
+def test_layers_match_the_equations(name, num_layers, bidirectional, layout, bias):
+    cls, kind, kwargs = RECURRENT_KINDS[name]
+    mdl.manual_seed(3)
+    layer = cls(3, 4, num_layers=num_layers, bidirectional=bidirectional, bias=bias,
+                batch_first=layout == "batch-first", **kwargs).double()
+    params = {n: p.numpy() for n, p in layer.named_parameters()}
+    directions, states = 1 + bidirectional, 2 if kind == "LSTM" else 1
+    x = rand(5, 2, 3)                                   # (T, N, F)
+    initial = [rand(num_layers * directions, 2, 4, seed=s) for s in range(1, states + 1)]
+    out_np, finals_np = layers_np(kind, params, x, initial, num_layers, directions)
+    if layout == "unbatched":
+        x, initial = x[:, 0], [s[:, 0] for s in initial]
+        out_np, finals_np = out_np[:, 0], [f[:, 0] for f in finals_np]
+    elif layout == "batch-first":
+        x, out_np = x.swapaxes(0, 1), out_np.swapaxes(0, 1)
+    hx = [mdl.tensor(s) for s in initial]
+    out, last = layer(mdl.tensor(x), tuple(hx) if states == 2 else hx[0])
+    last = list(last) if states == 2 else [last]
+    np.testing.assert_allclose(out.numpy(), out_np, rtol=1e-12, atol=1e-14)
+    for label, a, b in zip(["h_n", "c_n"], last, finals_np):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-14, err_msg=label)
+
+
+@pytest.mark.parametrize("name, kind", [("RNNCell", "tanh"), ("LSTMCell", "LSTM"),
+                                        ("GRUCell", "GRU")])
+def test_cells_match_the_equations(name, kind):
+    mdl.manual_seed(4)
+    cell = getattr(nn, name)(3, 4).double()
+    weights = [p.numpy() for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+    x, state = rand(2, 3), tuple(rand(2, 4, seed=s) for s in range(1, 3 if kind == "LSTM" else 2))
+    expected = step_np(kind, x, state, *weights)
+    got = cell(mdl.tensor(x), tuple(mdl.tensor(s) for s in state) if kind == "LSTM"
+               else mdl.tensor(state[0]))
+    got = list(got) if kind == "LSTM" else [got]
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-12, atol=1e-14)
+
+
+def test_lstm_step_by_hand():
+    # one unit, one step; weight_ih is the identity, so gate k's pre-activation is input
+    # k: x = (z_i, z_f, z_g, z_o) in PyTorch's gate order
+    cell = nn.LSTMCell(4, 1, bias=False).double()
+    cell.load_state_dict({"weight_ih": np.eye(4), "weight_hh": np.zeros((4, 1))})
+    zi, zf, zg, zo, c0 = 0.3, -1.2, 0.7, 2.0, 0.5
+    x = mdl.tensor(np.array([[zi, zf, zg, zo]]))
+    h, c = cell(x, (mdl.tensor(np.zeros((1, 1))), mdl.tensor(np.array([[c0]]))))
+    c_expected = sigmoid_np(zf) * c0 + sigmoid_np(zi) * np.tanh(zg)
+    assert c.item() == pytest.approx(c_expected, rel=1e-14)
+    assert h.item() == pytest.approx(sigmoid_np(zo) * np.tanh(c_expected), rel=1e-14)
+
+
+# ----------------------------------------------------------------------------
 # PyTorch: same weights (copied by name), same outputs and gradients
 # ----------------------------------------------------------------------------
 def torch_pair(name, **kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.manual_seed(0)
     theirs = getattr(torch.nn, name)(**kwargs).double()
     ours = getattr(nn, name)(**kwargs).double()
@@ -360,6 +541,12 @@ def test_layers_match_pytorch(name, num_layers, bidirectional, layout, initial):
                          bidirectional=bidirectional)
 
 
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_layers_match_pytorch_under_every_kernel_setting(name, kernels):
+    compare_with_pytorch(name, "batch-first", steps=5, batch=3, num_layers=2,
+                         bidirectional=True)
+
+
 @pytest.mark.parametrize("name, kwargs", [
     ("RNN", dict(bias=False)), ("LSTM", dict(bias=False)), ("GRU", dict(bias=False)),
     ("RNN", dict(nonlinearity="relu")),
@@ -373,7 +560,7 @@ def test_options_match_pytorch(name, kwargs, bidirectional):
 @pytest.mark.parametrize("steps, batch", [(1, 1), (1, 3), (3, 1), (2, 0)])
 @pytest.mark.parametrize("layout", ["time-major", "batch-first"])
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
-def test_edge_shapes_match_pytorch(name, layout, steps, batch):
+def test_edge_shapes_match_pytorch(name, layout, steps, batch, kernels):
     """One step, one sequence, an empty batch."""
     compare_with_pytorch(name, layout, steps=steps, batch=batch, num_layers=2,
                          bidirectional=True)
@@ -431,7 +618,7 @@ LAYER_SIGNATURES = {  # PyTorch's documented signatures (its own are *args, **kw
 
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
 def test_signatures_are_pytorchs(name):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
 
     def spelled(cls, method):
         params = list(inspect.signature(getattr(cls, method)).parameters.values())[1:]
@@ -449,7 +636,7 @@ def test_signatures_are_pytorchs(name):
                                     dict(bias=False)])
 @pytest.mark.parametrize("name", ["LSTM", "GRU"])
 def test_repr_is_pytorchs(name, kwargs):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     assert repr(getattr(nn, name)(3, 4, **kwargs)) == repr(getattr(torch.nn, name)(3, 4, **kwargs))
 
 
@@ -645,7 +832,8 @@ def test_summary_of_the_text_model_counts_parameters_by_the_formula():
     assert f"Total params: {embedding + lstm + sum(layers):,}" in text  # 59,234
 
 
-@pytest.mark.parametrize("layer, function", [(nn.LSTM, "LSTMSequence"), (nn.GRU, "GRUSequence")])
+@pytest.mark.parametrize("layer, function", [(nn.RNN, "RNNSequence"), (nn.LSTM, "LSTMSequence"),
+                                             (nn.GRU, "GRUSequence")])
 def test_layers_run_the_sequence_as_one_fused_function(layer, function):
     out, _ = layer(3, 4).double()(mdl.tensor(rand(2, 5, 3), requires_grad=True))
     names, stack = set(), [out]

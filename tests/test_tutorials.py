@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import need_fashion_mnist
+from helpers import need_fashion_mnist, require
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
@@ -79,7 +79,7 @@ def test_tutorial_runs_and_saves_its_figures_and_results(path, run):
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
 def test_tutorial_is_a_percent_format_notebook(path):
-    jupytext = pytest.importorskip("jupytext")
+    jupytext = require("jupytext")
     notebook = jupytext.reads(path.read_text(), fmt="py:percent")
     kinds = [cell.cell_type for cell in notebook.cells]
     assert kinds[0] == "markdown", "a tutorial opens with a markdown cell saying what it asks"

@@ -21,6 +21,12 @@ leaky_relu negative_slope at 0, hardtanh 0 at both bounds, elu alpha at 0
 (the slope from the left), softplus the sigmoid at exactly the threshold.
 The second derivatives there are PyTorch's too (see ELU and Softplus).
 
+relu, softmax and log_softmax, in every training step, run on fused kernels from
+the kernel table (kernels/fused.py), each a single pass or two over the data. Their
+backwards are ops of their own (ReLUBackward, SoftmaxBackward, LogSoftmaxBackward)
+with a fused kernel as forward and a backward in tensor ops, so the second
+derivatives still come from the ops.
+
 `inplace=True`, where PyTorch has it, overwrites the input with the result and
 returns it, recorded in the graph as Tensor.mul_ is (minidl/functional/inplace.py).
 """
@@ -45,10 +51,22 @@ SELU_SCALE = 1.0507009873554804934193349852946
 # ----------------------------------------------------------------------------
 class ReLU(Function):
     def forward(self, a):
-        return self.xp.maximum(a, 0)
+        return backend.kernels_for(a).relu_forward(a)
 
     def backward(self, gy):
-        return where(self.inputs[0].data > 0, gy, 0)
+        return ReLUBackward()(gy, self.inputs[0])
+
+
+class ReLUBackward(Function):
+    """relu's gradient, gy where x > 0, else 0 (PyTorch's rule: exactly 0 where x <= 0,
+    even where gy is NaN or inf, and gy where x is NaN), fused in one pass. It is linear
+    in gy, so its own gradient is itself; x only chooses, and gets no gradient."""
+
+    def forward(self, gy, x):
+        return backend.kernels_for(gy).relu_backward(gy, x)
+
+    def backward(self, ggx):
+        return ReLUBackward()(ggx, self.inputs[1]), None
 
 
 class LeakyReLU(Function):
@@ -319,30 +337,80 @@ def logsumexp_array(a, axis, keepdims=False):
 
 
 class Softmax(Function):
+    """exp(x - max) / sum(exp(x - max)) along axis, one fused kernel each way
+    (kernels/fused.py); the backward is SoftmaxBackward, itself differentiable."""
+
     def __init__(self, axis):
         self.axis = axis
 
     def forward(self, a):
-        xp = self.xp
-        e = xp.exp(a - _slice_max(a, self.axis))
-        return e / e.sum(axis=self.axis, keepdims=True)
+        return backend.kernels_for(a).softmax_forward(a, self.axis)
 
     def backward(self, gy):
-        # dy_i/dx_j = y_i (delta_ij - y_j), so gx = y * (gy - sum(gy * y))
-        y = self.output()
-        return y * (gy - sum(gy * y, self.axis, keepdims=True))
+        return SoftmaxBackward(self.axis)(gy, self.output())
+
+
+class SoftmaxBackward(Function):
+    """gx = y * (gy - sum(gy * y)) from (gy, y): dy_i/dx_j = y_i (delta_ij - y_j).
+
+    Its gradient: gx is linear in gy with a symmetric matrix, so the gradient for gy is
+    this same op applied to ggx; for y, ggx * (gy - sum(gy * y)) - gy * sum(ggx * y).
+    """
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, gy, y):
+        return backend.kernels_for(gy).softmax_backward(gy, y, self.axis)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        g_gy = g_y = None
+        if self.needs_input_grad[0]:
+            g_gy = SoftmaxBackward(self.axis)(ggx, y)
+        if self.needs_input_grad[1]:
+            g_y = (ggx * (gy - sum(gy * y, self.axis, keepdims=True))
+                   - gy * sum(ggx * y, self.axis, keepdims=True))
+        return g_gy, g_y
 
 
 class LogSoftmax(Function):
+    """x - logsumexp(x) along axis, one fused kernel each way (kernels/fused.py); the
+    backward is LogSoftmaxBackward, itself differentiable."""
+
     def __init__(self, axis):
         self.axis = axis
 
     def forward(self, a):
-        return a - logsumexp_array(a, self.axis, keepdims=True)
+        return backend.kernels_for(a).log_softmax_forward(a, self.axis)
 
     def backward(self, gy):
-        # y = x - lse(x), so gx = gy - softmax(x) * sum(gy), and softmax(x) = exp(y)
-        return gy - exp(self.output()) * sum(gy, self.axis, keepdims=True)
+        return LogSoftmaxBackward(self.axis)(gy, self.output())
+
+
+class LogSoftmaxBackward(Function):
+    """gx = gy - exp(y) * sum(gy) from (gy, y): y = x - lse(x), so dy_i/dx_j =
+    delta_ij - softmax(x)_j, and softmax(x) = exp(y).
+
+    Its gradient: for gy, ggx - sum(ggx * exp(y)) (the transposed matrix); for y,
+    -ggx * exp(y) * sum(gy).
+    """
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, gy, y):
+        return backend.kernels_for(gy).log_softmax_backward(gy, y, self.axis)
+
+    def backward(self, ggx):
+        gy, y = self.inputs
+        p = exp(y)
+        g_gy = g_y = None
+        if self.needs_input_grad[0]:
+            g_gy = ggx - sum(ggx * p, self.axis, keepdims=True)
+        if self.needs_input_grad[1]:
+            g_y = -(ggx * p) * sum(gy, self.axis, keepdims=True)
+        return g_gy, g_y
 
 
 class LogSumExp(Function):

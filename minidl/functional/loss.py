@@ -5,7 +5,9 @@ nll_loss (log-probabilities), binary_cross_entropy (probabilities) and
 binary_cross_entropy_with_logits.
 
 Each loss is written with tensor ops, so its gradient (and the gradient of
-that) comes from the ops. The numerically delicate parts are:
+that) comes from the ops; cross_entropy with class indices, the loss of most
+classifiers, is one op instead (CrossEntropy: a fused kernel each way, the
+backward in tensor ops when a graph is recorded). The numerically delicate parts are:
 - cross_entropy uses log_softmax (x - logsumexp x), never log(softmax x);
 - the logistic losses use softplus(z) = log(1 + e^z) (see activation.py),
   computed as max(z, 0) + log1p(e^-|z|), where the exponent is never
@@ -25,12 +27,12 @@ import warnings
 import numpy as np
 
 from .. import backend
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
-from .activation import log_softmax, softplus
+from .activation import log_softmax, softmax, softplus
 from .elementwise import abs, clip, log, where
 from .reduce import mean, sum
-from .shape import permute
+from .shape import permute, reshape
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -188,13 +190,101 @@ def _nll_loss(logp, target, weight, ignore_index, reduction, label_smoothing, op
     if unbatched:
         losses = losses.reshape(())
     if reduction == "mean":
-        # divide by the summed class weights of the targets (their count when unweighted)
-        valid = labels != ignore_index
-        total_weight = valid.sum() if w is None else w[xp.where(valid, labels, 0)][valid].sum()
-        if not valid.any():   # every target ignored: NaN (0/0) with zero gradients, as PyTorch
+        if not (labels != ignore_index).any():
+            # every target ignored: NaN (0/0) with zero gradients, as PyTorch
             return sum(losses) * 0.0 + math.nan
-        return sum(losses) / total_weight.astype(logp.dtype)
+        return sum(losses) / _total_weight(labels, w, ignore_index, logp.dtype)
     return _reduce(losses, reduction, op)
+
+
+def _total_weight(labels, class_weight, ignore_index, dtype):
+    """What "mean" divides by: the summed class weights of the targets that are not
+    ignored (their count when unweighted), a 0-d array of dtype."""
+    xp = backend.get_array_module(labels)
+    valid = labels != ignore_index
+    if class_weight is None:
+        return valid.sum().astype(dtype)
+    return class_weight[xp.where(valid, labels, 0)][valid].sum().astype(dtype)
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy of logits x (N, C, d1, ...) against class indices, reduced:
+    log_softmax, the loss of each position and the reduction in one op, whose kernel
+    makes one pass over each position's logits and keeps their logsumexp (lse).
+
+    With T the target weights (_target_weights) and p = softmax(x) along the classes,
+    the gradient is g * (p * sum_c T_c - T), g each position's share of the output
+    gradient: gy / total weight for "mean" (0 when every target is ignored, as in
+    PyTorch: the loss is then NaN, 0/0, but the gradients are 0), gy for "sum", gy at
+    the position for "none". Under no_grad (a plain backward) one fused kernel computes
+    it from x and lse. When a graph is recorded (create_graph) the same formula is
+    written in tensor ops, softmax being differentiable, so that the gradient can be
+    differentiated again.
+    """
+
+    def __init__(self, labels, class_weight, ignore_index, label_smoothing, reduction):
+        self.labels, self.class_weight = labels, class_weight
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+        self.reduction = reduction
+
+    def forward(self, x):
+        losses, self.lse = backend.kernels_for(x).cross_entropy_forward(
+            x, self.labels, self.class_weight, self.ignore_index, self.label_smoothing)
+        if self.reduction == "none":
+            return losses
+        if self.reduction == "sum":
+            return losses.sum()
+        self.all_ignored = not (self.labels != self.ignore_index).any()
+        self.total_weight = _total_weight(self.labels, self.class_weight, self.ignore_index,
+                                          x.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return losses.sum() / self.total_weight   # 0/0 = NaN if all are ignored
+
+    def _share(self, gy):
+        """g, each position's share of gy (a Tensor, or an array under no_grad), shaped to
+        broadcast against the positions (N, d1, ...)."""
+        if self.reduction != "mean":
+            return gy
+        if self.all_ignored:
+            return gy * 0.0
+        with np.errstate(divide="ignore"):   # targets of weight 0 only: inf, NaN gradients
+            return gy * (1 / self.total_weight)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        if is_grad_enabled():
+            return self._backward_in_tensor_ops(x, gy)
+        gx = backend.kernels_for(x.data).cross_entropy_backward(
+            self._share(gy.data), x.data, self.lse, self.labels, self.class_weight,
+            self.ignore_index, self.label_smoothing)
+        return Tensor(gx)
+
+    def _backward_in_tensor_ops(self, x, gy):
+        xp = backend.get_array_module(x.data)
+        weights = _target_weights(self.labels, x.shape[1], self.class_weight, self.ignore_index,
+                                  self.label_smoothing, x.dtype, xp)
+        weights = xp.moveaxis(weights, -1, 1)                 # classes back to axis 1
+        g = self._share(gy)
+        if self.reduction == "none":
+            g = reshape(g, g.shape[:1] + (1,) + g.shape[1:])  # broadcasts along the classes
+        p = softmax(x, 1)
+        return (p * Tensor(weights.sum(axis=1, keepdims=True)) - Tensor(weights)) * g
+
+
+def _cross_entropy_indices(input, target, weight, ignore_index, reduction,  # noqa: A002
+                           label_smoothing):
+    """cross_entropy with class indices: one CrossEntropy op (a batch of one for (C,))."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, "
+                         f"not {reduction!r}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"cross_entropy: input (the logits) must be floating point, got "
+                        f"{input.dtype}")
+    input, target, unbatched = _batched(input, target, "cross_entropy")
+    labels = _index_target(target, input, ignore_index, "cross_entropy")
+    w = _class_weight(weight, input, "cross_entropy")
+    loss = CrossEntropy(labels, w, ignore_index, label_smoothing, reduction)(input)
+    return loss.reshape(()) if unbatched and reduction == "none" else loss
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
@@ -226,9 +316,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     target_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
     if target_dtype.kind == "f":
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
-    logp = log_softmax(input, axis=1 if input.ndim > 1 else 0)
-    return _nll_loss(logp, target, weight, ignore_index, reduction, label_smoothing,
-                     "cross_entropy")
+    return _cross_entropy_indices(input, target, weight, ignore_index, reduction,
+                                  label_smoothing)
 
 
 def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing):

@@ -1,14 +1,19 @@
-"""Normalization: layer_norm and batch_norm, one standardizing op under both.
+"""Normalization: layer_norm and batch_norm.
 
 Both standardize, (x - mean) / sqrt(var + eps), over different axes: the
 features of each example (layer norm) or each channel across the batch
-(batch norm). One op, `Standardize`, does both; its backward is written with
-tensor ops, so it can be differentiated twice.
+(batch norm). `Standardize` is that step alone, its backward written with
+tensor ops, so it can be differentiated twice; batch_norm uses it.
+
+layer_norm, in every transformer block, is one op instead, `LayerNorm`:
+standardize, scale and shift in one fused kernel (kernels/fused.py), and its
+three gradients in one pass over the rows.
 """
 from .. import backend
-from ..autograd import Function, increment_version
+from ..autograd import Function, increment_version, is_grad_enabled
+from ..tensor import Tensor
 from .dtypes import check_input_dtype
-from .reduce import mean
+from .reduce import mean, sum
 from .shape import reshape
 
 
@@ -34,15 +39,63 @@ class Standardize(Function):
         return centered / self.xp.sqrt(var + self.eps)
 
     def backward(self, gy):
-        x, xhat = self.inputs[0], self.output()
-        centered = x - mean(x, self.axes, keepdims=True)
-        r = (mean(centered * centered, self.axes, keepdims=True) + self.eps) ** -0.5
-        return r * (gy - mean(gy, self.axes, keepdims=True)
-                    - xhat * mean(gy * xhat, self.axes, keepdims=True))
+        return _standardize_backward(self.inputs[0], self.output(), gy, self.axes, self.eps)
+
+
+def _standardize_backward(x, xhat, gy, axes, eps):
+    """r * (gy - mean(gy) - xhat * mean(gy * xhat)) in tensor ops (Standardize's docstring)."""
+    centered = x - mean(x, axes, keepdims=True)
+    r = (mean(centered * centered, axes, keepdims=True) + eps) ** -0.5
+    return r * (gy - mean(gy, axes, keepdims=True)
+                - xhat * mean(gy * xhat, axes, keepdims=True))
+
+
+class LayerNorm(Function):
+    """y = xhat * weight + bias, xhat x standardized over its last `normalized_ndim` dims;
+    the inputs are (x), (x, weight) or (x, weight, bias).
+
+    The forward kernel keeps each row's mean and rstd = 1/sqrt(var + eps). The gradients,
+    with g = gy * weight:
+
+        gx = rstd * (g - mean(g) - xhat * mean(g * xhat))   (Standardize's, for g)
+        gweight = sum of gy * xhat,  gbias = sum of gy      (over the leading dims)
+
+    Under no_grad (a plain backward) one fused kernel computes all three in one pass
+    over the rows. When a graph is recorded (create_graph) they are built from
+    differentiable ops instead (Standardize for xhat), so that they can be
+    differentiated again; both compute the same formulas.
+    """
+
+    def __init__(self, normalized_ndim, eps):
+        self.normalized_ndim, self.eps = normalized_ndim, eps
+
+    def forward(self, x, weight=None, bias=None):
+        y, self.mean, self.rstd = backend.kernels_for(x).layer_norm_forward(
+            x, self.normalized_ndim, weight, bias, self.eps)
+        return y
+
+    def backward(self, gy):
+        x, *weight_bias = self.inputs
+        weight = weight_bias[0] if weight_bias else None
+        if is_grad_enabled():
+            grads = self._backward_in_tensor_ops(gy, x, weight)
+        else:
+            grads = [Tensor(g) for g in backend.kernels_for(gy.data).layer_norm_backward(
+                gy.data, x.data, self.mean, self.rstd, None if weight is None else weight.data)]
+        return tuple(grads[:len(self.inputs)])
+
+    def _backward_in_tensor_ops(self, gy, x, weight):
+        axes = tuple(range(x.ndim - self.normalized_ndim, x.ndim))
+        leading = tuple(range(x.ndim - self.normalized_ndim))
+        xhat = Standardize(axes, self.eps)(x)
+        g = gy if weight is None else gy * weight
+        return (_standardize_backward(x, xhat, g, axes, self.eps),
+                sum(gy * xhat, leading), sum(gy, leading))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
-    """Standardize over the last len(normalized_shape) dims, then scale and shift."""
+    """Standardize over the last len(normalized_shape) dims, then scale and shift (one
+    LayerNorm op)."""
     normalized_shape = ((normalized_shape,) if isinstance(normalized_shape, int)
                         else tuple(normalized_shape))
     k = len(normalized_shape)
@@ -50,16 +103,13 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # no
         raise ValueError(f"layer_norm: input of shape {input.shape} does not end with the "
                          f"normalized shape {normalized_shape}")
     check_input_dtype("layer_norm", input, weight, bias)
-    y = Standardize(tuple(range(input.ndim - k, input.ndim)), eps)(input)
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and p.shape != normalized_shape:
             raise ValueError(f"layer_norm: {name} has shape {p.shape}, expected "
                              f"{normalized_shape}")
-    if weight is not None:
-        y = y * weight
-    if bias is not None:
-        y = y + bias
-    return y
+    if weight is None and bias is not None:   # a bias alone
+        return LayerNorm(k, eps)(input) + bias
+    return LayerNorm(k, eps)(input, *[p for p in (weight, bias) if p is not None])
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,

@@ -1,20 +1,10 @@
 """Recurrent layers: RNN, LSTM and GRU over whole sequences, and their one-step cells.
 
-A recurrent layer reads a sequence x_1 .. x_T one step at a time and keeps a
-hidden state h_t (an LSTM also a cell state c_t) that summarises what it has
-seen. Every step applies the same update:
-
-    RNN   h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)           (or relu)
-    LSTM  i, f, g, o = split(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)   four gates
-          c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
-          h_t = sigmoid(o) * tanh(c_t)
-    GRU   r, z = sigmoid(split(W_i[rz] x_t + b_i[rz] + W_h[rz] h_{t-1} + b_h[rz]))
-          n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))
-          h_t = (1 - z) * n + z * h_{t-1}
-
-The modules follow PyTorch: their signatures and defaults, weight names,
-layouts and gate orders (so its state dicts load), the initialisation
-U(-1/sqrt(H), 1/sqrt(H)) of every weight and bias, and the shapes:
+The modules hold the weights and check the inputs; the math is in
+minidl.functional.recurrent (the update of each kind of layer, the plain layers built
+from it, and the fused ops that these modules run). They follow PyTorch: signatures
+and defaults, weight names, layouts and gate orders (so its state dicts load), the
+initialisation U(-1/sqrt(H), 1/sqrt(H)) of every weight and bias, and the shapes:
 
     input   (T, N, F), or (N, T, F) with batch_first=True, or unbatched (T, F)
     output  (T, N, D*H) (likewise), D = 2 directions if bidirectional else 1
@@ -28,14 +18,8 @@ every step its output is the forward state and the reverse state side by side
 (forward first), and the next layer reads those 2H features. h_n lists layer 0
 forward, layer 0 reverse, layer 1 forward, ...
 
-The cells and the plain layers (`lstm_layer_reference`, ...) are built from
-ordinary tensor ops, so backpropagation through time is just the graph walk
-(iterative: a 1,000-step sequence is fine), and second derivatives work too.
-That is the definition to read. The LSTM and GRU layers that nn.LSTM and
-nn.GRU run are the same computation as one fused op each
-(minidl.functional.recurrent): the whole loop over time in one Function,
-several times faster to train, and still twice differentiable. The reverse
-direction runs the same layer functions on the time-reversed sequence.
+The layers run time-major inside, (T, N, F), as PyTorch's: a batch-first input is
+read through a transposed view.
 """
 import math
 import numbers
@@ -46,144 +30,11 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from ..creation import zeros
-from ..functional.recurrent import gru_sequence, lstm_sequence, time_steps
+from ..functional.recurrent import (gru_cell, gru_layer, lstm_cell, lstm_layer, reversed_layer,
+                                    rnn_cell, rnn_layer)
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
-
-
-# ----------------------------------------------------------------------------
-# One time step. Each update gets the two projections already computed:
-#   xw = W_ih x + b_ih   and   hw = W_hh h + b_hh   (both (N, gates*H))
-# ----------------------------------------------------------------------------
-def rnn_update(xw, hw, nonlinearity="tanh"):
-    z = xw + hw
-    return F.tanh(z) if nonlinearity == "tanh" else F.relu(z)
-
-
-def lstm_update(xw, hw, c):
-    """New (h, c) from the projections and the old cell state c."""
-    i, f, g, o = F.chunk(xw + hw, 4, -1)
-    c = F.sigmoid(f) * c + F.sigmoid(i) * F.tanh(g)
-    h = F.sigmoid(o) * F.tanh(c)
-    return h, c
-
-
-def gru_update(xw, hw, h):
-    """New h. The reset gate r scales W_hn h + b_hn, bias included (PyTorch's formula)."""
-    x_r, x_z, x_n = F.chunk(xw, 3, -1)
-    h_r, h_z, h_n = F.chunk(hw, 3, -1)
-    r = F.sigmoid(x_r + h_r)
-    z = F.sigmoid(x_z + h_z)
-    n = F.tanh(x_n + r * h_n)
-    return (1 - z) * n + z * h
-
-
-# The plain version: one step with both projections written out. The cells use it.
-def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
-    return rnn_update(F.linear(x, w_ih, b_ih), F.linear(h, w_hh, b_hh), nonlinearity)
-
-
-def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None):
-    h, c = state
-    return lstm_update(F.linear(x, w_ih, b_ih), F.linear(h, w_hh, b_hh), c)
-
-
-def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
-    return gru_update(F.linear(x, w_ih, b_ih), F.linear(h, w_hh, b_hh), h)
-
-
-# ----------------------------------------------------------------------------
-# One layer over a whole sequence: the plain way, a cell per step
-# ----------------------------------------------------------------------------
-def rnn_layer(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
-    """x (N, T, F) from h (N, H) -> (the h of every step (N, T, H), the last h)."""
-    def step(xw, hw, state):
-        return (rnn_update(xw, hw, nonlinearity),)
-    out, (h,) = _run_sequence(step, x, (h,), w_ih, w_hh, _summed(b_ih, b_hh), None)
-    return out, h
-
-
-def lstm_layer_reference(x, state, w_ih, w_hh, b_ih=None, b_hh=None):
-    """What lstm_layer computes, with ordinary ops (its tests compare the two)."""
-    def step(xw, hw, state):
-        return lstm_update(xw, hw, state[1])
-    return _run_sequence(step, x, tuple(state), w_ih, w_hh, _summed(b_ih, b_hh), None)
-
-
-def gru_layer_reference(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
-    """What gru_layer computes, with ordinary ops (its tests compare the two)."""
-    def step(xw, hw, state):
-        return (gru_update(xw, hw, state[0]),)
-    # b_hn is multiplied by r, so b_hh cannot join b_ih: it is added at every step
-    out, (h,) = _run_sequence(step, x, (h,), w_ih, w_hh, b_ih, b_hh)
-    return out, h
-
-
-def _summed(b_ih, b_hh):
-    """In RNN and LSTM the two biases simply add up: add them once, not at every step."""
-    return None if b_ih is None else b_ih + b_hh
-
-
-def _run_sequence(step, x, state, w_ih, w_hh, input_bias, step_bias):
-    """Apply `step(xw_t, hw_t, state) -> state` for t = 1..T; state[0] is h.
-
-    The plain way would call a cell T times, each doing both projections.
-    This is faster: the input projection W_ih x_t + b does not depend on the
-    state, so it is computed for all T steps in one matmul of N*T rows, and
-    cut into steps with one split (whose backward is one concat; the fused
-    ops' helper `_steps`). Only the hidden projection W_hh h_{t-1} has to wait
-    for the previous step: one (N, H) x (H, gates*H) matmul per step.
-    Returns (every step's h stacked to (N, T, H), the final state).
-    """
-    outputs = []
-    for xw_t in time_steps(F.linear(x, w_ih, input_bias)):                   # T x (N, gates*H)
-        state = step(xw_t, F.linear(state[0], w_hh, step_bias), state)
-        outputs.append(state[0])
-    return F.stack(outputs, 1), state
-
-
-# ----------------------------------------------------------------------------
-# The fast LSTM and GRU layers: the loop over time is one fused op
-# ----------------------------------------------------------------------------
-# The plain layers above put ~15 ops per step in the graph for an LSTM (~12 for
-# a GRU), and every op costs microseconds of Python in forward and again in
-# backward: a 50-step LSTM's training step made ~2,300 Functions. The fused
-# ops run the loop over time on raw arrays, and backpropagate through time
-# with ~8 ops per step and one matmul for the whole dW_hh
-# (minidl.functional.recurrent explains how): ~440 Functions.
-# benchmarks/train_step.py measures the difference.
-# nn.RNN keeps the plain layer: its step is only three ops.
-def lstm_layer(x, state, w_ih, w_hh, b_ih=None, b_hh=None):
-    """x (N, T, F) from state (h, c), (N, H) each -> (every step's h (N, T, H), (h_T, c_T))."""
-    h0, c0 = state
-    hs, cs = lstm_sequence(F.linear(x, w_ih, _summed(b_ih, b_hh)), w_hh, h0, c0)
-    return hs, (hs[:, -1], cs[:, -1])
-
-
-def gru_layer(x, h, w_ih, w_hh, b_ih=None, b_hh=None):
-    """x (N, T, F) from h (N, H) -> (the h of every step (N, T, H), the last h)."""
-    hs = gru_sequence(F.linear(x, w_ih, b_ih), w_hh, b_hh, h)
-    return hs, hs[:, -1]
-
-
-# ----------------------------------------------------------------------------
-# The reverse direction of a bidirectional layer: the same layer, time reversed
-# ----------------------------------------------------------------------------
-def reversed_layer(layer, x, state, *weights):
-    """The reverse direction of a bidirectional layer: `layer` run from x_T back to x_1.
-
-    It is the same layer function on the time-reversed sequence, with its
-    outputs put back in time order: output t is the state after reading
-    x_T .. x_t, and the final state is the one after x_1.
-    """
-    out, state = layer(_time_reversed(x), state, *weights)
-    return _time_reversed(out), state
-
-
-def _time_reversed(a):
-    """a (N, T, K) with its steps in reverse order (a view; its backward reverses back)."""
-    return a[:, ::-1]
 
 
 # ----------------------------------------------------------------------------
@@ -195,7 +46,7 @@ class _RecurrentLayer(Module):
 
     Subclasses set `gates` (1, 4, 3), `states` (1, or 2 for the LSTM's (h, c))
     and define `layer(x, state, w_ih, w_hh, b_ih, b_hh) -> (outputs, state)`
-    for x (N, T, F), state a tuple of (N, H) tensors.
+    for x (T, N, F), state a tuple of (N, H) tensors.
     """
     gates = 1
     states = 1
@@ -262,17 +113,17 @@ class _RecurrentLayer(Module):
     def forward(self, input, hx=None):
         """input (T, N, F) ((N, T, F) if batch_first, (T, F) unbatched) ->
         (output (T, N, D*H), h_n (num_layers*D, N, H)); the LSTM's h_n is (h_n, c_n)."""
-        x, batched = self._as_batch_first(input)                # (N, T, F)
+        x, batched = self._as_time_major(input)                 # (T, N, F)
         output, finals = self._run_layers(x, self._initial_state(x, hx, batched))
         if not batched:
-            output = F.squeeze(output, 0)
-        elif not self.batch_first:
+            output = F.squeeze(output, 1)
+        elif self.batch_first:
             output = F.swapaxes(output, 0, 1)
         return output, self._stacked(finals, batched)
 
     def _run_layers(self, x, initial):
-        """x (N, T, F), initial a tuple of (layers*D, N, H) -> (last layer's output
-        (N, T, D*H), the final state of each layer and direction in PyTorch's order)."""
+        """x (T, N, F), initial a tuple of (layers*D, N, H) -> (last layer's output
+        (T, N, D*H), the final state of each layer and direction in PyTorch's order)."""
         finals = []
         for k in range(self.num_layers):
             if k > 0 and self.dropout > 0 and self.training:
@@ -290,8 +141,8 @@ class _RecurrentLayer(Module):
             x = outputs[0] if len(outputs) == 1 else F.concat(outputs, -1)
         return x, finals
 
-    def _as_batch_first(self, x):
-        """Check the input; return it as (N, T, F) and whether it was batched."""
+    def _as_time_major(self, x):
+        """Check the input; return it as (T, N, F) and whether it was batched."""
         name = type(self).__name__
         layout = "(N, T, features)" if self.batch_first else "(T, N, features)"
         if not isinstance(x, Tensor) or x.ndim not in (2, 3):
@@ -305,17 +156,17 @@ class _RecurrentLayer(Module):
             raise ValueError(f"{name}: the sequence is empty (input shape {x.shape}, "
                              f"layout {layout if batched else '(T, features)'})")
         if not batched:
-            return F.unsqueeze(x, 0), False
-        return (x if self.batch_first else F.swapaxes(x, 0, 1)), True
+            return F.unsqueeze(x, 1), False
+        return (F.swapaxes(x, 0, 1) if self.batch_first else x), True
 
     def _initial_state(self, x, hx, batched):
         """The initial state as a tuple of (layers*D, N, H) tensors; zeros when not given."""
         name = type(self).__name__
         stacked = self.num_layers * self.num_directions
-        expected = (stacked, x.shape[0], self.hidden_size) if batched else \
+        expected = (stacked, x.shape[1], self.hidden_size) if batched else \
             (stacked, self.hidden_size)
         if hx is None:
-            zero = zeros(stacked, x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
+            zero = zeros(stacked, x.shape[1], self.hidden_size, dtype=x.dtype, device=x.device)
             return (zero,) * self.states
         if self.states == 1:
             parts = (hx,)

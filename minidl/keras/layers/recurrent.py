@@ -31,7 +31,6 @@ from ... import functional as F
 from ... import nn
 from ...backend import to_numpy
 from ...creation import ones, zeros
-from ...functional.recurrent import time_steps
 from .. import activations, initializers
 from .base import InputSpec, Layer, Weight, write_into
 
@@ -159,7 +158,7 @@ class _Recurrent(Layer):
         if training and self.recurrent_dropout > 0:
             recurrent_mask = _dropout_mask(x.shape[0], self.units, self.recurrent_dropout, x)
         outputs = []
-        for t, xw in enumerate(time_steps(F.linear(x, w_ih, b_ih))):
+        for t, xw in enumerate(F.unbind(F.linear(x, w_ih, b_ih), 1)):
             h = state[0] if recurrent_mask is None else state[0] * recurrent_mask
             new = self.step(xw, F.linear(h, w_hh, b_hh), state)
             if keep is not None:   # a masked step keeps the previous state
