@@ -6,9 +6,12 @@
 The graders are this tree's exercises/NN_name/test_*.py. They run on the tree given by
 --student (this one by default): its exercise files and its minidl, which has holes of its
 own (environment variable MINIDL_STUDENT, read by exercises/grading.py). They run in
-one pytest process; if it crashes (a student's numba code can write past an array and
-take the process down), or with --isolate, each exercise runs in a process of its own,
-so that the crash costs only that exercise's points. A test is a point: the tests are first collected from the graders on this tree,
+one pytest process, except the graders marked `pytest.mark.cudasim` (exercise 12), which
+run in a process of their own with NUMBA_ENABLE_CUDASIM=1 (numba's CUDA simulator must be
+chosen before numba.cuda is first imported; NUMBA_ENABLE_CUDASIM=0 in the environment runs
+them on a GPU instead). If a process crashes (a student's numba code can write past an
+array and take the process down), or with --isolate, each exercise runs in a process of
+its own, so that the crash costs only that exercise's points. A test is a point: the tests are first collected from the graders on this tree,
 which holds the reference solutions, so a student tree that fails to import still has
 every point counted, as lost.
 
@@ -51,12 +54,21 @@ def grader_files(folder):
     return sorted(folder.glob("test_*.py"))
 
 
-def environment(student):
+def simulated(folder):
+    """Whether the exercise's kernels run in numba's CUDA simulator: its grader says
+    `pytestmark = pytest.mark.cudasim`."""
+    return any("pytest.mark.cudasim" in f.read_text() for f in grader_files(folder))
+
+
+def environment(student, cudasim=False):
     paths = [str(student), os.environ.get("PYTHONPATH", "")]
-    return dict(os.environ, MINIDL_STUDENT=str(student), MPLBACKEND="Agg",
-                PYTHONPATH=os.pathsep.join(p for p in paths if p),
-                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                NUMBA_NUM_THREADS="1")
+    env = dict(os.environ, MINIDL_STUDENT=str(student), MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join(p for p in paths if p),
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1")
+    if cudasim:
+        env.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+    return env
 
 
 def pytest_command(*args):
@@ -113,7 +125,8 @@ def read_junit(path):
 
 
 def run_graders(folders, student, timeout):
-    """Run the graders of `folders` in one pytest process on the student tree; returns
+    """Run the graders of `folders` (all simulated or none) in one pytest process on the
+    student tree; returns
     read_junit's dict, or None when the process died without a whole report (a crash)."""
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "junit.xml"
@@ -122,7 +135,8 @@ def run_graders(folders, student, timeout):
                                  *files)
         try:
             process = subprocess.run(command, cwd=folders[0].parent.parent,
-                                     env=environment(student), capture_output=True,
+                                     env=environment(student, simulated(folders[0])),
+                                     capture_output=True,
                                      text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return {folder.name: ({}, f"timed out after {timeout} s") for folder in folders}
@@ -164,16 +178,23 @@ def measure(folder, student, timeout):
 def grade(student=ROOT, root=ROOT, only=None, measure_speed=True, isolate=False, timeout=600):
     """[Exercise, ...]: the graders of `root` run on the tree `student`.
 
-    All the exercises run in one process, unless `isolate` is set or that process
-    crashed (a segfault in a student's numba code): then each runs in its own."""
+    The exercises run in one process, those in the CUDA simulator in another, unless
+    `isolate` is set or a process crashed (a segfault in a student's numba code): then
+    each of its exercises runs in a process of its own."""
     student, root = Path(student).resolve(), Path(root).resolve()
     folders = exercise_folders(root, only)
     expected = collect(root, folders)
-    found = None if isolate else run_graders(folders, student, timeout * len(folders))
-    if found is None:
-        found = {}
-        for folder in folders:
-            alone = run_graders([folder], student, timeout)
+    groups = [[f] for f in folders] if isolate else [
+        group for group in ([f for f in folders if not simulated(f)],
+                            [f for f in folders if simulated(f)]) if group]
+    found = {}
+    for group in groups:
+        together = run_graders(group, student, timeout * len(group))
+        if together is not None:
+            found.update(together)
+            continue
+        for folder in group:
+            alone = None if len(group) == 1 else run_graders([folder], student, timeout)
             found.update(alone if alone is not None else
                          {folder.name: ({}, "the grader process crashed")})
     results = [outcomes_of(folder, expected[folder.name], found) for folder in folders]

@@ -120,9 +120,11 @@ def stub_line(indent, function, where, note=""):
     return f"{indent}raise NotImplementedError({message!r})"
 
 
-def strip_solutions(source, where="<source>"):
-    """The source with every solution block replaced by a stub (unchanged if none)."""
-    found = blocks(source, where)
+def strip_solutions(source, where="<source>", select=None):
+    """The source with every solution block replaced by a stub (unchanged if none); with
+    `select`, only the blocks it accepts: select(where, note) -> bool, the note being what
+    follows the marker ("exercise 03" for `# BEGIN SOLUTION (exercise 03)`)."""
+    found = [b for b in blocks(source, where) if select is None or select(where, b[3])]
     if not found:
         return source
     lines = source.splitlines()
@@ -162,8 +164,10 @@ def changed_files(out):
     return sorted(changed + removed)
 
 
-def build(out, root=ROOT, force=False):
-    """Write the student edition of `root` into `out`; returns the number of stubs."""
+def build(out, root=ROOT, force=False, select=None):
+    """Write the student edition of `root` into `out`; returns the number of stubs.
+    `select` (see strip_solutions) cuts only some blocks: the tests use it to make trees
+    with some holes filled."""
     out = Path(out).resolve()
     if out.exists() and not force:
         changed = changed_files(out)
@@ -186,9 +190,9 @@ def build(out, root=ROOT, force=False):
         for path in sorted(staging.rglob("*.py")):
             where = path.relative_to(staging).as_posix()
             source = path.read_text(encoding="utf-8")
-            student = strip_solutions(source, where)
+            student = strip_solutions(source, where, select)
             if student != source:
-                stubs += len(blocks(source, where))
+                stubs += sum(select is None or select(where, b[3]) for b in blocks(source, where))
                 path.write_text(student, encoding="utf-8")
         digests = {name: _digest(path) for name, path in _files(staging).items()}
         (staging / MANIFEST).write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
