@@ -27,7 +27,13 @@ RUN_TIMES = ROOT / "tutorials" / "run_times.json"
 SYLLABI = {"en": ROOT / "docs" / "syllabus.md", "zh": ROOT / "docs" / "syllabus.zh.md"}
 BEGIN = "<!-- run times: made by tools/syllabus.py from tutorials/run_times.json -->"
 END = "<!-- end of run times -->"
-# The tutorials the course teaches: each gets a row, measured or not yet.
+# The tutorials the course teaches, each with a row, measured or not yet: those not yet
+# in tutorials/ under the file name they are planned to have (a file there wins).
+PLANNED = {
+    "12": "12_cnn_robustness.py", "13": "13_gru_vs_lstm.py", "14": "14_depth_and_width.py",
+    "15": "15_batchnorm_and_residual.py", "16": "16_encoder_decoder.py",
+    "17": "17_pretraining.py",
+}
 COURSE = [f"{n:02d}" for n in range(1, 18)]
 
 WORDS = {
@@ -66,10 +72,21 @@ def load_run_times(path=RUN_TIMES):
         return {"machine": {}, "tutorials": {}}
 
 
-def rows(measured):
-    """Tutorial numbers to show: the course's, any on disk and any measured."""
-    on_disk = {p.name[:2] for p in (ROOT / "tutorials").glob("[0-9][0-9]_*.py")}
-    return sorted(set(COURSE) | on_disk | set(measured.get("tutorials", {})))
+def tutorial_files(measured):
+    """{number: file name} of the tutorials to show: the course's, any on disk and any
+    measured; the name on disk, else the one measured, else the planned one."""
+    files = dict(PLANNED)
+    files.update({n: e["file"] for n, e in measured.get("tutorials", {}).items() if "file" in e})
+    files.update({p.name[:2]: p.name for p in (ROOT / "tutorials").glob("[0-9][0-9]_*.py")})
+    return {n: files.get(n, "") for n in sorted(set(COURSE) | set(files))}
+
+
+def _label(number, file):
+    """The tutorial's row label: its number and name, linking to its file."""
+    if not file:
+        return number
+    name = file[3:].removesuffix(".py").replace("_", " ")
+    return f"[{number} {name}](../tutorials/{file})"
 
 
 def _cell(entry, mode, words, language):
@@ -90,12 +107,13 @@ def render(measured, language):
     """The markdown between the markers, for one language."""
     words = WORDS[language]
     tutorials = measured.get("tutorials", {})
-    numbers = rows(measured)
+    files = tutorial_files(measured)
+    numbers = list(files)
     lines = [f"| {words['tutorial']} | {words['fast']} | {words['full']} |",
              "| --- | ---: | ---: |"]
-    for number in numbers:
+    for number, file in files.items():
         entry = tutorials.get(number, {})
-        lines.append(f"| {number} | {_cell(entry, 'fast', words, language)} | "
+        lines.append(f"| {_label(number, file)} | {_cell(entry, 'fast', words, language)} | "
                      f"{_cell(entry, 'full', words, language)} |")
     totals = [_total(tutorials, numbers, mode, language) or words["none"]
               for mode in ("fast", "full")]
