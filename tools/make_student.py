@@ -39,12 +39,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a student gets: the framework, its kernels, the exercises with their graders, the
-# tutorials (run on the student's own engine), and the grading tool.
+# tutorials (run on the student's own engine), the grading tool, and a README saying how.
 FOLDERS = ["minidl", "kernels", "exercises", "tutorials"]
 FILES = ["tools/grade.py"]
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc", "figures",
                               "*.ipynb", ".ipynb_checkpoints", ".*.tmp", ".pytest_cache")
 MANIFEST = ".student_edition.json"
+README = """\
+# minidl, student edition
+
+minidl with holes for you to fill: every function you write raises NotImplementedError
+until you write it. The tasks are in exercises/NN_name/README.md, in the order of the
+syllabus (docs/syllabus.md in the repository). Exercises 02 and 03 are holes in minidl
+itself (the graph walk, the backward of *, exp, @ and the broadcast sum): until they are
+written, nothing can call backward().
+
+Run everything from this folder, so that your minidl is the one imported:
+
+    pytest exercises/04_softmax_cross_entropy          # one exercise's grader
+    python tools/grade.py --student .                  # all of them: a table, then grade: N/M
+    PYTHONPATH=. python tutorials/05_digits_three_ways.py   # a tutorial, on your own engine
+"""
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?P<note>.*)$")
 END = re.compile(r"^(?P<indent>[ \t]*)# END SOLUTION\s*$")
 
@@ -187,6 +202,7 @@ def build(out, root=ROOT, force=False, select=None):
         for name in FILES:
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / name, staging / name)
+        (staging / "README.md").write_text(README)
         for path in sorted(staging.rglob("*.py")):
             where = path.relative_to(staging).as_posix()
             source = path.read_text(encoding="utf-8")
