@@ -82,11 +82,9 @@ def tutorial_files(measured):
 
 
 def _label(number, file):
-    """The tutorial's row label: its number and name, linking to its file."""
-    if not file:
-        return number
-    name = file[3:].removesuffix(".py").replace("_", " ")
-    return f"[{number} {name}](../tutorials/{file})"
+    """The tutorial's row label: its number and name (no link: a planned tutorial has no
+    file yet, and the table must not change when it arrives under its planned name)."""
+    return f"{number} {file[3:].removesuffix('.py').replace('_', ' ')}".strip()
 
 
 def _cell(entry, mode, words, language):
