@@ -2,6 +2,8 @@
 # make test      - the whole test suite; adds the test tools and PyTorch (the reference)
 # make bench     - speed against NumPy/BLAS and PyTorch
 # make notebooks - the tutorials as .ipynb, with a Jupyter kernel to open them
+# make exercises - the student edition in build/student/ (FORCE=1 replaces a student's work)
+# make grade     - grade the reference solutions; make grade STUDENT=path grades a student tree
 # Each target first builds what it needs in .venv, from nothing but python3.
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +12,7 @@ RUNTIME   := $(VENV)/.runtime
 TESTING   := $(VENV)/.testing
 NOTEBOOKS := $(VENV)/.notebooks
 
-.PHONY: test run bench notebooks clean
+.PHONY: test run bench notebooks exercises grade clean
 
 $(RUNTIME): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +57,17 @@ bench: $(TESTING)
 notebooks: $(NOTEBOOKS)
 	$(BIN)/python -m jupytext --to ipynb --set-kernel minidl tutorials/[0-9]*.py
 	@echo "open them with: $(BIN)/jupyter notebook tutorials/"
+
+# The student edition: minidl, kernels, exercises and tutorials with every solution block
+# replaced by a stub (tools/make_student.py). It refuses to overwrite a student's changes.
+STUDENT_EDITION := build/student
+exercises: $(TESTING)
+	$(BIN)/python tools/make_student.py $(STUDENT_EDITION) $(if $(FORCE),--force)
+
+# The graders of exercises/ on a tree: this one (the reference solutions) by default.
+STUDENT ?= .
+grade: $(TESTING)
+	$(BIN)/python tools/grade.py --student $(STUDENT)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -78,6 +78,22 @@ def test_tutorial_runs_and_saves_its_figures_and_results(path, run):
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_tutorial_prints_its_expected_run_time_first(path, run):
+    """Before any work, the time tutorials/run_times.json holds for it in fast mode (or
+    that it was never measured); docs/syllabus.md shows the same file."""
+    first = run(path.name[:2]).stdout.splitlines()[0]
+    measured = json.loads((ROOT / "tutorials" / "run_times.json").read_text())
+    seconds = measured["tutorials"].get(path.name[:2], {}).get("fast_s")
+    if seconds is None:
+        assert first.startswith("expected run time: not measured yet in fast mode"), first
+    else:
+        sys.path.insert(0, str(ROOT / "tutorials"))
+        from _common import format_seconds
+        assert first.startswith(f"expected run time: about {format_seconds(seconds)} in "
+                                "fast mode"), first
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
 def test_tutorial_is_a_percent_format_notebook(path):
     jupytext = require("jupytext")
     notebook = jupytext.reads(path.read_text(), fmt="py:percent")

@@ -22,7 +22,9 @@ import numpy as np
 import minidl as mdl
 from minidl import viz
 from minidl.data import load_digits
-from _common import FIGURES, report, save
+from _common import FIGURES, expected_run_time, report, save
+
+expected_run_time("01")
 
 mdl.set_default_dtype(np.float64)
 RESULTS = {}

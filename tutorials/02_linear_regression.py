@@ -31,9 +31,11 @@ import minidl as mdl  # noqa: E402
 from minidl import optim, viz  # noqa: E402
 from minidl.classic import LinearRegression  # noqa: E402
 from minidl.data import load_diabetes, standardize, train_test_split  # noqa: E402
-from _common import pick, report, save, timed  # noqa: E402
+from _common import expected_run_time, pick, report, save, timed  # noqa: E402
 
 numba.set_num_threads(1)  # minidl's numba kernels on one core too
+
+expected_run_time("02")
 
 mdl.set_default_dtype(np.float64)
 mdl.manual_seed(0)

@@ -23,7 +23,9 @@ from minidl import optim, viz
 from minidl.classic import LogisticRegression, MultinomialNB
 from minidl.data import Tokenizer, load_sms_spam, train_test_split
 from minidl.metrics import confusion_matrix, precision_score, recall_score
-from _common import pick, report, save, timed
+from _common import expected_run_time, pick, report, save, timed
+
+expected_run_time("04")
 
 mdl.set_default_dtype(np.float64)
 RESULTS = {}

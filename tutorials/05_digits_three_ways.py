@@ -25,7 +25,9 @@ from minidl.classic import LogisticRegression
 from minidl.data import load_digits, train_test_split
 from minidl.metrics import accuracy_score, confusion_matrix
 from minidl.train import fit, predict
-from _common import pick, report, save, timed
+from _common import expected_run_time, pick, report, save, timed
+
+expected_run_time("05")
 
 RESULTS = {}
 

@@ -33,7 +33,9 @@ from minidl.keras.preprocessing.sequence import pad_sequences
 from minidl.keras.preprocessing.text import Tokenizer
 from minidl.metrics import accuracy_score, f1_score, precision_score, recall_score
 from minidl.train import EarlyStopping, fit, predict
-from _common import FAST, pick, report, save, timed
+from _common import FAST, expected_run_time, pick, report, save, timed
+
+expected_run_time("06")
 
 RESULTS = {}
 

@@ -33,7 +33,9 @@ import minidl as mdl  # noqa: E402
 import minidl.functional as F  # noqa: E402
 from minidl import nn, optim, viz  # noqa: E402
 from minidl.data import CharVocab, load_char_corpus  # noqa: E402
-from _common import pick, report, save, timed  # noqa: E402
+from _common import expected_run_time, pick, report, save, timed  # noqa: E402
+
+expected_run_time("08")
 
 RESULTS = {}
 

@@ -45,7 +45,9 @@ from minidl import nn, optim  # noqa: E402
 from minidl.data import load_digits  # noqa: E402
 from minidl.kernels import conv, matmul, pool  # noqa: E402
 from minidl.profiler import profile, record_function  # noqa: E402
-from _common import FAST, FIGURES, pick, report, save, timed  # noqa: E402
+from _common import FAST, FIGURES, expected_run_time, pick, report, save, timed  # noqa: E402
+
+expected_run_time("09")
 
 numba.set_num_threads(1)  # numba's parallel loops (prange) on one core too
 RESULTS = {}

@@ -43,7 +43,9 @@ from minidl.data import (  # noqa: E402
     Tokenizer, load_diabetes, load_digits, load_sms_spam, pad_sequences, standardize,
     train_test_split,
 )
-from _common import pick, report, save, timed  # noqa: E402
+from _common import expected_run_time, pick, report, save, timed  # noqa: E402
+
+expected_run_time("10")
 
 numba.set_num_threads(1)   # minidl's numba kernels on one core too
 RESULTS = {}

@@ -46,7 +46,9 @@ from minidl.classic import LinearSVM, LogisticRegression  # noqa: E402
 from minidl.data import load_fashion_mnist, train_test_split  # noqa: E402
 from minidl.metrics import accuracy_score, confusion_matrix  # noqa: E402
 from minidl.train import LearningRateScheduler  # noqa: E402
-from _common import FAST, pick, report, save, timed  # noqa: E402
+from _common import FAST, expected_run_time, pick, report, save, timed  # noqa: E402
+
+expected_run_time("11")
 
 numba.set_num_threads(1)   # minidl's numba kernels on one thread too
 RESULTS = {"fast_mode": FAST}

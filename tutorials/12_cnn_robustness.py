@@ -30,9 +30,10 @@ from minidl import nn, optim  # noqa: E402
 from minidl.data import load_digits, train_test_split  # noqa: E402
 from minidl.metrics import accuracy_score  # noqa: E402
 from minidl.train import fit, predict  # noqa: E402
-from _common import FAST, pick, report, save, timed  # noqa: E402
+from _common import FAST, expected_run_time, pick, report, save, timed  # noqa: E402
 
 numba.set_num_threads(1)   # minidl's numba kernels on one core too
+expected_run_time("12")
 RESULTS = {"fast_mode": FAST}
 
 # %% [markdown]

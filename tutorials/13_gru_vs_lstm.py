@@ -33,9 +33,10 @@ import minidl as mdl  # noqa: E402
 import minidl.functional as F  # noqa: E402
 from minidl import nn, optim  # noqa: E402
 from minidl.data import CharVocab, load_char_corpus  # noqa: E402
-from _common import FAST, pick, report, save, timed  # noqa: E402
+from _common import FAST, expected_run_time, pick, report, save, timed  # noqa: E402
 
 numba.set_num_threads(1)   # minidl's numba kernels on one core too
+expected_run_time("13")
 RESULTS = {"fast_mode": FAST}
 
 # %% [markdown]

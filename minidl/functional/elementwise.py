@@ -50,9 +50,11 @@ class Mul(Function):
 
     def backward(self, gy):
         a, b = self.inputs
+        # BEGIN SOLUTION (exercise 03)
         ga = sum_to(gy * b, a.shape) if self.needs_input_grad[0] else None
         gb = sum_to(gy * a, b.shape) if self.needs_input_grad[1] else None
         return ga, gb
+        # END SOLUTION
 
 
 class Div(Function):
@@ -111,7 +113,9 @@ class Exp(Function):
         return self.xp.exp(a)
 
     def backward(self, gy):
+        # BEGIN SOLUTION (exercise 03)
         return gy * self.output()
+        # END SOLUTION
 
 
 class Log(Function):

@@ -29,9 +29,11 @@ class MatMul(Function):
 
     def backward(self, gy):
         a, b = self.inputs
+        # BEGIN SOLUTION (exercise 03)
         ga = sum_to(gy @ swapaxes(b, -1, -2), a.shape) if self.needs_input_grad[0] else None
         gb = sum_to(swapaxes(a, -1, -2) @ gy, b.shape) if self.needs_input_grad[1] else None
         return ga, gb
+        # END SOLUTION
 
 
 def matmul(input, other):  # noqa: A002 (PyTorch's argument names)
