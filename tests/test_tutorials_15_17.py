@@ -1,0 +1,73 @@
+"""Tutorials 15-17: the numbers their text states, checked against their fast-mode runs.
+
+The runs come from the `run` fixture of test_tutorials.py (imported, so that each
+tutorial runs once per session); the generic checks there (it runs, it saves its
+figures, it is a notebook) cover these tutorials too. Training in fast mode is short,
+so the checks on trained networks are floors and gaps with wide margins, never the
+value of one trajectory.
+"""
+import math
+
+import numpy as np
+
+from test_tutorials import run  # noqa: F401  (the fixture, with the runs it shares)
+
+KINDS_15 = ("plain", "plain, He init", "batch norm", "residual", "residual + batch norm")
+
+
+# ------------------------------------------------------------------ 15 batch norm, residual
+def test_15_same_weights_with_or_without_shortcuts(run):
+    parameters = run("15").results["parameters_at_depth_32"]
+    plain = 32 * (64 * 64 + 64) + (64 * 10 + 10)
+    assert parameters["plain"] == parameters["plain, He init"] == parameters["residual"] == plain
+    assert parameters["batch norm"] == plain + 32 * 2 * 64  # γ and β per normalized layer
+    assert parameters["residual + batch norm"] == plain + 33 * 2 * 64  # and one on top
+
+
+def test_15_at_init_the_gradient_vanishes_explodes_or_holds_as_the_text_says(run):
+    r = run("15").results
+    factor, gradient, signal = (r["gradient_factor_per_layer"], r["gradient_norm_at_init"],
+                                r["signal_rms_at_init"])
+    for kind in KINDS_15:
+        assert len(gradient[kind]) == 32 and all(g > 0 for g in gradient[kind]), kind
+    # plain: "a factor of about 2 per layer", "less than a billionth"
+    assert 1.8 < 1 / factor["plain"] < 2.8
+    assert gradient["plain"][0] / gradient["plain"][-1] < 1e-9
+    # He init: level; the signal within a small factor of its first size
+    assert 0.9 < factor["plain, He init"] < 1.1
+    assert max(signal["plain, He init"]) / min(signal["plain, He init"]) < 5
+    # batch norm: the signal at √½ at every layer; "between 1.1 and 1.3", "hundreds of times"
+    assert all(abs(s - math.sqrt(0.5)) < 0.08 for s in signal["batch norm"])
+    assert 1.1 < factor["batch norm"] < 1.3
+    assert 100 < gradient["batch norm"][0] / gradient["batch norm"][-1] < 1000
+    # residual: about the same at every layer; the signal grows a little
+    assert 0.95 < factor["residual"] < 1.05
+    assert 1 < signal["residual"][-1] / signal["residual"][0] < 3
+    # residual + batch norm: the signal grows steadily, the gradient "a few per cent per layer"
+    assert np.all(np.diff(signal["residual + batch norm"]) > 0)
+    assert 1.01 < factor["residual + batch norm"] < 1.15
+
+
+def test_15_depth_breaks_the_plain_network_and_the_shortcut_repairs_it(run):
+    r = run("15").results
+    training, deep = r["training"], str(r["depths"][-1])
+    assert r["depths"][-1] >= 16
+    for kind in KINDS_15:
+        assert len(training[kind][deep]["losses"]) == r["epochs"], kind
+    # the plain network guesses at its greatest depth: a loss of ln 10, a tenth right
+    assert abs(training["plain"][deep]["losses"][-1] - math.log(10)) < 0.05
+    assert training["plain"][deep]["test_accuracy"] < 0.2
+    # the residual network learns there, far better than plain and batch norm alone
+    residual = training["residual"][deep]
+    assert residual["losses"][-1] < 0.5 * residual["losses"][0]
+    assert residual["test_accuracy"] > 0.6
+    assert residual["test_accuracy"] > training["plain"][deep]["test_accuracy"] + 0.4
+    assert residual["test_accuracy"] > training["batch norm"][deep]["test_accuracy"] + 0.2
+
+
+def test_15_prints_what_the_run_shows(run):
+    result = run("15")
+    assert "what this run shows:" in result.stdout
+    r = result.results
+    accuracy = r["training"]["residual"][str(r["depths"][-1])]["test_accuracy"]
+    assert f"{accuracy:.0%} at {r['depths'][-1]}" in result.stdout
