@@ -71,3 +71,40 @@ def test_15_prints_what_the_run_shows(run):
     r = result.results
     accuracy = r["training"]["residual"][str(r["depths"][-1])]["test_accuracy"]
     assert f"{accuracy:.0%} at {r['depths'][-1]}" in result.stdout
+
+
+# ------------------------------------------------------------------ 16 encoder-decoder
+def test_16_parameters_are_the_layer_formulas(run):
+    r = run("16").results
+    gru = 3 * 64 * (32 + 64) + 2 * 3 * 64
+    common = (r["input_characters"] + 1) * 32 + gru + (11 + 1) * 32 + gru
+    assert r["parameters"]["without"] == common + 64 * 11 + 11
+    assert r["parameters"]["with attention"] == common + 2 * 64 * 11 + 11
+
+
+def test_16_attention_learns_the_dates_and_the_bottleneck_does_not_yet(run):
+    r = run("16").results
+    exact = r["test_exact_match"]
+    assert exact["with attention"] > 0.7
+    assert exact["with attention"] > exact["without attention"] + 0.4
+    assert np.mean(r["accuracy_per_position"]["with attention"]) > 0.95
+    for name, curve in r["training"].items():
+        assert len(curve["losses"]) == r["epochs"] and curve["losses"][-1] < curve["losses"][0]
+        assert curve["test_exact_match"][-1] == exact[name]
+        assert np.isclose(np.mean([v for v in r["exact_match_per_format"][name].values()]),
+                          exact[name], atol=0.1)  # six formats of about equal counts
+
+
+def test_16_without_attention_the_year_read_last_is_remembered_best(run):
+    position = np.array(run("16").results["accuracy_per_position"]["without attention"])
+    year, dashes, month_and_day = position[:4], position[[4, 7]], position[[5, 6, 8, 9]]
+    assert year.mean() > 0.9 and dashes.min() > 0.9
+    assert month_and_day.mean() < year.mean() - 0.2
+
+
+def test_16_attention_aligns_the_year_with_the_year(run):
+    result = run("16")
+    r = result.results
+    assert r["attention_share_on_the_year"] > 0.5
+    assert r["attention_share_on_the_year"] > 2 * r["year_share_of_the_input"]
+    assert f"{r['attention_share_on_the_year']:.0%} of its attention" in result.stdout
