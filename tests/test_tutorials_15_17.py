@@ -96,7 +96,13 @@ def test_16_attention_learns_the_dates_and_the_bottleneck_does_not_yet(run):
 
 
 def test_16_without_attention_the_year_read_last_is_remembered_best(run):
-    position = np.array(run("16").results["accuracy_per_position"]["without attention"])
+    r = run("16").results
+    position = np.array(r["accuracy_per_position"]["without attention"])
+    learned = r["without_attention_first_epoch_90_percent_right"]
+    assert learned["year"] is not None
+    assert learned["month and day"] is None or learned["month and day"] > learned["year"]
+    assert np.allclose(r["training"]["without attention"]["right_per_position"][-1],
+                       r["accuracy_per_position"]["without attention"])
     year, dashes, month_and_day = position[:4], position[[4, 7]], position[[5, 6, 8, 9]]
     assert year.mean() > 0.9 and dashes.min() > 0.9
     assert month_and_day.mean() < year.mean() - 0.2
