@@ -114,3 +114,43 @@ def test_16_attention_aligns_the_year_with_the_year(run):
     assert r["attention_share_on_the_year"] > 0.5
     assert r["attention_share_on_the_year"] > 2 * r["year_share_of_the_input"]
     assert f"{r['attention_share_on_the_year']:.0%} of its attention" in result.stdout
+
+
+# ------------------------------------------------------------------ 17 pretraining
+def test_17_parameters_are_the_layer_formulas(run):
+    r = run("17").results
+    assert r["parameters"] == 96 * 32 + (3 * 128 * (32 + 128) + 2 * 3 * 128) + (128 * 96 + 96)
+    assert r["uniform_bits"] == np.log2(96)
+
+
+def test_17_the_pretrained_model_reads_sms_better_than_guessing(run):
+    r = run("17").results
+    assert r["pretrain_book_val_bits"] < 3.5
+    assert r["pretrained_only_test_bits"] < r["uniform_bits"] - 1
+
+
+def test_17_fine_tuning_beats_scratch_most_when_the_data_are_few(run):
+    r = run("17").results
+    scratch, tuned = r["test_bits"]["from scratch"], r["test_bits"]["fine-tuned"]
+    assert len(scratch) == len(tuned) == len(r["sizes"]) >= 2
+    assert tuned[0] < scratch[0] - 0.15                       # a little SMS text: pretraining wins
+    assert tuned[0] < r["pretrained_only_test_bits"] - 0.15   # and fine-tuning helps
+    assert r["bits_saved_by_pretraining"][0] > r["bits_saved_by_pretraining"][-1]
+    assert scratch[-1] < scratch[0]                           # more data helps the scratch model
+
+
+def test_17_early_stopping_keeps_the_best_validation_score(run):
+    r = run("17").results
+    for name, curve in r["validation_curves"].items():
+        steps, bits = zip(*curve)
+        assert steps[0] == 0 and steps[-1] == r["steps"], name
+        assert min(bits) < bits[0], name
+
+
+def test_17_prints_what_the_run_shows(run):
+    result = run("17")
+    r = result.results
+    gap = r["bits_saved_by_pretraining"][0]
+    assert f"pretraining saves {gap:.2f} bits per character" in result.stdout
+    for sample in r["samples"].values():
+        assert len(sample) > 100
