@@ -42,18 +42,22 @@ class Run:
         self.results = json.loads((folder / f"{path.name[:2]}_results.json").read_text())
 
 
+# The runs made so far in this test session: other test files that import the `run`
+# fixture (tests/test_tutorials_15_17.py) share them, so no tutorial runs twice.
+RUNS = {}
+
+
 @pytest.fixture(scope="session")
 def run(tmp_path_factory):
     """run("02") -> the Run of tutorials/02_*.py, made once per test session."""
-    runs = {}
 
     def get(number):
         if number in NEEDS_DATA:
             NEEDS_DATA[number]()
-        if number not in runs:
+        if number not in RUNS:
             path = next(p for p in TUTORIALS if p.name.startswith(f"{number}_"))
-            runs[number] = Run(path, tmp_path_factory.mktemp(f"tutorial_{number}"))
-        return runs[number]
+            RUNS[number] = Run(path, tmp_path_factory.mktemp(f"tutorial_{number}"))
+        return RUNS[number]
 
     return get
 
