@@ -1,0 +1,167 @@
+"""Mutation testing of minidl's core with mutmut: how many planted bugs do the tests catch?
+
+mutmut copies minidl/ and kernels/ to mutants/, rewrites every function in the scope into
+its original and a set of mutants (an operator flipped, a constant changed, an argument
+dropped...) behind a trampoline, runs the tests once to learn which tests reach which
+function, and then, for each mutant, runs only those tests (fastest first, stopping at the
+first failure). A mutant the tests do not notice "survives". It is a measurement, like a
+benchmark: it is not part of `make test`.
+
+    python tools/mutation.py                          # the whole core, with the core tests
+    python tools/mutation.py --mutate minidl/optim --tests tests/test_optim.py
+    python tools/mutation.py --rerun-survivors        # after writing tests: only the survivors
+
+It prints each survivor (its name and the diff mutmut made), then as the last line
+`mutation score: K/N killed`. K counts mutants some test failed on (or that ran out of
+time); N counts every mutant made, including those no selected test reaches.
+
+Functions with a decorator are not mutated (mutmut's rule): numba's @njit/@cuda.jit kernels
+cannot be compiled through mutmut's trampoline, so of kernels/ only the plain Python around
+the jitted kernels (dispatch, shape checks, the NumPy versions) is measured.
+"""
+import argparse
+import contextlib
+import io
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ["minidl/autograd.py", "minidl/functional", "kernels", "minidl/optim", "minidl/nn"]
+# the fast tests of the core: per mutant, mutmut runs only those of them that reach the
+# mutated function
+CORE_TESTS = [
+    "tests/test_autograd.py", "tests/test_gradcheck.py", "tests/test_hooks.py",
+    "tests/test_inplace.py", "tests/test_ops.py", "tests/test_activations.py",
+    "tests/test_losses.py", "tests/test_attention.py", "tests/test_conv.py",
+    "tests/test_kernels.py", "tests/test_fused.py", "tests/test_recurrent.py",
+    "tests/test_layers.py", "tests/test_nn_core.py", "tests/test_optim.py",
+    "tests/test_lr_scheduler.py",
+]
+# the trees mutmut copies to mutants/ whole (the package must import from there); only the
+# files in the scope get mutants
+COPIED = ["minidl", "kernels"]
+OUT = "mutants"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--mutate", nargs="+", default=CORE, metavar="PATH",
+                   help="files or folders to mutate (default: the core)")
+    p.add_argument("--tests", nargs="+", default=CORE_TESTS, metavar="PATH",
+                   help="test files to select from (default: the core's fast tests)")
+    p.add_argument("--max-children", type=int, default=os.cpu_count() or 2,
+                   help="mutants tested at once")
+    p.add_argument("--rerun-survivors", action="store_true",
+                   help="test again only the survivors of the last run (keeping the other "
+                        "results): after writing tests")
+    return p.parse_args(argv)
+
+
+def in_scope(path, scope):
+    """Whether the source file `path` (relative, with /) is inside one of the scope paths."""
+    return any(path == s or path.startswith(s.rstrip("/") + "/") for s in scope)
+
+
+def source_files():
+    for top in COPIED:
+        for path in sorted(Path(top).rglob("*.py")):
+            yield path.as_posix()
+
+
+def configure(scope, tests):
+    """mutmut's configuration, set directly instead of read from setup.cfg: copy the whole
+    package, mutate only the scope."""
+    import mutmut
+    from mutmut.__main__ import Config
+    scope = [Path(s).as_posix().rstrip("/") for s in scope]
+    for s in scope:
+        if not Path(s).exists() or not in_scope(s, COPIED) and s not in COPIED:
+            sys.exit(f"mutation: {s!r} is not a file or folder inside {COPIED}")
+    outside = [p for p in source_files() if not in_scope(p, scope)]
+    mutmut.config = Config(
+        also_copy=[Path("conftest.py"), Path("tests"), Path("setup.cfg"), Path("pyproject.toml")],
+        do_not_mutate=outside,
+        max_stack_depth=-1,
+        debug=False,
+        paths_to_mutate=[Path(p) for p in COPIED],
+        tests_dir=list(tests),
+    )
+
+
+def results():
+    """{mutant name: mutmut's exit code} for every mutant of the last run."""
+    codes = {}
+    for meta in Path(OUT).rglob("*.py.meta"):
+        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return codes
+
+
+def status(code):
+    from mutmut.__main__ import status_by_exit_code
+    return status_by_exit_code.get(code, f"exit code {code}")
+
+
+def survivors_of(codes):
+    return sorted(name for name, code in codes.items()
+                  if status(code) not in ("killed", "timeout"))
+
+
+def pytest_9_shim():
+    """mutmut 3.3.1 names a test by `item._nodeid`, which pytest 9 no longer has."""
+    from _pytest.nodes import Node
+    if not hasattr(Node, "_nodeid"):
+        Node._nodeid = property(lambda self: self.nodeid)
+
+
+def run(args):
+    from mutmut.__main__ import _run
+    pytest_9_shim()
+    configure(args.mutate, args.tests)
+    # no .pytest_cache written by the many runs; the mutants' own pytest runs see this too
+    os.environ["PYTEST_ADDOPTS"] = (os.environ.get("PYTEST_ADDOPTS", "") + " -p no:cacheprovider").strip()
+    if not args.rerun_survivors:
+        shutil.rmtree(OUT, ignore_errors=True)
+        _run([], args.max_children)
+        return results()
+    before = results()
+    again = survivors_of(before)
+    if not again:
+        return before
+    # mutmut writes every result afresh when it makes the mutants: keep the others'
+    try:
+        _run(again, args.max_children)
+    except SystemExit as stop:          # mutmut exits after naming mutants: not an error
+        if stop.code:
+            raise
+    after = results()
+    return {**before, **{name: after[name] for name in again}}
+
+
+def report(codes):
+    from mutmut.__main__ import get_diff_for_mutant
+    survivors = survivors_of(codes)
+    if survivors:
+        print(f"\n{len(survivors)} survivors:")
+    for name in survivors:
+        print(f"\n{name}  ({status(codes[name])})")
+        with contextlib.redirect_stdout(io.StringIO()):     # it prints a header of its own
+            diff = get_diff_for_mutant(name).splitlines()
+        print("\n".join(line for line in diff[2:] if line[:1] in "+-@"))
+    killed = len(codes) - len(survivors)
+    print(f"mutation score: {killed}/{len(codes)} killed")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    codes = run(args)
+    if not codes:
+        sys.exit("mutation: no mutants were made (is the scope all jitted or empty?)")
+    report(codes)
+
+
+if __name__ == "__main__":
+    main()
