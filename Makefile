@@ -2,6 +2,9 @@
 # make test      - the whole test suite; adds the test tools and PyTorch (the reference)
 # make bench     - speed against NumPy/BLAS and PyTorch
 # make notebooks - the tutorials as .ipynb, with a Jupyter kernel to open them
+# make mutation  - mutation testing of the core: how many planted bugs the tests catch
+#                  (a measurement, not part of `make test`; narrow it with
+#                  MUTATE="minidl/optim minidl/autograd.py" MUTATE_TESTS="tests/test_optim.py")
 # Each target first builds what it needs in .venv, from nothing but python3.
 PYTHON ?= python3
 VENV   := .venv
@@ -9,8 +12,9 @@ BIN    := $(VENV)/bin
 RUNTIME   := $(VENV)/.runtime
 TESTING   := $(VENV)/.testing
 NOTEBOOKS := $(VENV)/.notebooks
+MUTATION  := $(VENV)/.mutation
 
-.PHONY: test run bench notebooks clean
+.PHONY: test run bench notebooks mutation clean
 
 $(RUNTIME): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +28,10 @@ $(TESTING): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0' \
 		|| echo "PyTorch could not be installed: the comparisons with it will be skipped"
+	touch $@
+
+$(MUTATION): $(TESTING)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	touch $@
 
 $(NOTEBOOKS): $(RUNTIME)
@@ -56,5 +64,11 @@ notebooks: $(NOTEBOOKS)
 	$(BIN)/python -m jupytext --to ipynb --set-kernel minidl tutorials/[0-9]*.py
 	@echo "open them with: $(BIN)/jupyter notebook tutorials/"
 
+# Prints the surviving mutants and, last, `mutation score: K/N killed`. The default scope is
+# the whole core with its fast tests (hours on a small machine): see tools/mutation.py.
+mutation: $(MUTATION)
+	$(BIN)/python tools/mutation.py $(if $(MUTATE),--mutate $(MUTATE)) \
+		$(if $(MUTATE_TESTS),--tests $(MUTATE_TESTS))
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info mutants
