@@ -436,6 +436,17 @@ BAD = [
                                                                          0.9)], []),
      ValueError, "scheduler 0 \\(ExponentialLR\\) wraps another optimizer"),
     (lambda o: lr_scheduler.ExponentialLR("sgd", 0.9), TypeError, "expected a minidl Optimizer"),
+    (lambda o: lr_scheduler.LambdaLR("sgd", abs), TypeError,
+     "^LambdaLR: expected a minidl Optimizer, got str$"),
+    (lambda o: lr_scheduler.LambdaLR(o, [abs, 0.5]), TypeError, "got float$"),
+    (lambda o: lr_scheduler.StepLR(o, step_size=True), ValueError,
+     "^StepLR: step_size must be a positive integer, got True$"),
+    (lambda o: lr_scheduler.MultiStepLR(o, [2.5]), ValueError,
+     "^MultiStepLR: milestones must be increasing non-negative integers"),
+    (lambda o: lr_scheduler.LinearLR(o, start_factor=1.5), ValueError, "0 < start_factor <= 1"),
+    (lambda o: lr_scheduler.LinearLR(o, end_factor=1.5), ValueError, "0 <= end_factor <= 1"),
+    (lambda o: lr_scheduler.LinearLR(o, total_iters=0), ValueError,
+     "^LinearLR: total_iters must be >= 1, got 0$"),
     (lambda o: lr_scheduler.ReduceLROnPlateau("sgd"), TypeError, "expected a minidl Optimizer"),
 ]
 
@@ -444,6 +455,20 @@ BAD = [
 def test_bad_arguments_get_clear_errors(make, error, message):
     with pytest.raises(error, match=message):
         make(make_optimizer(optim))
+
+
+# the smallest (or largest) settings each check lets through
+EDGES = [
+    ("StepLR step_size 1", lambda m, o: m.StepLR(o, step_size=1, gamma=0.5)),
+    ("CosineAnnealingLR T_max 1", lambda m, o: m.CosineAnnealingLR(o, T_max=1, eta_min=0.01)),
+    ("LinearLR to 0 in 1 step", lambda m, o: m.LinearLR(o, start_factor=1.0, end_factor=0.0,
+                                                        total_iters=1)),
+]
+
+
+@pytest.mark.parametrize("name, make", EDGES, ids=[e[0] for e in EDGES])
+def test_edge_settings_are_accepted_and_equal_torch(name, make):
+    assert_same_as_torch(minidl_run(make, steps=6), torch_run(make, steps=6))
 
 
 def test_one_cycle_without_momentum_in_the_optimizer_says_so():
