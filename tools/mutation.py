@@ -20,10 +20,10 @@ cannot be compiled through mutmut's trampoline, so of kernels/ only the plain Py
 the jitted kernels (dispatch, shape checks, the NumPy versions) is measured.
 """
 import argparse
-import contextlib
-import io
+import difflib
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -99,6 +99,13 @@ def results():
     return codes
 
 
+def source_of(name):
+    """The source file of a mutant, from its name: "minidl.optim.sgd.xǁSGDǁupdate__mutmut_3"
+    or "minidl.optim.optimizer.x_check_at_least__mutmut_1"."""
+    module = re.split(r"\.x[_ǁ]", name, maxsplit=1)[0].replace(".", "/")
+    return Path(module + ".py") if Path(module + ".py").exists() else Path(module, "__init__.py")
+
+
 def status(code):
     from mutmut.__main__ import status_by_exit_code
     return status_by_exit_code.get(code, f"exit code {code}")
@@ -140,16 +147,28 @@ def run(args):
     return {**before, **{name: after[name] for name in again}}
 
 
+def diff_of(name, modules):
+    """The lines a mutant changes, from mutmut's copy of its file (parsed once per file)."""
+    import libcst
+    from mutmut.__main__ import read_mutant_function, read_original_function
+    path = source_of(name)
+    if path not in modules:
+        modules[path] = libcst.parse_module((Path(OUT) / path).read_text())
+    module = modules[path]
+    code = [libcst.Module([f(module, name)]).code.strip().splitlines()
+            for f in (read_original_function, read_mutant_function)]
+    diff = difflib.unified_diff(*code, lineterm="", n=0)
+    return "\n".join(line for line in list(diff)[2:] if line[:1] in "+-")
+
+
 def report(codes):
-    from mutmut.__main__ import get_diff_for_mutant
     survivors = survivors_of(codes)
     if survivors:
         print(f"\n{len(survivors)} survivors:")
+    modules = {}
     for name in survivors:
         print(f"\n{name}  ({status(codes[name])})")
-        with contextlib.redirect_stdout(io.StringIO()):     # it prints a header of its own
-            diff = get_diff_for_mutant(name).splitlines()
-        print("\n".join(line for line in diff[2:] if line[:1] in "+-@"))
+        print(diff_of(name, modules))
     killed = len(codes) - len(survivors)
     print(f"mutation score: {killed}/{len(codes)} killed")
 
