@@ -387,11 +387,17 @@ def test_gd_defaults_to_sgds_lr_and_nothing_else():
 
 
 # settings of exactly 1.0 (and betas[0] = 0, the edge of its range): an update that skipped
-# a term for that one value would be caught here
+# a term for that one value would be caught here; then maximize, and AdamW's amsgrad
 SETTINGS_AT_ONE = [
     ("SGD", optim.SGD, dict(lr=0.05, weight_decay=1.0)),
     ("SGD", optim.SGD, dict(lr=0.01, momentum=1.0)),
     ("Adam", optim.Adam, dict(lr=0.1, betas=(0.0, 0.9))),
+    ("SGD", optim.SGD, dict(lr=0.05, momentum=0.5, maximize=True)),
+    ("Adagrad", optim.Adagrad, dict(lr=0.3, maximize=True)),
+    ("RMSprop", optim.RMSprop, dict(lr=0.01, maximize=True)),
+    ("Adam", optim.Adam, dict(lr=0.1, maximize=True)),
+    ("AdamW", optim.AdamW, dict(lr=0.1, maximize=True)),
+    ("AdamW", optim.AdamW, dict(lr=0.1, betas=(0.8, 0.9), amsgrad=True)),
     ("Adagrad", optim.Adagrad, dict(lr=0.3, weight_decay=1.0)),
     ("RMSprop", optim.RMSprop, dict(lr=0.01, weight_decay=1.0)),
     ("Adam", optim.Adam, dict(lr=0.1, weight_decay=1.0)),
@@ -406,7 +412,7 @@ def test_settings_of_one_equal_torch(name, cls, kwargs):
 
 
 @pytest.mark.parametrize("name", ["Adagrad", "RMSprop", "Adam"])
-def test_the_step_count_in_the_state_is_torchs(name):
+def test_the_state_holds_torchs_entries_and_step_count(name):
     torch = require("torch")
     p = mdl.tensor(P0, requires_grad=True)
     opt = getattr(optim, name)([p])
@@ -420,8 +426,19 @@ def test_the_step_count_in_the_state_is_torchs(name):
         topt.zero_grad()
         objective(tp, torch.tensor).backward()
         topt.step()
-    assert opt.state_dict()["state"][0]["step"] == float(topt.state_dict()["state"][0]["step"]) == 3
+    ours, theirs = opt.state_dict()["state"][0], topt.state_dict()["state"][0]
+    assert set(ours) == set(theirs)
+    assert ours["step"] == float(theirs["step"]) == 3
     np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12)
+
+
+def test_step_skips_a_parameter_without_gradient_and_updates_the_next():
+    a, b = mdl.zeros(2, requires_grad=True), mdl.ones(2, requires_grad=True)
+    b.grad = mdl.ones(2)
+    assert optim.SGD([a, b], lr=0.5).step() is None      # no closure: no loss
+    assert a.grad is None
+    np.testing.assert_array_equal(a.numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(b.numpy(), [0.5, 0.5])
 
 
 def test_a_gradient_of_another_shape_is_an_error_at_step():
