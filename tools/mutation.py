@@ -99,6 +99,14 @@ def results():
     return codes
 
 
+def keep(codes):
+    """Write `codes` into mutmut's result files, so that the next run starts from them."""
+    for meta in Path(OUT).rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        data["exit_code_by_key"] = {name: codes.get(name) for name in data["exit_code_by_key"]}
+        meta.write_text(json.dumps(data, indent=4))
+
+
 def source_of(name):
     """The source file of a mutant, from its name: "minidl.optim.sgd.xǁSGDǁupdate__mutmut_3"
     or "minidl.optim.optimizer.x_check_at_least__mutmut_1"."""
@@ -137,14 +145,18 @@ def run(args):
     again = survivors_of(before)
     if not again:
         return before
+    # which tests reach which function: learnt again, as the tests changed (mutmut's own
+    # update of its record can keep the names of tests since renamed, which pytest refuses)
+    Path(OUT, "mutmut-stats.json").unlink(missing_ok=True)
     # mutmut writes every result afresh when it makes the mutants: keep the others'
     try:
         _run(again, args.max_children)
     except SystemExit as stop:          # mutmut exits after naming mutants: not an error
         if stop.code:
             raise
-    after = results()
-    return {**before, **{name: after[name] for name in again}}
+    merged = {**before, **{name: code for name, code in results().items() if name in again}}
+    keep(merged)
+    return merged
 
 
 def diff_of(name, modules):
