@@ -131,6 +131,32 @@ def pytest_9_shim():
         Node._nodeid = property(lambda self: self.nodeid)
 
 
+# A test that starts Python (subprocess.run([sys.executable, ...])) runs the trampolines
+# there too, and while mutmut maps tests to functions ("stats") they need its configuration,
+# which only this process has. This module, first on the children's path, gives them one.
+SUBPROCESS_SITE = '''"""Written by tools/mutation.py for the Pythons that tests start under mutmut."""
+import os
+
+if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+    import mutmut
+    from mutmut.__main__ import Config
+
+    mutmut.config = Config(also_copy=[], do_not_mutate=[], max_stack_depth=-1, debug=False,
+                           paths_to_mutate=[])
+'''
+
+
+def let_child_pythons_run_trampolines():
+    site = Path(OUT, "_subprocess_site").resolve()
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "sitecustomize.py").write_text(SUBPROCESS_SITE)
+    paths = [str(site), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+    # mutmut itself must be importable there (it may sit outside the venv's site-packages)
+    import mutmut
+    paths.append(str(Path(mutmut.__file__).parent.parent))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+
+
 def run(args):
     from mutmut.__main__ import _run
     pytest_9_shim()
@@ -139,6 +165,7 @@ def run(args):
     os.environ["PYTEST_ADDOPTS"] = (os.environ.get("PYTEST_ADDOPTS", "") + " -p no:cacheprovider").strip()
     if not args.rerun_survivors:
         shutil.rmtree(OUT, ignore_errors=True)
+        let_child_pythons_run_trampolines()
         _run([], args.max_children)
         return results()
     before = results()
@@ -148,6 +175,7 @@ def run(args):
     # which tests reach which function: learnt again, as the tests changed (mutmut's own
     # update of its record can keep the names of tests since renamed, which pytest refuses)
     Path(OUT, "mutmut-stats.json").unlink(missing_ok=True)
+    let_child_pythons_run_trampolines()
     # mutmut writes every result afresh when it makes the mutants: keep the others'
     try:
         _run(again, args.max_children)
