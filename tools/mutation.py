@@ -55,8 +55,8 @@ def parse_args(argv):
     p.add_argument("--max-children", type=int, default=os.cpu_count() or 2,
                    help="mutants tested at once")
     p.add_argument("--rerun-survivors", action="store_true",
-                   help="test again only the survivors of the last run (keeping the other "
-                        "results): after writing tests")
+                   help="test again only the survivors of the last run, with the same "
+                        "--mutate (keeping the other results): after writing tests")
     return p.parse_args(argv)
 
 
@@ -162,7 +162,8 @@ def run(args):
     pytest_9_shim()
     configure(args.mutate, args.tests)
     # no .pytest_cache written by the many runs; the mutants' own pytest runs see this too
-    os.environ["PYTEST_ADDOPTS"] = (os.environ.get("PYTEST_ADDOPTS", "") + " -p no:cacheprovider").strip()
+    addopts = os.environ.get("PYTEST_ADDOPTS", "")
+    os.environ["PYTEST_ADDOPTS"] = f"{addopts} -p no:cacheprovider".strip()
     if not args.rerun_survivors:
         shutil.rmtree(OUT, ignore_errors=True)
         let_child_pythons_run_trampolines()
