@@ -116,7 +116,7 @@ def source_of(name):
 
 def status(code):
     from mutmut.__main__ import status_by_exit_code
-    return status_by_exit_code.get(code, f"exit code {code}")
+    return status_by_exit_code[code] if code in status_by_exit_code else f"exit code {code}"
 
 
 def survivors_of(codes):
@@ -157,9 +157,19 @@ def let_child_pythons_run_trampolines():
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
 
 
+class _Statuses(dict):
+    """mutmut 3.3.1's table of exit codes, which fails on a code it lacks (a test run killed
+    by a signal): such a mutant counts as "suspicious", listed with the survivors."""
+
+    def __missing__(self, code):
+        return "suspicious"
+
+
 def run(args):
+    import mutmut.__main__
     from mutmut.__main__ import _run
     pytest_9_shim()
+    mutmut.__main__.status_by_exit_code = _Statuses(mutmut.__main__.status_by_exit_code)
     configure(args.mutate, args.tests)
     # no .pytest_cache written by the many runs; the mutants' own pytest runs see this too
     addopts = os.environ.get("PYTEST_ADDOPTS", "")
