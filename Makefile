@@ -4,6 +4,10 @@
 # make notebooks - the tutorials as .ipynb, with a Jupyter kernel to open them
 # make exercises - the student edition in build/student/ (FORCE=1 replaces a student's work)
 # make grade     - grade the reference solutions; make grade STUDENT=path grades a student tree
+
+# make mutation  - mutation testing of the core: how many planted bugs the tests catch
+#                  (a measurement, not part of `make test`; narrow it with
+#                  MUTATE="minidl/optim minidl/autograd.py" MUTATE_TESTS="tests/test_optim.py")
 # Each target first builds what it needs in .venv, from nothing but python3.
 PYTHON ?= python3
 VENV   := .venv
@@ -11,8 +15,9 @@ BIN    := $(VENV)/bin
 RUNTIME   := $(VENV)/.runtime
 TESTING   := $(VENV)/.testing
 NOTEBOOKS := $(VENV)/.notebooks
+MUTATION  := $(VENV)/.mutation
 
-.PHONY: test run bench notebooks exercises grade clean
+.PHONY: test run bench notebooks exercises grade mutation clean
 
 $(RUNTIME): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +31,10 @@ $(TESTING): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0' \
 		|| echo "PyTorch could not be installed: the comparisons with it will be skipped"
+	touch $@
+
+$(MUTATION): $(TESTING)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	touch $@
 
 $(NOTEBOOKS): $(RUNTIME)
@@ -69,5 +78,11 @@ STUDENT ?= .
 grade: $(TESTING)
 	$(BIN)/python tools/grade.py --student $(STUDENT)
 
+# Prints the surviving mutants and, last, `mutation score: K/N killed`. The default scope is
+# the whole core with its fast tests (hours on a small machine): see tools/mutation.py.
+mutation: $(MUTATION)
+	$(BIN)/python tools/mutation.py $(if $(MUTATE),--mutate $(MUTATE)) \
+		$(if $(MUTATE_TESTS),--tests $(MUTATE_TESTS))
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info mutants

@@ -436,6 +436,17 @@ BAD = [
                                                                          0.9)], []),
      ValueError, "scheduler 0 \\(ExponentialLR\\) wraps another optimizer"),
     (lambda o: lr_scheduler.ExponentialLR("sgd", 0.9), TypeError, "expected a minidl Optimizer"),
+    (lambda o: lr_scheduler.LambdaLR("sgd", abs), TypeError,
+     "^LambdaLR: expected a minidl Optimizer, got str$"),
+    (lambda o: lr_scheduler.LambdaLR(o, [abs, 0.5]), TypeError, "got float$"),
+    (lambda o: lr_scheduler.StepLR(o, step_size=True), ValueError,
+     "^StepLR: step_size must be a positive integer, got True$"),
+    (lambda o: lr_scheduler.MultiStepLR(o, [2.5]), ValueError,
+     "^MultiStepLR: milestones must be increasing non-negative integers"),
+    (lambda o: lr_scheduler.LinearLR(o, start_factor=1.5), ValueError, "0 < start_factor <= 1"),
+    (lambda o: lr_scheduler.LinearLR(o, end_factor=1.5), ValueError, "0 <= end_factor <= 1"),
+    (lambda o: lr_scheduler.LinearLR(o, total_iters=0), ValueError,
+     "^LinearLR: total_iters must be >= 1, got 0$"),
     (lambda o: lr_scheduler.ReduceLROnPlateau("sgd"), TypeError, "expected a minidl Optimizer"),
 ]
 
@@ -444,6 +455,90 @@ BAD = [
 def test_bad_arguments_get_clear_errors(make, error, message):
     with pytest.raises(error, match=message):
         make(make_optimizer(optim))
+
+
+# the smallest (or largest) settings each check lets through
+EDGES = [
+    ("StepLR step_size 1", lambda m, o: m.StepLR(o, step_size=1, gamma=0.5)),
+    ("CosineAnnealingLR T_max 1", lambda m, o: m.CosineAnnealingLR(o, T_max=1, eta_min=0.01)),
+    ("LinearLR to 0 in 1 step", lambda m, o: m.LinearLR(o, start_factor=1.0, end_factor=0.0,
+                                                        total_iters=1)),
+]
+
+
+@pytest.mark.parametrize("name, make", EDGES, ids=[e[0] for e in EDGES])
+def test_edge_settings_are_accepted_and_equal_torch(name, make):
+    assert_same_as_torch(minidl_run(make, steps=6), torch_run(make, steps=6))
+
+
+def one_group_sgd():
+    return optim.SGD([mdl.tensor([1.0], requires_grad=True)], lr=0.1, momentum=0.9)
+
+
+def constant(t):
+    return 1.0
+
+
+# (schedule over an optimizer, a state it cannot take, the whole message)
+WRONG_STATES = [
+    (lambda o: lr_scheduler.StepLR(o, 2), lambda: {},
+     "StepLR.load_state_dict: the state lacks ['base_lrs', 'last_epoch', 'step_size', 'gamma']; "
+     "it is not a state_dict of this kind of schedule"),
+    (lambda o: lr_scheduler.StepLR(o, 2),
+     lambda: lr_scheduler.StepLR(make_optimizer(optim), 2).state_dict(),
+     "StepLR: the optimizer has 1 parameter groups, the schedule 2"),
+    (lambda o: lr_scheduler.ReduceLROnPlateau(o), lambda: {"factor": 0.1},
+     "ReduceLROnPlateau.load_state_dict: the state lacks ['default_min_lr', 'min_lrs', "
+     "'patience', 'cooldown', 'eps', 'mode', 'threshold', 'threshold_mode', 'last_epoch', "
+     "'_last_lr', 'best', 'cooldown_counter', 'num_bad_epochs']; it is not a state_dict of "
+     "this kind of schedule"),
+    (lambda o: lr_scheduler.ReduceLROnPlateau(o),
+     lambda: lr_scheduler.ReduceLROnPlateau(make_optimizer(optim)).state_dict(),
+     "ReduceLROnPlateau: the optimizer has 1 parameter groups, the schedule 2"),
+    (lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.ExponentialLR(o, 0.9)], []),
+     lambda: {}, "SequentialLR.load_state_dict: the state lacks ['last_epoch', 'milestones', "
+                 "'schedulers']; it is not a state_dict of this kind of schedule"),
+    (lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.ExponentialLR(o, 0.9)], []),
+     lambda: (lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.ExponentialLR(o, 0.9),
+                                                      lr_scheduler.ExponentialLR(o, 0.8)], [2])
+              )(one_group_sgd()).state_dict(),
+     "SequentialLR.load_state_dict: the state has 2 schedulers, this one 1"),
+    (lambda o: lr_scheduler.LambdaLR(o, constant),
+     lambda: lr_scheduler.LambdaLR(make_optimizer(optim), [constant, constant]).state_dict(),
+     "LambdaLR.load_state_dict: the state has 2 lr_lambdas, this schedule 1"),
+]
+
+
+@pytest.mark.parametrize("make, state, message", WRONG_STATES,
+                         ids=[w[2][:50] for w in WRONG_STATES])
+def test_a_state_of_another_schedule_is_refused_saying_why(make, state, message):
+    with pytest.raises(ValueError) as error:
+        make(one_group_sgd()).load_state_dict(state())
+    assert str(error.value) == message
+
+
+def test_plateau_gives_a_group_added_later_its_default_min_lr_or_says_min_lr_is_a_list():
+    opt = one_group_sgd()
+    schedule = lr_scheduler.ReduceLROnPlateau(opt, patience=0, min_lr=0.05)
+    opt.add_param_group({"params": [mdl.tensor([1.0], requires_grad=True)], "lr": 0.06})
+    schedule.step(1.0)
+    schedule.step(2.0)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.05, 0.05])
+    opt = one_group_sgd()
+    schedule = lr_scheduler.ReduceLROnPlateau(opt, patience=0, min_lr=[0.0])
+    opt.add_param_group({"params": [mdl.tensor([1.0], requires_grad=True)]})
+    schedule.step(1.0)
+    with pytest.raises(RuntimeError) as error:
+        schedule.step(2.0)
+    assert str(error.value) == ("ReduceLROnPlateau: the optimizer now has 2 parameter groups "
+                                "but min_lr lists 1; set min_lrs to one value per group")
+
+
+def test_multistep_resumes_at_last_epoch():
+    opt = one_group_sgd()
+    opt.param_groups[0]["initial_lr"] = 0.4
+    lr_scheduler.MultiStepLR(opt, milestones=[2, 4], gamma=0.5, last_epoch=2)
+    assert opt.param_groups[0]["lr"] == 0.2      # t = 3: one milestone passed
 
 
 def test_one_cycle_without_momentum_in_the_optimizer_says_so():

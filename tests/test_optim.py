@@ -339,6 +339,170 @@ def test_bad_arguments_are_clear_errors():
         optim.SGD([{"params": [p], "momentun": 0.9}], lr=0.1)
 
 
+# every hyperparameter an optimizer checks, with the whole message it gives
+BAD_HYPERPARAMETERS = [
+    (optim.SGD, dict(momentum=-0.5), "SGD: momentum must be >= 0.0, got -0.5"),
+    (optim.SGD, dict(weight_decay=-0.5), "SGD: weight_decay must be >= 0.0, got -0.5"),
+    (optim.SGD, dict(momentum=0.9, dampening=0.1, nesterov=True),
+     "SGD: nesterov=True needs momentum > 0 and dampening = 0, got momentum=0.9, dampening=0.1"),
+    (optim.Adagrad, dict(lr_decay=-0.5), "Adagrad: lr_decay must be >= 0.0, got -0.5"),
+    (optim.Adagrad, dict(weight_decay=-0.5), "Adagrad: weight_decay must be >= 0.0, got -0.5"),
+    (optim.Adagrad, dict(initial_accumulator_value=-0.5),
+     "Adagrad: initial_accumulator_value must be >= 0.0, got -0.5"),
+    (optim.Adagrad, dict(eps=-0.5), "Adagrad: eps must be >= 0.0, got -0.5"),
+    (optim.RMSprop, dict(alpha=1.0), "RMSprop: alpha must be in [0, 1), got 1.0"),
+    (optim.RMSprop, dict(eps=-0.5), "RMSprop: eps must be >= 0.0, got -0.5"),
+    (optim.RMSprop, dict(weight_decay=-0.5), "RMSprop: weight_decay must be >= 0.0, got -0.5"),
+    (optim.RMSprop, dict(momentum=-0.5), "RMSprop: momentum must be >= 0.0, got -0.5"),
+    (optim.Adam, dict(betas=(0.9,)), "Adam: betas must be a pair (beta1, beta2), got (0.9,)"),
+    (optim.Adam, dict(betas=(-0.1, 0.9)), "Adam: betas[0] must be in [0, 1), got -0.1"),
+    (optim.Adam, dict(eps=-0.5), "Adam: eps must be >= 0.0, got -0.5"),
+    (optim.AdamW, dict(weight_decay=-0.5), "AdamW: weight_decay must be >= 0.0, got -0.5"),
+    (optim.GD, dict(lr=-0.5), "GD: lr must be >= 0.0, got -0.5"),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, message", BAD_HYPERPARAMETERS,
+                         ids=[m.partition(" must")[0] for _, _, m in BAD_HYPERPARAMETERS])
+def test_each_bad_hyperparameter_gets_its_own_whole_message(cls, kwargs, message):
+    with pytest.raises(ValueError) as error:
+        cls([mdl.tensor([1.0], requires_grad=True)], **kwargs)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
+def test_defaults_are_torchs(name):
+    torch = require("torch")
+    ours = getattr(optim, name)([mdl.zeros(2, requires_grad=True)]).param_groups[0]
+    theirs = getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)]).defaults
+    settings = {k: v for k, v in ours.items() if k != "params"}
+    assert set(settings) <= set(theirs)
+    for key, value in settings.items():
+        assert value == theirs[key] and type(value) is type(theirs[key]) or \
+            isinstance(value, float) and isinstance(theirs[key], int), (key, value, theirs[key])
+
+
+def test_gd_defaults_to_sgds_lr_and_nothing_else():
+    assert optim.GD([mdl.zeros(2, requires_grad=True)]).defaults == {"lr": 1e-3}
+
+
+# settings of exactly 1.0 (and betas[0] = 0, the edge of its range): an update that skipped
+# a term for that one value would be caught here; then maximize, and AdamW's amsgrad
+SETTINGS_AT_ONE = [
+    ("SGD", optim.SGD, dict(lr=0.05, weight_decay=1.0)),
+    ("SGD", optim.SGD, dict(lr=0.01, momentum=1.0)),
+    ("Adam", optim.Adam, dict(lr=0.1, betas=(0.0, 0.9))),
+    ("SGD", optim.SGD, dict(lr=0.05, momentum=0.5, maximize=True)),
+    ("Adagrad", optim.Adagrad, dict(lr=0.3, maximize=True)),
+    ("RMSprop", optim.RMSprop, dict(lr=0.01, maximize=True)),
+    ("Adam", optim.Adam, dict(lr=0.1, maximize=True)),
+    ("AdamW", optim.AdamW, dict(lr=0.1, maximize=True)),
+    ("AdamW", optim.AdamW, dict(lr=0.1, betas=(0.8, 0.9), amsgrad=True)),
+    ("Adagrad", optim.Adagrad, dict(lr=0.3, weight_decay=1.0)),
+    ("RMSprop", optim.RMSprop, dict(lr=0.01, weight_decay=1.0)),
+    ("Adam", optim.Adam, dict(lr=0.1, weight_decay=1.0)),
+]
+
+
+@pytest.mark.parametrize("name, cls, kwargs", SETTINGS_AT_ONE,
+                         ids=[f"{c[0]} {c[2]}" for c in SETTINGS_AT_ONE])
+def test_settings_of_one_equal_torch(name, cls, kwargs):
+    ours = minidl_steps(lambda params: cls(params, **kwargs), steps=3)
+    np.testing.assert_allclose(ours, torch_steps(name, kwargs, steps=3), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["Adagrad", "RMSprop", "Adam"])
+def test_the_state_holds_torchs_entries_and_step_count(name):
+    torch = require("torch")
+    p = mdl.tensor(P0, requires_grad=True)
+    opt = getattr(optim, name)([p])
+    for _ in range(3):
+        opt.zero_grad()
+        objective(p).backward()
+        opt.step()
+    tp = torch.tensor(P0, requires_grad=True)
+    topt = getattr(torch.optim, name)([tp])
+    for _ in range(3):
+        topt.zero_grad()
+        objective(tp, torch.tensor).backward()
+        topt.step()
+    ours, theirs = opt.state_dict()["state"][0], topt.state_dict()["state"][0]
+    assert set(ours) == set(theirs)
+    assert ours["step"] == float(theirs["step"]) == 3
+    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12)
+
+
+def test_step_skips_a_parameter_without_gradient_and_updates_the_next():
+    a, b = mdl.zeros(2, requires_grad=True), mdl.ones(2, requires_grad=True)
+    b.grad = mdl.ones(2)
+    assert optim.SGD([a, b], lr=0.5).step() is None      # no closure: no loss
+    assert a.grad is None
+    np.testing.assert_array_equal(a.numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(b.numpy(), [0.5, 0.5])
+
+
+def test_a_gradient_of_another_shape_is_an_error_at_step():
+    p = mdl.zeros(3, requires_grad=True)
+    p.grad = mdl.zeros(2)
+    with pytest.raises(RuntimeError) as error:
+        optim.SGD([p], lr=0.1).step()
+    assert str(error.value) == ("SGD.step: gradient (2,) on cpu does not match its parameter "
+                                "(3,) on cpu")
+
+
+def test_zero_grad_without_set_to_none_zeroes_every_gradient_after_a_missing_one():
+    a, b = mdl.zeros(2, requires_grad=True), mdl.ones(3, requires_grad=True)
+    b.grad = mdl.ones(3)
+    optim.SGD([a, b]).zero_grad(set_to_none=False)
+    assert a.grad is None
+    np.testing.assert_array_equal(b.grad.numpy(), np.zeros(3))
+    assert b.grad.dtype == b.dtype
+
+
+def test_load_state_dict_errors_name_what_does_not_fit():
+    a, b = mdl.zeros(2, requires_grad=True), mdl.zeros(2, requires_grad=True)
+    opt = optim.SGD([a], lr=0.1)
+    two_groups = optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1).state_dict()
+    with pytest.raises(ValueError) as error:
+        opt.load_state_dict(two_groups)
+    assert str(error.value) == ("SGD.load_state_dict: the state has 2 parameter groups, "
+                                "this optimizer 1")
+    stray = {**opt.state_dict(), "state": {5: {"momentum_buffer": mdl.zeros(2)}}}
+    with pytest.raises(ValueError) as error:
+        opt.load_state_dict(stray)
+    assert str(error.value) == ("SGD.load_state_dict: state for parameter 5, which no group "
+                                "lists")
+    wrong = {**opt.state_dict(), "state": {0: {"momentum_buffer": mdl.zeros(3)}}}
+    with pytest.raises(ValueError) as error:
+        opt.load_state_dict(wrong)
+    assert str(error.value) == ("SGD.load_state_dict: state 'momentum_buffer' of parameter 0 "
+                                "has shape (3,), but the parameter has shape (2,)")
+
+
+def test_a_loaded_state_takes_the_parameters_dtype():
+    p64 = mdl.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    opt = optim.SGD([p64], lr=0.1, momentum=0.9)
+    p64.grad = mdl.tensor([1.0, 1.0], dtype=np.float64)
+    opt.step()
+    p32 = mdl.tensor([1.0, 2.0], dtype=np.float32, requires_grad=True)
+    opt32 = optim.SGD([p32], lr=0.1, momentum=0.9)
+    opt32.load_state_dict(opt.state_dict())
+    assert opt32.state[p32]["momentum_buffer"].dtype == np.float32
+
+
+def test_repr_lists_each_group_with_its_settings():
+    a, b = mdl.zeros(2, requires_grad=True), mdl.zeros(3, requires_grad=True)
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1, momentum=0.9)
+    assert repr(opt) == (
+        "SGD (\n"
+        "  group 0: 1 tensors, lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, "
+        "nesterov=False, maximize=False\n"
+        "  group 1: 1 tensors, lr=0.5, momentum=0.9, dampening=0.0, weight_decay=0.0, "
+        "nesterov=False, maximize=False\n"
+        ")")
+    assert repr(optim.optimizer.required) == "<required>"
+
+
 def test_optimizes_the_parameters_of_a_module():
     mdl.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 1))

@@ -1,0 +1,237 @@
+"""Mutation testing of minidl's core with mutmut: how many planted bugs do the tests catch?
+
+mutmut copies minidl/ and kernels/ to mutants/, rewrites every function in the scope into
+its original and a set of mutants (an operator flipped, a constant changed, an argument
+dropped...) behind a trampoline, runs the tests once to learn which tests reach which
+function, and then, for each mutant, runs only those tests (fastest first, stopping at the
+first failure). A mutant the tests do not notice "survives". It is a measurement, like a
+benchmark: it is not part of `make test`.
+
+    python tools/mutation.py                          # the whole core, with the core tests
+    python tools/mutation.py --mutate minidl/optim --tests tests/test_optim.py
+    python tools/mutation.py --rerun-survivors        # after writing tests: only the survivors
+
+It prints each survivor (its name and the diff mutmut made), then as the last line
+`mutation score: K/N killed`. K counts mutants some test failed on (or that ran out of
+time); N counts every mutant made, including those no selected test reaches.
+
+Functions with a decorator are not mutated (mutmut's rule): numba's @njit/@cuda.jit kernels
+cannot be compiled through mutmut's trampoline, so of kernels/ only the plain Python around
+the jitted kernels (dispatch, shape checks, the NumPy versions) is measured.
+"""
+import argparse
+import difflib
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ["minidl/autograd.py", "minidl/functional", "kernels", "minidl/optim", "minidl/nn"]
+# the fast tests of the core: per mutant, mutmut runs only those of them that reach the
+# mutated function
+CORE_TESTS = [
+    "tests/test_autograd.py", "tests/test_gradcheck.py", "tests/test_hooks.py",
+    "tests/test_inplace.py", "tests/test_ops.py", "tests/test_activations.py",
+    "tests/test_losses.py", "tests/test_attention.py", "tests/test_conv.py",
+    "tests/test_kernels.py", "tests/test_fused.py", "tests/test_recurrent.py",
+    "tests/test_layers.py", "tests/test_nn_core.py", "tests/test_optim.py",
+    "tests/test_lr_scheduler.py",
+]
+# the trees mutmut copies to mutants/ whole (the package must import from there); only the
+# files in the scope get mutants
+COPIED = ["minidl", "kernels"]
+OUT = "mutants"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--mutate", nargs="+", default=CORE, metavar="PATH",
+                   help="files or folders to mutate (default: the core)")
+    p.add_argument("--tests", nargs="+", default=CORE_TESTS, metavar="PATH",
+                   help="test files to select from (default: the core's fast tests)")
+    p.add_argument("--max-children", type=int, default=os.cpu_count() or 2,
+                   help="mutants tested at once")
+    p.add_argument("--rerun-survivors", action="store_true",
+                   help="test again only the survivors of the last run, with the same "
+                        "--mutate (keeping the other results): after writing tests")
+    return p.parse_args(argv)
+
+
+def in_scope(path, scope):
+    """Whether the source file `path` (relative, with /) is inside one of the scope paths."""
+    return any(path == s or path.startswith(s.rstrip("/") + "/") for s in scope)
+
+
+def source_files():
+    for top in COPIED:
+        for path in sorted(Path(top).rglob("*.py")):
+            yield path.as_posix()
+
+
+def configure(scope, tests):
+    """mutmut's configuration, set directly instead of read from setup.cfg: copy the whole
+    package, mutate only the scope."""
+    import mutmut
+    from mutmut.__main__ import Config
+    scope = [Path(s).as_posix().rstrip("/") for s in scope]
+    for s in scope:
+        if not Path(s).exists() or not in_scope(s, COPIED) and s not in COPIED:
+            sys.exit(f"mutation: {s!r} is not a file or folder inside {COPIED}")
+    outside = [p for p in source_files() if not in_scope(p, scope)]
+    mutmut.config = Config(
+        also_copy=[Path("conftest.py"), Path("tests"), Path("setup.cfg"), Path("pyproject.toml")],
+        do_not_mutate=outside,
+        max_stack_depth=-1,
+        debug=False,
+        paths_to_mutate=[Path(p) for p in COPIED],
+        tests_dir=list(tests),
+    )
+
+
+def results():
+    """{mutant name: mutmut's exit code} for every mutant of the last run."""
+    codes = {}
+    for meta in Path(OUT).rglob("*.py.meta"):
+        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return codes
+
+
+def keep(codes):
+    """Write `codes` into mutmut's result files, so that the next run starts from them."""
+    for meta in Path(OUT).rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        data["exit_code_by_key"] = {name: codes.get(name) for name in data["exit_code_by_key"]}
+        meta.write_text(json.dumps(data, indent=4))
+
+
+def source_of(name):
+    """The source file of a mutant, from its name: "minidl.optim.sgd.xǁSGDǁupdate__mutmut_3"
+    or "minidl.optim.optimizer.x_check_at_least__mutmut_1"."""
+    module = re.split(r"\.x[_ǁ]", name, maxsplit=1)[0].replace(".", "/")
+    return Path(module + ".py") if Path(module + ".py").exists() else Path(module, "__init__.py")
+
+
+def status(code):
+    from mutmut.__main__ import status_by_exit_code
+    return status_by_exit_code[code] if code in status_by_exit_code else f"exit code {code}"
+
+
+def survivors_of(codes):
+    return sorted(name for name, code in codes.items()
+                  if status(code) not in ("killed", "timeout"))
+
+
+def pytest_9_shim():
+    """mutmut 3.3.1 names a test by `item._nodeid`, which pytest 9 no longer has."""
+    from _pytest.nodes import Node
+    if not hasattr(Node, "_nodeid"):
+        Node._nodeid = property(lambda self: self.nodeid)
+
+
+# A test that starts Python (subprocess.run([sys.executable, ...])) runs the trampolines
+# there too, and while mutmut maps tests to functions ("stats") they need its configuration,
+# which only this process has. This module, first on the children's path, gives them one.
+SUBPROCESS_SITE = '''"""Written by tools/mutation.py for the Pythons that tests start under mutmut."""
+import os
+
+if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+    import mutmut
+    from mutmut.__main__ import Config
+
+    mutmut.config = Config(also_copy=[], do_not_mutate=[], max_stack_depth=-1, debug=False,
+                           paths_to_mutate=[])
+'''
+
+
+def let_child_pythons_run_trampolines():
+    site = Path(OUT, "_subprocess_site").resolve()
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "sitecustomize.py").write_text(SUBPROCESS_SITE)
+    paths = [str(site), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+    # mutmut itself must be importable there (it may sit outside the venv's site-packages)
+    import mutmut
+    paths.append(str(Path(mutmut.__file__).parent.parent))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+
+
+class _Statuses(dict):
+    """mutmut 3.3.1's table of exit codes, which fails on a code it lacks (a test run killed
+    by a signal): such a mutant counts as "suspicious", listed with the survivors."""
+
+    def __missing__(self, code):
+        return "suspicious"
+
+
+def run(args):
+    import mutmut.__main__
+    from mutmut.__main__ import _run
+    pytest_9_shim()
+    mutmut.__main__.status_by_exit_code = _Statuses(mutmut.__main__.status_by_exit_code)
+    configure(args.mutate, args.tests)
+    # no .pytest_cache written by the many runs; the mutants' own pytest runs see this too
+    addopts = os.environ.get("PYTEST_ADDOPTS", "")
+    os.environ["PYTEST_ADDOPTS"] = f"{addopts} -p no:cacheprovider".strip()
+    if not args.rerun_survivors:
+        shutil.rmtree(OUT, ignore_errors=True)
+        let_child_pythons_run_trampolines()
+        _run([], args.max_children)
+        return results()
+    before = results()
+    again = survivors_of(before)
+    if not again:
+        return before
+    # which tests reach which function: learnt again, as the tests changed (mutmut's own
+    # update of its record can keep the names of tests since renamed, which pytest refuses)
+    Path(OUT, "mutmut-stats.json").unlink(missing_ok=True)
+    let_child_pythons_run_trampolines()
+    # mutmut writes every result afresh when it makes the mutants: keep the others'
+    try:
+        _run(again, args.max_children)
+    except SystemExit as stop:          # mutmut exits after naming mutants: not an error
+        if stop.code:
+            raise
+    merged = {**before, **{name: code for name, code in results().items() if name in again}}
+    keep(merged)
+    return merged
+
+
+def diff_of(name, modules):
+    """The lines a mutant changes, from mutmut's copy of its file (parsed once per file)."""
+    import libcst
+    from mutmut.__main__ import read_mutant_function, read_original_function
+    path = source_of(name)
+    if path not in modules:
+        modules[path] = libcst.parse_module((Path(OUT) / path).read_text())
+    module = modules[path]
+    code = [libcst.Module([f(module, name)]).code.strip().splitlines()
+            for f in (read_original_function, read_mutant_function)]
+    diff = difflib.unified_diff(*code, lineterm="", n=0)
+    return "\n".join(line for line in list(diff)[2:] if line[:1] in "+-")
+
+
+def report(codes):
+    survivors = survivors_of(codes)
+    if survivors:
+        print(f"\n{len(survivors)} survivors:")
+    modules = {}
+    for name in survivors:
+        print(f"\n{name}  ({status(codes[name])})")
+        print(diff_of(name, modules))
+    killed = len(codes) - len(survivors)
+    print(f"mutation score: {killed}/{len(codes)} killed")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    codes = run(args)
+    if not codes:
+        sys.exit("mutation: no mutants were made (is the scope all jitted or empty?)")
+    report(codes)
+
+
+if __name__ == "__main__":
+    main()
