@@ -2,7 +2,8 @@
 accept right Functions and reject planted wrong ones: a small factor error, a wrong sign
 on one element, a backward that ignores its cotangent, an error only off the diagonal of
 the Jacobian, an error in one input or one output only, a missing gradient, and errors
-only in the second derivative (in the input, or in the incoming gradient)."""
+only in the second derivative (in the input, or in the incoming gradient, including
+errors that only random cotangents, never all-ones ones, reveal)."""
 import numpy as np
 import pytest
 
@@ -170,6 +171,25 @@ class CubeGradientOutsideTheGraph(CubeGradient):
         return 3 * x * x * g, Tensor(np.zeros(x.shape))
 
 
+class CubeGradientIgnoringItsOwnCotangent(CubeGradient):
+    """The local derivatives alone, without g: right only when g is 1, so only a
+    random second cotangent (the one gradgradcheck weighs the first gradients with)
+    shows the error."""
+
+    def backward(self, g):
+        gy, x = self.inputs
+        return 3 * x * x, 6 * x * gy
+
+
+class CubeGradientWithoutGyInX(CubeGradient):
+    """d/dx written 6 x g, gy left out: right only when gy is 1, so only a random first
+    cotangent (the r the first gradients are computed with) shows the error."""
+
+    def backward(self, g):
+        gy, x = self.inputs
+        return 3 * x * x * g, 6 * x * g
+
+
 Cube.gradient_op = CubeGradient
 
 
@@ -281,7 +301,9 @@ def test_gradgradcheck_accepts_right_functions(fn, arrays):
 
 
 @pytest.mark.parametrize("wrong", [CubeGradientWrongInX, CubeGradientWrongInTheCotangent,
-                                   CubeGradientOutsideTheGraph])
+                                   CubeGradientOutsideTheGraph,
+                                   CubeGradientIgnoringItsOwnCotangent,
+                                   CubeGradientWithoutGyInX])
 def test_gradgradcheck_rejects_an_error_only_in_the_second_derivative(wrong):
     rejects(mdl.gradgradcheck, cube_with(wrong), X)
 
