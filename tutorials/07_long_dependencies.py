@@ -16,9 +16,9 @@
 #    against k.
 # 4. We make an RNN's gradients explode on purpose and tame them with gradient clipping.
 #
-# The full run trains more than a dozen networks, some on long windows, and takes the
-# longest of all the tutorials; `MINIDL_FAST=1` runs a smaller version of every step in
-# a fraction of the time.
+# The full run trains more than a dozen networks, some on long windows (its measured time
+# is printed first); `MINIDL_FAST=1` runs a smaller version of every step in a fraction
+# of the time.
 
 # %%
 import os
