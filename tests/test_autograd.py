@@ -222,3 +222,112 @@ def test_backward_reference_equals_the_real_walk():
     assert set(map(id, reference)) == {id(a), id(b), id(c)}
     for leaf, gradient in reference.items():
         np.testing.assert_allclose(gradient, leaf.grad.numpy(), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------
+# the modes, as PyTorch's: decorators, nesting, the values they report
+# ----------------------------------------------------------------------------
+def test_set_grad_enabled_decorator_sets_the_mode_only_inside_the_calls():
+    # torch: decorating restores the mode at once; the calls run in the mode given;
+    # keyword arguments reach the function; is_grad_enabled() is a bool
+    @mdl.set_grad_enabled(False)
+    def scaled(x, scale=1.0):
+        assert mdl.is_grad_enabled() is False
+        return x * scale
+
+    assert mdl.is_grad_enabled() is True
+    y = scaled(mdl.ones(2, requires_grad=True), scale=3.0)
+    assert not y.requires_grad
+    np.testing.assert_array_equal(y.numpy(), [3.0, 3.0])
+    assert mdl.is_grad_enabled() is True
+    with mdl.no_grad():
+        @mdl.set_grad_enabled(True)
+        def doubled(x):
+            return x * 2
+
+        assert mdl.is_grad_enabled() is False
+        assert doubled(mdl.ones(2, requires_grad=True)).requires_grad
+        with mdl.set_grad_enabled(True):
+            assert mdl.is_grad_enabled() is True
+        assert mdl.is_grad_enabled() is False
+
+
+def test_enable_grad_decorator_records_inside_no_grad():
+    @mdl.enable_grad()
+    def doubled(x, factor=2.0):
+        return x * factor
+
+    with mdl.no_grad():
+        y = doubled(mdl.ones(2, requires_grad=True), factor=5.0)
+    assert y.requires_grad
+    np.testing.assert_array_equal(y.numpy(), [5.0, 5.0])
+
+
+def test_nested_detect_anomaly_puts_back_the_outer_check_nan():
+    # torch: leaving detect_anomaly(check_nan=False) inside detect_anomaly() checks NaN again
+    x = mdl.tensor([-1.0], requires_grad=True)
+    with mdl.detect_anomaly():
+        with mdl.detect_anomaly(check_nan=False):
+            with np.errstate(invalid="ignore"):
+                x.log()                             # NaN, not checked here
+        with pytest.raises(FloatingPointError, match="Log"):
+            with np.errstate(invalid="ignore"):
+                x.log()
+    assert not mdl.autograd.is_anomaly_enabled()
+
+
+def test_detect_anomaly_as_a_decorator_checks_inside_the_calls():
+    # minidl's modes all decorate (torch's detect_anomaly does not): the check_nan given holds
+    @mdl.detect_anomaly()
+    def log(x):
+        with np.errstate(invalid="ignore"):
+            return x.log()
+
+    with pytest.raises(FloatingPointError, match="Log"):
+        log(mdl.tensor([-1.0], requires_grad=True))
+    assert not mdl.autograd.is_anomaly_enabled()
+
+
+def test_modified_saved_tensor_error_says_what_changed_it_and_what_to_do():
+    x = mdl.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 1
+    y = (a * a).sum()
+    a.add_(1)
+    with pytest.raises(RuntimeError) as error:
+        y.backward()
+    message = str(error.value)
+    assert "version 1, expected version 0" in message
+    assert "An in-place op (add_, x[i] = v, ...) or an optimizer step changed it" in message
+    assert "change a clone() instead, or run the forward again." in message
+
+
+class PassesNoGradient(mdl.autograd.Function):
+    """The identity, whose backward gives its input no gradient (None, as torch allows)."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, gy):
+        return None
+
+
+def test_backward_reference_equals_the_real_walk_when_an_op_passes_no_gradient():
+    x = mdl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    twice = x * 2                           # reached only through the op that passes nothing
+    y = (x * x).sum() + PassesNoGradient()(twice).sum() + (twice * 0 + twice).sum()
+    y = x.sum() + y
+    reference = mdl.autograd.backward_reference(y)
+    y.backward()
+    np.testing.assert_allclose(reference[x], x.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(reference[x], 1 + 2 * x.numpy() + 2, rtol=1e-12)
+    z = x.sum() + PassesNoGradient()(x * 3).sum()  # x * 3 gets no gradient at all
+    np.testing.assert_array_equal(mdl.autograd.backward_reference(z)[x], [1.0, 1.0, 1.0])
+
+
+def test_backward_reference_visits_each_op_once():
+    # 60 ops, each using the one before twice: 2**60 paths, one visit each op
+    x = mdl.tensor(np.float64(1.0), requires_grad=True)
+    y = x
+    for _ in range(60):
+        y = y + y
+    assert mdl.autograd.backward_reference(y)[x] == 2.0 ** 60
