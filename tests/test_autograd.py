@@ -331,3 +331,105 @@ def test_backward_reference_visits_each_op_once():
     for _ in range(60):
         y = y + y
     assert mdl.autograd.backward_reference(y)[x] == 2.0 ** 60
+
+
+# ----------------------------------------------------------------------------
+# backward() and grad() with their options, against torch
+# ----------------------------------------------------------------------------
+A, B, G2 = [0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [0.3, -0.7, 1.1]
+
+
+def graph(lib, leaf):
+    """Two leaves, a tensor in the middle, a scalar output and a vector one."""
+    a, b = leaf(A), leaf(B)
+    h = (a * b).tanh()
+    return a, b, h, (h * a).sum(), h * h + b
+
+
+def libraries():
+    torch = pytest.importorskip("torch")
+    return [(torch, lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True),
+             lambda v: torch.tensor(v, dtype=torch.float64)),
+            (mdl, lambda v: mdl.tensor(np.array(v), requires_grad=True),
+             lambda v: mdl.tensor(np.array(v)))]
+
+
+def values(t):
+    return None if t is None else np.asarray(t.detach().numpy())
+
+
+def run_both(program):
+    """program(lib, leaf, const) -> list of tensors (or None) for each library; equal."""
+    (torch, *torch_makers), (_, *mdl_makers) = libraries()
+    expected = [values(t) for t in program(torch, *torch_makers)]
+    actual = [values(t) for t in program(mdl, *mdl_makers)]
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def test_backward_of_several_outputs_with_their_gradients_like_torch():
+    def program(lib, leaf, const):
+        a, b, h, y1, y2 = graph(lib, leaf)
+        lib.autograd.backward([y1, y2], [None, const(G2)])
+        return [a.grad, b.grad]
+    run_both(program)
+
+
+def test_backward_inputs_fill_only_those_grads_like_torch():
+    def program(lib, leaf, const):
+        a, b, h, y1, y2 = graph(lib, leaf)
+        y2.backward(const(G2), inputs=[a], retain_graph=True)
+        first = [a.grad, b.grad]
+        y1.backward(inputs=h)                       # a tensor in the middle, on its own
+        return first + [a.grad, h.grad, b.grad]
+    run_both(program)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+def test_backward_twice_adds_and_create_graph_differentiates_again_like_torch():
+    def program(lib, leaf, const):
+        a, b, h, y1, y2 = graph(lib, leaf)
+        y1.backward(retain_graph=True)
+        y1.backward(create_graph=True)              # 2 * dy1/da, itself in a graph
+        ga = a.grad
+        assert ga.requires_grad
+        (ga * const(G2)).sum().backward(inputs=[b])
+        return [ga, b.grad]
+    run_both(program)
+
+
+def test_grad_of_several_outputs_and_a_middle_tensor_like_torch():
+    def program(lib, leaf, const):
+        a, b, h, y1, y2 = graph(lib, leaf)
+        ga, gh = lib.autograd.grad([y1, y2], [a, h], [None, const(G2)], retain_graph=True)
+        gb, = lib.autograd.grad(y2, b, const(G2), create_graph=True)
+        gbb, = lib.autograd.grad((gb * gb).sum(), [a])
+        assert a.grad is None and b.grad is None
+        return [ga, gh, gb, gbb]
+    run_both(program)
+
+
+def test_grad_of_an_unused_input_like_torch():
+    def program(lib, leaf, const):
+        a, b, h, y1, y2 = graph(lib, leaf)
+        unused = leaf([1.0])
+        none = lib.autograd.grad(y1, [a, unused], allow_unused=True, retain_graph=True)
+        zeros = lib.autograd.grad(y1, [unused, a], materialize_grads=True, retain_graph=True)
+        with pytest.raises(RuntimeError):
+            lib.autograd.grad(y1, [unused], retain_graph=True)
+        with pytest.raises(ValueError):
+            lib.autograd.grad(y1, [unused], allow_unused=False, materialize_grads=True)
+        return [*none, *zeros]
+    run_both(program)
+
+
+def test_the_graph_is_freed_after_grad_unless_retained():
+    for lib, leaf, const in libraries():
+        a, b, h, y1, y2 = graph(lib, leaf)
+        lib.autograd.grad(y1, [a])
+        with pytest.raises(RuntimeError):
+            lib.autograd.grad(y1, [a])
