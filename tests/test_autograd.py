@@ -406,6 +406,7 @@ def test_grad_of_several_outputs_and_a_middle_tensor_like_torch():
     def program(lib, leaf, const):
         a, b, h, y1, y2 = graph(lib, leaf)
         ga, gh = lib.autograd.grad([y1, y2], [a, h], [None, const(G2)], retain_graph=True)
+        assert not ga.requires_grad and not gh.requires_grad   # no create_graph: no graph
         gb, = lib.autograd.grad(y2, b, const(G2), create_graph=True)
         gbb, = lib.autograd.grad((gb * gb).sum(), [a])
         assert a.grad is None and b.grad is None
@@ -433,3 +434,39 @@ def test_the_graph_is_freed_after_grad_unless_retained():
         lib.autograd.grad(y1, [a])
         with pytest.raises(RuntimeError):
             lib.autograd.grad(y1, [a])
+
+
+def test_grad_errors_name_grad():
+    a, b, h, y1, y2 = graph(mdl, lambda v: mdl.tensor(np.array(v), requires_grad=True))
+    with pytest.raises(RuntimeError, match=r"^grad: a gradient can be created implicitly only"):
+        mdl.grad(y2, [a])
+    with pytest.raises(ValueError, match=r"^grad: materialize_grads=True needs allow_unused to "
+                                         r"be True or None$"):
+        mdl.grad(y1, [a], allow_unused=False, materialize_grads=True)
+
+
+# ----------------------------------------------------------------------------
+# Python numbers beside a tensor (the constants behind x * 0.5)
+# ----------------------------------------------------------------------------
+def test_python_numbers_take_the_tensor_dtype_whatever_was_computed_before():
+    ints = mdl.tensor(np.array([1, 2]))
+    f32 = mdl.tensor(np.array([1.5, 2.5], dtype=np.float32))
+    for _ in range(2):                     # the second time, from the constants kept
+        for first, then in ((2, 2.0), (3.0, 3)):
+            assert (ints * first).dtype == (np.int64 if type(first) is int else np.float64)
+            assert (ints * then).dtype == (np.int64 if type(then) is int else np.float64)
+        np.testing.assert_array_equal((ints * 2).numpy(), [2, 4])
+        np.testing.assert_array_equal((ints + True).numpy(), [2, 3])
+        assert (f32 * 2).dtype == np.float32 and (f32 * 0.1).dtype == np.float32
+    assert np.signbit((f32 * -0.0).numpy()).all() and not np.signbit((f32 * 0.0).numpy()).any()
+    assert np.isnan((f32 * float("nan")).numpy()).all()
+
+
+def test_a_numpy_float_scalar_acts_as_the_python_float():
+    x = mdl.tensor(np.array([1.0, 3.0]))
+    ints = mdl.tensor(np.array([1, 3]))
+    np.testing.assert_array_equal((x * np.float64(0.1)).numpy(), np.array([1.0, 3.0]) * 0.1)
+    for t in (x, ints):
+        product = t * np.float64(0.1)
+        assert product.dtype == (t * 0.1).dtype
+        np.testing.assert_array_equal(product.numpy(), (t * 0.1).numpy())
