@@ -150,7 +150,6 @@ def test_mixing_devices_is_an_error_naming_both(cuda_backend):
         F.matmul(b, a.T)
 
 
-
 def test_detect_anomaly_checks_device_arrays(cuda_backend):
     x = mdl.tensor(np.array([-1.0, 1.0]), device="cuda", requires_grad=True)
     with mdl.detect_anomaly():
