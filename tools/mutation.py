@@ -27,6 +27,9 @@ for reasons that have nothing to do with the mutant:
   against the smallest estimate of any mutant, so any run longer than about 15 s was
   stopped and counted a timeout (killed) however long its tests normally take. Durations
   here are whole tests, and each run is checked against its own tests' time.
+- a forked run also inherits what the tests left in the package's memory: minidl.autograd's
+  cache of constants (x * 0.5), full after the mapping run, so that no mutant of the code
+  that fills it was ever run. Each forked run starts with it empty, as a fresh pytest would.
 A run still ended by a signal mutmut does not know counts as "suspicious", listed with
 the survivors.
 
@@ -232,6 +235,15 @@ def timeout_checker(mutants):
     return check
 
 
+def start_forked_runs_fresh():
+    """Empty, in each forked test run, the caches the tests filled in this process."""
+    def forget():
+        autograd = sys.modules.get("minidl.autograd")
+        if autograd is not None:
+            autograd._CONSTANTS.clear()
+    os.register_at_fork(after_in_child=forget)
+
+
 class _Statuses(dict):
     """mutmut 3.3.1's table of exit codes, which fails on a code it lacks (a test run killed
     by a signal): such a mutant counts as "suspicious", listed with the survivors."""
@@ -247,6 +259,7 @@ def run(args):
     fork_safe_numba()
     record_whole_test_durations()
     mutmut.__main__.timeout_checker = timeout_checker
+    start_forked_runs_fresh()
     mutmut.__main__.status_by_exit_code = _Statuses(mutmut.__main__.status_by_exit_code)
     configure(args.mutate, args.tests)
     # no .pytest_cache written by the many runs; the mutants' own pytest runs see this too
