@@ -16,8 +16,8 @@ It prints each survivor (its name and the diff mutmut made), then as the last li
 of time (more than 15 times their usual time: the mutant made them hang, as every mutation
 tool counts it); N counts every mutant made, including those no selected test reaches.
 
-Two things this driver sets right around mutmut 3.3.1, each of which made test runs end
-for reasons that have nothing to do with the mutant:
+Three things this driver sets right around mutmut 3.3.1, each of which made results say
+nothing about the mutant:
 - mutmut forks each mutant's test run from a process that has already run the tests (to
   map them to functions), and so has started numba's threading layer for the parallel
   kernels. The default layer here (GNU OpenMP) is not fork-safe: the first parallel kernel
