@@ -297,8 +297,10 @@ def test_modified_saved_tensor_error_says_what_changed_it_and_what_to_do():
         y.backward()
     message = str(error.value)
     assert "version 1, expected version 0" in message
-    assert "An in-place op (add_, x[i] = v, ...) or an optimizer step changed it" in message
-    assert "change a clone() instead, or run the forward again." in message
+    assert ("expected version 0. An in-place op (add_, x[i] = v, ...) or an optimizer step "
+            "changed it between the forward and this backward; change a clone() instead, "
+            "or run the forward again.") in message
+    assert message.endswith("run the forward again.")
 
 
 class PassesNoGradient(mdl.autograd.Function):
@@ -375,7 +377,12 @@ def test_backward_of_several_outputs_with_their_gradients_like_torch():
     def program(lib, leaf, const):
         a, b, h, y1, y2 = graph(lib, leaf)
         lib.autograd.backward([y1, y2], [None, const(G2)])
-        return [a.grad, b.grad]
+        assert not a.grad.requires_grad                 # no create_graph: no graph
+        first = [a.grad, b.grad]
+        a.grad = b.grad = None
+        a, b, h, y1, y2 = graph(lib, leaf)
+        lib.autograd.backward([y1, (h * b).sum()])      # scalars: no gradients needed
+        return first + [a.grad, b.grad]
     run_both(program)
 
 
@@ -440,6 +447,10 @@ def test_grad_errors_name_grad():
     a, b, h, y1, y2 = graph(mdl, lambda v: mdl.tensor(np.array(v), requires_grad=True))
     with pytest.raises(RuntimeError, match=r"^grad: a gradient can be created implicitly only"):
         mdl.grad(y2, [a])
+    with pytest.raises(RuntimeError, match=r"^grad: input 1 \(shape \(1,\)\) was not used to "
+                                           r"compute the outputs; pass allow_unused=True to get "
+                                           r"None for it$"):
+        mdl.grad(y1, [a, mdl.tensor(np.array([1.0]), requires_grad=True)])
     with pytest.raises(ValueError, match=r"^grad: materialize_grads=True needs allow_unused to "
                                          r"be True or None$"):
         mdl.grad(y1, [a], allow_unused=False, materialize_grads=True)
