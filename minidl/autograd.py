@@ -173,6 +173,10 @@ class set_grad_enabled(_Setting):
     def __enter__(self):
         pass
 
+    def __call__(self, fn):
+        _modes.grad_enabled = self.old  # as a decorator it sets the mode only for the calls
+        return super().__call__(fn)
+
     def fresh(self):
         return set_grad_enabled(self.value)
 

@@ -150,6 +150,16 @@ def test_mixing_devices_is_an_error_naming_both(cuda_backend):
         F.matmul(b, a.T)
 
 
+def test_detect_anomaly_checks_device_arrays(cuda_backend):
+    x = mdl.tensor(np.array([-1.0, 1.0]), device="cuda", requires_grad=True)
+    with mdl.detect_anomaly():
+        with pytest.raises(FloatingPointError, match="Log forward"):
+            with np.errstate(invalid="ignore"):
+                x.log()
+        (x * 2).sum().backward()             # finite: no error
+    assert x.grad.device == "cuda"
+
+
 # ----------------------------------------------------------------------------
 # the kernel table's "cuda" row against the CPU's reference kernels
 # ----------------------------------------------------------------------------

@@ -12,20 +12,42 @@ benchmark: it is not part of `make test`.
     python tools/mutation.py --rerun-survivors        # after writing tests: only the survivors
 
 It prints each survivor (its name and the diff mutmut made), then as the last line
-`mutation score: K/N killed`. K counts mutants some test failed on (or that ran out of
-time); N counts every mutant made, including those no selected test reaches.
+`mutation score: K/N killed`. K counts mutants some test failed on, or whose tests ran out
+of time (more than 15 times their usual time: the mutant made them hang, as every mutation
+tool counts it); N counts every mutant made, including those no selected test reaches.
+
+Three things this driver sets right around mutmut 3.3.1, each of which made results say
+nothing about the mutant:
+- mutmut forks each mutant's test run from a process that has already run the tests (to
+  map them to functions), and so has started numba's threading layer for the parallel
+  kernels. The default layer here (GNU OpenMP) is not fork-safe: the first parallel kernel
+  in a forked run kills its process with SIGTERM. Such runs were listed as "suspicious"
+  (exit -15) and not killed; the fork-safe layer (NUMBA_THREADING_LAYER=forksafe) is used.
+- mutmut records as a test's duration that of its teardown only, and checks every run
+  against the smallest estimate of any mutant, so any run longer than about 15 s was
+  stopped and counted a timeout (killed) however long its tests normally take. Durations
+  here are whole tests, and each run is checked against its own tests' time.
+- a forked run also inherits what the tests left in the package's memory: minidl.autograd's
+  cache of constants (x * 0.5), full after the mapping run, so that no mutant of the code
+  that fills it was ever run. Each forked run starts with it empty, as a fresh pytest would.
+A run still ended by a signal mutmut does not know counts as "suspicious", listed with
+the survivors.
 
 Functions with a decorator are not mutated (mutmut's rule): numba's @njit/@cuda.jit kernels
 cannot be compiled through mutmut's trampoline, so of kernels/ only the plain Python around
 the jitted kernels (dispatch, shape checks, the NumPy versions) is measured.
 """
 import argparse
+import collections
 import difflib
 import json
 import os
 import re
 import shutil
+import signal
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,6 +179,71 @@ def let_child_pythons_run_trampolines():
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
 
 
+def fork_safe_numba():
+    """numba's threading layer must survive mutmut's fork (see the docstring); set before
+    numba is first imported, which happens when the tests first run in this process."""
+    os.environ.setdefault("NUMBA_THREADING_LAYER", "forksafe")
+
+
+def record_whole_test_durations():
+    """A test's duration, for mutmut's estimates: setup + call + teardown (mutmut 3.3.1 keeps
+    the last phase only, the teardown, about 0)."""
+    import mutmut
+    from mutmut.__main__ import PytestRunner
+    execute = PytestRunner.execute_pytest
+
+    def execute_pytest(self, params, **kwargs):
+        if not kwargs.get("plugins"):               # a mutant's run: nothing to time
+            return execute(self, params, **kwargs)
+        totals = collections.defaultdict(float)
+
+        class Durations:
+            def pytest_runtest_logreport(self, report):
+                totals[report.nodeid] += report.duration
+
+        kwargs["plugins"] = [*kwargs["plugins"], Durations()]
+        code = execute(self, params, **kwargs)
+        mutmut.duration_by_test.update(totals)
+        return code
+
+    PytestRunner.execute_pytest = execute_pytest
+
+
+def timeout_checker(mutants):
+    """mutmut's wall-clock check, each running mutant against its own tests' time (mutmut
+    3.3.1 checks each against every mutant's estimate, so against the smallest)."""
+    from mutmut.__main__ import START_TIMES_BY_PID_LOCK
+    files = {id(m): m for m, _, _ in mutants}.values()
+
+    def check():
+        while True:
+            time.sleep(1)
+            now = datetime.now()
+            for m in files:
+                with START_TIMES_BY_PID_LOCK:
+                    started = dict(m.start_time_by_pid)
+                for pid, start in started.items():
+                    name = m.key_by_pid.get(pid)
+                    if name is None:
+                        continue
+                    allowed = (m.estimated_time_of_tests_by_mutant[name] + 1) * 15
+                    if (now - start).total_seconds() > allowed:
+                        try:
+                            os.kill(pid, signal.SIGXCPU)
+                        except ProcessLookupError:
+                            pass
+    return check
+
+
+def start_forked_runs_fresh():
+    """Empty, in each forked test run, the caches the tests filled in this process."""
+    def forget():
+        autograd = sys.modules.get("minidl.autograd")
+        if autograd is not None:
+            autograd._CONSTANTS.clear()
+    os.register_at_fork(after_in_child=forget)
+
+
 class _Statuses(dict):
     """mutmut 3.3.1's table of exit codes, which fails on a code it lacks (a test run killed
     by a signal): such a mutant counts as "suspicious", listed with the survivors."""
@@ -169,6 +256,10 @@ def run(args):
     import mutmut.__main__
     from mutmut.__main__ import _run
     pytest_9_shim()
+    fork_safe_numba()
+    record_whole_test_durations()
+    mutmut.__main__.timeout_checker = timeout_checker
+    start_forked_runs_fresh()
     mutmut.__main__.status_by_exit_code = _Statuses(mutmut.__main__.status_by_exit_code)
     configure(args.mutate, args.tests)
     # no .pytest_cache written by the many runs; the mutants' own pytest runs see this too
