@@ -481,3 +481,17 @@ def test_a_numpy_float_scalar_acts_as_the_python_float():
         product = t * np.float64(0.1)
         assert product.dtype == (t * 0.1).dtype
         np.testing.assert_array_equal(product.numpy(), (t * 0.1).numpy())
+
+
+def test_backward_adds_the_gradients_given_for_one_tensor_passed_twice():
+    # torch.autograd.backward([y, y], [g1, g2]) gives y's inputs the gradient of g1 + g2:
+    # the two seeds meet at the same output before the walk starts (a leaf likewise)
+    rng = np.random.default_rng(3)
+    g1, g2 = rng.standard_normal(2), rng.standard_normal(2)
+    x = mdl.tensor(np.array([0.5, 1.5]), requires_grad=True)
+    y = x.exp()
+    mdl.autograd.backward([y, y], [mdl.tensor(g1), mdl.tensor(g2)])
+    np.testing.assert_allclose(x.grad.numpy(), (g1 + g2) * np.exp([0.5, 1.5]))
+    leaf = mdl.tensor(np.zeros(2), requires_grad=True)
+    mdl.autograd.backward([leaf, leaf], [mdl.tensor(g1), mdl.tensor(g2)])
+    np.testing.assert_allclose(leaf.grad.numpy(), g1 + g2)
