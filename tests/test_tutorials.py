@@ -412,6 +412,8 @@ def test_05_parameter_counts_are_the_layer_formulas(run):
     assert models["CNN"]["parameters"] == ((1 * 9 * 32 + 32) + (32 * 9 * 32 + 32)
                                            + (32 * 9 * 64 + 64) + (256 * 10 + 10))
     assert models["CNN"]["parameters"] < models["MLP"]["parameters"]  # as the text says
+    # "about 60 times the parameters" of logistic regression
+    assert 55 < models["MLP"]["parameters"] / models["logistic regression"]["parameters"] < 65
 
 
 def test_05_networks_training_loss_falls(run):
